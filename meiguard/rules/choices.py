@@ -1,0 +1,97 @@
+"""Vocabulary shared by rule packs and the registry (rules is upstream of registry)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Subject(models.TextChoices):
+    """Second-level aesthetic subjects under 医疗美容科 (IN-01)."""
+
+    COSMETIC_SURGERY = "cosmetic_surgery", _("美容外科")
+    COSMETIC_DENTISTRY = "cosmetic_dentistry", _("美容牙科")
+    COSMETIC_DERMATOLOGY = "cosmetic_dermatology", _("美容皮肤科")
+    COSMETIC_TCM = "cosmetic_tcm", _("美容中医科")
+
+
+# The Chinese subject names used in procedure_catalog.csv, mapped to the enum.
+SUBJECT_BY_ZH = {
+    "美容外科": Subject.COSMETIC_SURGERY,
+    "美容牙科": Subject.COSMETIC_DENTISTRY,
+    "美容皮肤科": Subject.COSMETIC_DERMATOLOGY,
+    "美容中医科": Subject.COSMETIC_TCM,
+}
+
+
+class InstitutionType(models.TextChoices):
+    """IN-02 institution types."""
+
+    COSMETIC_HOSPITAL = "cosmetic_hospital", _("美容医院")
+    AESTHETIC_OUTPATIENT_DEPT = "aesthetic_outpatient_dept", _("医疗美容门诊部")
+    AESTHETIC_CLINIC = "aesthetic_clinic", _("医疗美容诊所")
+    GENERAL_HOSPITAL = "general_hospital", _("综合医院(设医疗美容科)")
+    PLASTIC_SURGERY_HOSPITAL = "plastic_surgery_hospital", _("整形外科医院")
+
+
+class HospitalLevel(models.TextChoices):
+    """医院等级 (一级/二级/三级) — not the procedure grade."""
+
+    LEVEL_1 = "level_1", _("一级")
+    LEVEL_2 = "level_2", _("二级")
+    LEVEL_3 = "level_3", _("三级")
+
+
+class Invasiveness(models.TextChoices):
+    SURGICAL = "surgical", _("手术")
+    INJECTION = "injection", _("注射")
+    ENERGY_DEVICE = "energy-device", _("光电")
+    NON_INVASIVE = "non-invasive", _("非侵入")
+
+
+class Anesthesia(models.TextChoices):
+    LOCAL = "local", _("局部麻醉")
+    EPIDURAL_IV = "epidural-iv", _("硬膜外/静脉全麻")
+    GENERAL = "general", _("气管插管全麻")
+
+
+class Profession(models.TextChoices):
+    DOCTOR = "doctor", _("医师")
+    NURSE = "nurse", _("护士")
+    ANESTHETIST = "anesthetist", _("麻醉医师")
+    CONSULTANT = "consultant", _("咨询师")
+    TECHNICIAN = "technician", _("技师")
+
+
+class Title(models.TextChoices):
+    """专业技术职务 (GLOSSARY)."""
+
+    NONE = "none", _("无")
+    RESIDENT = "resident", _("住院医师/医士")
+    ATTENDING = "attending", _("主治医师")
+    ASSOCIATE_CHIEF = "associate_chief", _("副主任医师")
+    CHIEF = "chief", _("主任医师")
+    NURSE = "nurse", _("护士")
+    NURSE_PRACTITIONER = "nurse_practitioner", _("护师")
+    SUPERVISOR_NURSE = "supervisor_nurse", _("主管护师")
+
+
+TITLE_RANK = {
+    Title.NONE: 0, Title.RESIDENT: 1, Title.ATTENDING: 2, Title.ASSOCIATE_CHIEF: 3, Title.CHIEF: 4,
+    Title.NURSE: 1, Title.NURSE_PRACTITIONER: 2, Title.SUPERVISOR_NURSE: 3,
+}
+
+
+class PracticeCategory(models.TextChoices):
+    """执业类别."""
+
+    CLINICAL = "clinical", _("临床")
+    DENTAL = "dental", _("口腔")
+    TCM = "tcm", _("中医")
+    PUBLIC_HEALTH = "public_health", _("公共卫生")
+    NURSING = "nursing", _("护理")
+
+
+# 执业范围 values (free-text in licences, normalised to these for rule matching; PR-06).
+PRACTICE_SCOPES = [
+    "外科", "眼耳鼻咽喉科", "口腔", "口腔颌面外科", "儿科", "儿外科", "皮肤病与性病", "中医", "中西医结合",
+    "内科", "妇产科", "麻醉科", "医学影像和放射治疗", "护理",
+]
