@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault("MEIGUARD_TESTING", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-from meiguard.core.access import Actor, build_actor  # noqa: E402
-from meiguard.core.choices import OrganizationKind, Role  # noqa: E402
+from meiguard.core.access import Actor, build_actor
+from meiguard.core.choices import OrganizationKind, Role
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +26,15 @@ class World:
     def __init__(self) -> None:
         from meiguard.core.models import Membership, Organization, User
 
-        self.org_jia = Organization.objects.create(name="甲诊所", kind=OrganizationKind.INSTITUTION, province="湖南")
-        self.org_yi = Organization.objects.create(name="乙医院", kind=OrganizationKind.INSTITUTION, province="北京")
-        self.org_assoc = Organization.objects.create(name="长沙市医疗美容协会", kind=OrganizationKind.OVERSIGHT)
+        self.org_jia = Organization.objects.create(
+            name="甲诊所", kind=OrganizationKind.INSTITUTION, province="湖南"
+        )
+        self.org_yi = Organization.objects.create(
+            name="乙医院", kind=OrganizationKind.INSTITUTION, province="北京"
+        )
+        self.org_assoc = Organization.objects.create(
+            name="长沙市医疗美容协会", kind=OrganizationKind.OVERSIGHT
+        )
         self.org_assoc.oversees.add(self.org_jia)
         self.users = {}
         for username, org, role in [
@@ -39,8 +45,9 @@ class World:
             ("qian", self.org_assoc, Role.AUDITOR),
             ("sun", self.org_yi, Role.INSTITUTION_ADMIN),
         ]:
-            user = User.objects.create_user(username=username, password="pw-" + username + "-123456",
-                                            display_name=username)
+            user = User.objects.create_user(
+                username=username, password="pw-" + username + "-123456", display_name=username
+            )
             Membership.objects.create(user=user, organization=org, role=role)
             self.users[username] = user
 

@@ -182,8 +182,10 @@ class Break:
 
 def verify(chains: Iterable[str] | None = None) -> list[Break]:
     """Walk every chain (or the given ones); report the first broken link of each."""
-    names = list(chains) if chains is not None else list(
-        ChainHead.objects.order_by("chain").values_list("chain", flat=True)
+    names = (
+        list(chains)
+        if chains is not None
+        else list(ChainHead.objects.order_by("chain").values_list("chain", flat=True))
     )
     breaks: list[Break] = []
     for chain in names:

@@ -46,13 +46,17 @@ def me(request: HttpRequest) -> MeOut:
     actor = request.actor  # type: ignore[attr-defined]
     rows = request.user.memberships.filter(is_active=True).select_related("organization")  # type: ignore[union-attr]
     return MeOut(
-        id=request.user.pk,
+        id=request.user.pk or 0,
         username=request.user.get_username(),
         display_name=getattr(request.user, "display_name", ""),
         is_platform_admin=actor.is_platform_admin,
         memberships=[
-            MembershipOut(organization_id=m.organization_id, organization=m.organization.name,
-                          kind=m.organization.kind, role=m.role)
+            MembershipOut(
+                organization_id=m.organization_id,
+                organization=m.organization.name,
+                kind=m.organization.kind,
+                role=m.role,
+            )
             for m in rows
         ],
         overseen_organization_ids=sorted(actor.overseen_org_ids),

@@ -82,7 +82,11 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(NinjaValidationError)
     def on_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         errors = [
-            {"field": _field_name(e.get("loc")), "code": str(e.get("type", "invalid")), "message": pydantic_message(e)}
+            {
+                "field": _field_name(e.get("loc")),
+                "code": str(e.get("type", "invalid")),
+                "message": pydantic_message(e),
+            }
             for e in exc.errors
         ]
         first = errors[0] if errors else {"field": "body", "message": _("输入无效")}
@@ -97,7 +101,9 @@ def install(api: NinjaAPI) -> None:
             {"field": f, "code": "invalid", "message": str(m)} for f, msgs in exc.errors.items() for m in msgs
         ]
         message = _("输入有误:%(field)s:%(message)s") % errors[0]
-        return api.create_response(request, error_body("INVALID", message, errors[0]["field"], errors), status=422)
+        return api.create_response(
+            request, error_body("INVALID", message, errors[0]["field"], errors), status=422
+        )
 
     @api.exception_handler(DjangoValidationError)
     def on_django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
@@ -111,7 +117,9 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(ActionError)
     def on_action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
-        return api.create_response(request, error_body(exc.code, str(exc.message), exc.field), status=exc.status)
+        return api.create_response(
+            request, error_body(exc.code, str(exc.message), exc.field), status=exc.status
+        )
 
     @api.exception_handler(Http404)
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
@@ -124,15 +132,21 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(PermissionDenied)
     def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return api.create_response(request, error_body("FORBIDDEN", str(exc) or _("无权执行此操作")), status=403)
+        return api.create_response(
+            request, error_body("FORBIDDEN", str(exc) or _("无权执行此操作")), status=403
+        )
 
     @api.exception_handler(AuthenticationError)
     def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return api.create_response(request, error_body("UNAUTHENTICATED", _("请先登录或提供有效的接口令牌")), status=401)
+        return api.create_response(
+            request, error_body("UNAUTHENTICATED", _("请先登录或提供有效的接口令牌")), status=401
+        )
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return api.create_response(request, error_body("HTTP_%s" % exc.status_code, str(exc)), status=exc.status_code)
+        return api.create_response(
+            request, error_body("HTTP_%s" % exc.status_code, str(exc)), status=exc.status_code
+        )
 
 
 class NotFoundField(Http404):

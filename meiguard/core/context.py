@@ -12,13 +12,12 @@ class RequestContext:
     ip: str | None = None
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "meiguard_request_context", default=RequestContext()
-)
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("meiguard_request_context")
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get(_EMPTY)
 
 
 def set_current(ctx: RequestContext) -> contextvars.Token[RequestContext]:

@@ -36,7 +36,9 @@ class Organization(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
-    tenancy = TenantPolicy(read_paths=("pk",), write_path="pk", write_roles=frozenset({Role.INSTITUTION_ADMIN}))
+    tenancy = TenantPolicy(
+        read_paths=("pk",), write_path="pk", write_roles=frozenset({Role.INSTITUTION_ADMIN})
+    )
 
     class Meta:
         verbose_name = _("组织")

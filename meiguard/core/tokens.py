@@ -23,7 +23,9 @@ def create_token(actor: Actor, user: User, *, name: str) -> tuple[ApiToken, str]
     prefix = secrets.token_hex(4)
     raw = f"mg_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(user=user, name=name, prefix=prefix, token_hash=_digest(raw))
-    audit.record(actor, "core.apitoken.created", token, after={"name": name, "user": user.pk, "prefix": prefix})
+    audit.record(
+        actor, "core.apitoken.created", token, after={"name": name, "user": user.pk, "prefix": prefix}
+    )
     return token, raw
 
 

@@ -95,3 +95,54 @@ PRACTICE_SCOPES = [
     "外科", "眼耳鼻咽喉科", "口腔", "口腔颌面外科", "儿科", "儿外科", "皮肤病与性病", "中医", "中西医结合",
     "内科", "妇产科", "麻醉科", "医学影像和放射治疗", "护理",
 ]
+
+
+# Province short names as stored on institutions (Organization.province); rule-pack overlays name one.
+PROVINCES = [
+    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
+    "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
+    "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+]
+
+
+class Jurisdiction(models.TextChoices):
+    """Who issued a rule pack (PG-05): the national base or a provincial overlay."""
+
+    NATIONAL = "national", _("全国")
+    PROVINCIAL = "provincial", _("省级")
+
+
+class RuleLevel(models.TextChoices):
+    """Where a rule comes from: national law, a province, or an institution's own setting."""
+
+    NATIONAL = "national", _("国家规定")
+    PROVINCIAL = "provincial", _("省级规定")
+    INSTITUTION = "institution", _("机构设定")
+
+
+class RuleOp(models.TextChoices):
+    """How a rule in a version acts: national packs only add; overlays add, change or remove."""
+
+    ADD = "add", _("新增")
+    CHANGE = "change", _("修改")
+    REMOVE = "remove", _("删除")
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    PUBLISHED = "published", _("已发布")
+
+
+class RuleKind(models.TextChoices):
+    PROCEDURE = "procedure", _("医疗美容项目")
+    GRADE_GATE = "grade_gate", _("分级手术科目门槛")
+    INSTITUTION_GRADE = "institution_grade", _("机构可开展的手术级别")
+    CHIEF_PHYSICIAN = "chief_physician", _("主诊医师条件")
+    PRACTICE_SCOPE = "practice_scope", _("执业范围对应科目")
+    SUPERVISION = "supervision", _("非主诊医师的指导")
+    NURSE_QUALIFICATION = "nurse_qualification", _("美容护理人员条件")
+    NURSE_SCOPE = "nurse_scope", _("护士可独立操作的项目")
+    ANESTHESIA = "anesthesia", _("麻醉要求")
+    LIMIT = "limit", _("单次操作限值")
+    FOLLOW_UP = "follow_up", _("随访模板")
+    REQUIREMENT = "requirement", _("周期与数量要求")

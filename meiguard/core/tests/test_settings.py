@@ -1,0 +1,50 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from meiguard.settings import env_bool, env_int
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_env_bool_rejects_non_booleans(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("X_FLAG", False)
+    monkeypatch.setenv("X_FLAG", "off")
+    assert env_bool("X_FLAG", True) is False
+
+
+def test_env_int_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("X_NUM", "ten")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("X_NUM", 1)
+
+
+def _import_settings(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG")}
+    env.update(extra)
+    return subprocess.run(
+        [sys.executable, "-c", "import meiguard.settings"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_production_refuses_to_start_without_secret_key():
+    result = _import_settings({"DEBUG": "false"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_secret_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 60)
+    key = tmp_path / "key"
+    key.write_text("p4Xr5HqWf6Z2j8a1Yk3Nq0TtVb9sLmCxRz7EwUoIgDc=")
+    result = _import_settings(
+        {"DEBUG": "false", "SECRET_KEY_FILE": str(secret), "FIELD_ENCRYPTION_KEY_FILE": str(key)}
+    )
+    assert result.returncode == 0, result.stderr
