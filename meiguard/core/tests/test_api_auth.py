@@ -63,3 +63,15 @@ def test_openapi_docs_are_served(world):
 
 def test_healthz(db):
     assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_create_api_token_command_prints_a_working_token(world, capsys):
+    from django.core.management import CommandError, call_command
+
+    call_command("create_api_token", "li", "EMR")
+    raw = capsys.readouterr().out.strip()
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["username"] == "li"
+    import pytest
+
+    with pytest.raises(CommandError):
+        call_command("create_api_token", "nobody", "EMR")

@@ -1,0 +1,35 @@
+"""Safety net (after pretix): every meiguard model is either tenant-scoped or explicitly exempt."""
+
+from django.apps import apps
+
+from meiguard.core.access import TenantPolicy, TenantQuerySet
+
+# Models with no tenant: each needs a reason.
+EXEMPT = {
+    "core.user": "identity; users are reached through memberships",
+    "core.membership": "read only through build_actor; written by platform admins",
+    "core.apitoken": "looked up by hash only; managed by platform admins",
+    "audit.chainhead": "internal chain pointer, never exposed",
+    "rules.rulepack": "national and provincial rules are public reference data",
+    "rules.rulepackversion": "public reference data; published versions are immutable",
+    "rules.rule": "public reference data; published versions are immutable",
+}
+
+
+def test_every_model_is_tenant_scoped_or_exempt():
+    missing = []
+    for model in apps.get_models():
+        if not model.__module__.startswith("meiguard."):
+            continue
+        label = model._meta.label_lower
+        if label in EXEMPT:
+            continue
+        policy = getattr(model, "tenancy", None)
+        if not isinstance(policy, TenantPolicy) or not isinstance(model._default_manager.all(), TenantQuerySet):
+            missing.append(label)
+    assert missing == [], f"models without TenantPolicy/TenantQuerySet: {missing}"
+
+
+def test_exempt_list_names_real_models():
+    labels = {m._meta.label_lower for m in apps.get_models()}
+    assert set(EXEMPT) - labels == set()
