@@ -1,0 +1,128 @@
+"""Reason codes → messages (zh-hans source, English in locale/). Built at the edge, never in the engine.
+
+Every code the engine can emit is here; docs/decision-reasons.md lists them (a test keeps both in step).
+Templates use ``{name}`` placeholders filled from the reason's facts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from .policy import Reason
+
+REASONS: dict[str, Promise] = {
+    "INSTITUTION_NOT_ACTIVE": _("机构“{institution}”当前状态为 {status},不得开展诊疗"),
+    "INSTITUTION_LICENCE_INVALID": _("机构“{institution}”的执业许可证未生效或缺少有效期"),
+    "INSTITUTION_LICENCE_EXPIRED": _("机构“{institution}”的执业许可证已于 {valid_until} 过期"),
+    "INSTITUTION_LICENCE_EXPIRING": _(
+        "机构“{institution}”的执业许可证将于 {valid_until} 到期(剩余 {days_left} 天)"
+    ),
+    "INSTITUTION_VERIFICATION_OVERDUE": _("机构“{institution}”的校验已逾期(应于 {verification_due} 前完成)"),
+    "SUBJECT_NOT_REGISTERED": _("项目 {procedure} 属于 {subject},不在机构登记的诊疗科目内"),
+    "PROCEDURE_REQUIRES_MANUAL_REVIEW": _("项目 {procedure} 未在分级目录中定级,须人工审核后方可开展"),
+    "PROCEDURE_GRADE_EXCEEDS_INSTITUTION": _(
+        "项目 {procedure} 为 {procedure_grade} 级手术,超出机构可开展的 {permitted_grade} 级"
+    ),
+    "PRACTITIONER_NOT_ACTIVE": _("{practitioner} 当前状态为 {status},不得执业"),
+    "PROFESSION_NOT_PERMITTED": _("{practitioner} 的职业类别({profession})不得实施医疗美容项目"),
+    "PRACTITIONER_LICENCE_MISSING": _("{practitioner} 没有有效的执业注册证书"),
+    "PRACTITIONER_LICENCE_EXPIRED": _("{practitioner} 的执业注册已于 {valid_until} 过期"),
+    "PRACTITIONER_LICENCE_EXPIRING": _(
+        "{practitioner} 的执业注册将于 {valid_until} 到期(剩余 {days_left} 天)"
+    ),
+    "QUALIFICATION_UNVERIFIED": _("{practitioner} 的执业证书尚未核验"),
+    "PRACTITIONER_NOT_REGISTERED_HERE": _("{practitioner} 未在“{institution}”注册执业(含多点执业)"),
+    "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT": _(
+        "{practitioner} 不是 {subject} 的备案主诊医师,且没有在场的主诊医师指导"
+    ),
+    "PRACTITIONER_SCOPE_NOT_ACCEPTED": _(
+        "{practitioner} 的执业范围({scopes})不属于该专业认可的范围({accepted})"
+    ),
+    "CHIEF_FILING_YEARS_SHORT": _("{practitioner} 的主诊备案资历为 {years} 年,少于要求的 {required} 年"),
+    "PRACTITIONER_TITLE_TOO_LOW": _("{practitioner} 的职称低于本地要求(主治医师及以上)"),
+    "SUPERVISOR_NOT_CHIEF_FOR_SUBJECT": _("指导医师 {supervisor} 不是 {subject} 的备案主诊医师"),
+    "SUPERVISOR_NOT_ACTIVE": _("指导医师 {supervisor} 当前不能执业({status})"),
+    "SUPERVISOR_NOT_REGISTERED_HERE": _("指导医师 {supervisor} 未在“{institution}”注册执业"),
+    "NURSE_PROCEDURE_NOT_PERMITTED": _("护士 {practitioner} 不得实施{invasive}类项目 {procedure}"),
+    "NURSE_SUPERVISION_REQUIRED": _("护士 {practitioner} 须在主诊医师指导下操作"),
+    "NURSE_TRAINING_HOURS_SHORT": _(
+        "护士 {practitioner} 的医美专科培训为 {hours} 学时,少于机构要求的 {required} 学时"
+    ),
+    "AUTHORIZATION_MISSING": _("没有覆盖该项目的有效授权"),
+    "AUTHORIZATION_NOT_YET_VALID": _("授权 #{authorization} 自 {valid_from} 起生效,尚未生效"),
+    "AUTHORIZATION_EXPIRED": _("授权 #{authorization} 已于 {valid_until} 到期"),
+    "AUTHORIZATION_EXPIRING": _("授权 #{authorization} 将于 {valid_until} 到期(剩余 {days_left} 天)"),
+    "AUTHORIZATION_SUSPENDED": _("授权 #{authorization} 已暂停"),
+    "AUTHORIZATION_REVOKED": _("授权 #{authorization} 已撤销"),
+    "AUTHORIZATION_NOT_ACTIVE": _("授权 #{authorization} 尚未生效(状态:{status})"),
+    "AUTHORIZATION_GRADE_LIMIT": _(
+        "授权 #{authorization} 限于 {max_grade} 级及以下,该项目为 {procedure_grade} 级"
+    ),
+    "AUTHORIZATION_REQUIRES_SUPERVISOR": _(
+        "授权 #{authorization} 要求指定的主诊医师(#{supervisor_id})在场指导"
+    ),
+    "LOT_NOT_FOUND": _("批次 #{lot} 不存在"),
+    "LOT_NOT_AT_INSTITUTION": _("批次 {lot} 不属于“{institution}”"),
+    "LOT_RECALLED": _("批次 {lot} 已被召回({recall_level} 级),禁止使用"),
+    "LOT_UNAVAILABLE": _("批次 {lot} 当前不可用(状态:{status})"),
+    "LOT_EXPIRED": _("批次 {lot} 已于 {expiry} 过期"),
+    "PRODUCT_UNREGISTERED": _("产品“{product}”没有国内注册证/批准文号(疑似水货),禁止使用"),
+    "PRODUCT_REGISTRATION_EXPIRED": _("产品“{product}”的注册证 {registration_no} 已于 {valid_until} 过期"),
+    "SUPPLIER_NOT_AUTHORIZED": _("产品“{product}”的供应商没有 {brand} 的有效经销授权"),
+    "PRODUCT_AUTHORIZATION_MISSING": _("没有使用 {brand} 产品的授权"),
+    "TRAINING_CERTIFICATE_MISSING": _("{practitioner} 没有 {covers} 的培训证书"),
+    "TRAINING_CERTIFICATE_EXPIRED": _("{practitioner} 的 {covers} 培训证书已过期"),
+    "DOSE_UNIT_MISMATCH": _("批次 {lot} 的剂量单位应为 {expected},收到 {unit}"),
+    "DOSE_REQUIRED": _("批次 {lot} 须填写本次剂量"),
+    "DOSE_OVER_LIMIT": _("本次 {ingredient} 剂量 {dose} 超过单次上限 {limit}"),
+    "DURATION_OVER_LIMIT": _("批次 {lot} 单部位操作 {minutes} 分钟,超过上限 {limit} 分钟"),
+    "DEVICE_REQUIRED": _("项目 {procedure} 须登记所用设备"),
+    "DEVICE_NOT_FOUND": _("设备 #{device} 不存在"),
+    "DEVICE_NOT_AT_INSTITUTION": _("设备 {device} 不属于“{institution}”"),
+    "DEVICE_NOT_ACTIVE": _("设备 {device} 当前不可用(状态:{status})"),
+    "DEVICE_INSPECTION_OVERDUE": _("设备 {device} 的检查已逾期(应于 {due} 前完成)"),
+    "DEVICE_CALIBRATION_OVERDUE": _("设备 {device} 的校准已逾期(应于 {due} 前完成)"),
+    "DEVICE_AUTHORIZATION_MISSING": _("没有操作设备 {device} 的授权"),
+}
+
+
+def _format(template: Promise, facts: dict[str, str]) -> str:
+    values: defaultdict[str, str] = defaultdict(lambda: "?", facts)
+    return str(template).format_map(values)
+
+
+def reason_message(reason: Reason) -> str:
+    """The message in the active language."""
+    template = REASONS.get(reason.code)
+    if template is None:
+        return reason.code
+    return _format(template, dict(reason.facts))
+
+
+def reason_messages(reason: Reason) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for lang in ("zh-hans", "en"):
+        with translation.override(lang):
+            out[lang] = reason_message(reason)
+    return out
+
+
+def reason_dict(reason: Reason) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "severity": str(reason.severity),
+        "message": reason_message(reason),
+        "messages": reason_messages(reason),
+        "rule": {
+            "pack": reason.rule.pack,
+            "version": reason.rule.version,
+            "rule_id": reason.rule.rule_id,
+            "source": reason.rule.source,
+        },
+        "facts": dict(reason.facts),
+    }
