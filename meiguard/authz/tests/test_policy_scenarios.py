@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from meiguard.authz.facts import CHINA_TZ, DecisionRequest, ProductUse, SiteFacts, Snapshot
+from meiguard.authz.facts import DecisionRequest, ProductUse, SiteFacts, Snapshot
 from meiguard.authz.policy import Outcome, decide
 
 from .builders import (
@@ -501,7 +501,6 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
                 "training_certificate",
                 qual(103, "training_certificate", reference="衡力", valid_until=ON - D),
             ),
-            *(),
         ),
         Outcome.DENY,
         {"TRAINING_CERTIFICATE_EXPIRED", "TRAINING_CERTIFICATE_MISSING"},
@@ -649,7 +648,9 @@ def test_reasons_carry_rule_and_facts() -> None:
     assert reason.fact("limit") == "200U"
 
 
-def test_at_is_required_to_be_aware() -> None:
-    req, snap = allowed_case()
+def test_on_is_the_calendar_day_in_china() -> None:
+    req, _ = allowed_case()
     assert req.on == ON
-    assert replace(req, at=AT.astimezone(CHINA_TZ)).on == ON
+    assert replace(req, at=AT.astimezone(dt.UTC)).on == ON
+    assert replace(req, at=dt.datetime(2026, 3, 2, 16, 0, tzinfo=dt.UTC)).on == ON
+    assert replace(req, at=dt.datetime(2026, 3, 2, 15, 59, tzinfo=dt.UTC)).on == ON - D
