@@ -2,6 +2,7 @@
 
 from ninja import NinjaAPI
 
+from meiguard.authz.api import router as authz_router
 from meiguard.core import apierrors
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
@@ -19,3 +20,4 @@ apierrors.install(api)
 api.add_router("/", core_router)
 api.add_router("/rules", rules_router)
 api.add_router("/registry", registry_router)
+api.add_router("/", authz_router)

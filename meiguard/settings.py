@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "meiguard.audit",
     "meiguard.rules",
     "meiguard.registry",
+    "meiguard.authz",
 ]
 
 MIDDLEWARE = [
@@ -135,10 +136,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
-PASSWORD_HASHERS = [
+PRODUCTION_PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
 if TESTING:
     # Argon2 is deliberately slow; tests that are not about hashing use a fast hasher.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]

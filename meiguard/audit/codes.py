@@ -35,6 +35,14 @@ ACTION_CODES: dict[str, str] = {
     "registry.device.created": "设备登记",
     "registry.device.updated": "设备修改",
     "registry.device.status_changed": "设备状态变更",
+    # authz
+    "authz.authorization.created": "授权创建",
+    "authz.authorization.activated": "授权生效",
+    "authz.authorization.suspended": "授权暂停",
+    "authz.authorization.reinstated": "授权恢复",
+    "authz.authorization.revoked": "授权撤销",
+    "authz.authorization.expired": "授权到期",
+    "authz.authorization.renewed": "授权续期",
     # rules
     "rules.rulepackversion.loaded": "规则包版本载入",
     "rules.rulepackversion.published": "规则包版本发布",

@@ -270,3 +270,12 @@ def with_quals(
         kind, new = replace_kind
         quals = [q for q in quals if q.kind != kind] + [new]
     return replace(p, qualifications=(*quals, *extra))
+
+
+SUPERVISOR_FOR_TESTS = doctor(
+    2,
+    qualifications=(
+        qual(201, "practice_licence"),
+        qual(202, "chief_physician_filing", subject="cosmetic_dermatology", years=8),
+    ),
+)

@@ -7,8 +7,9 @@ from meiguard.core.models import User
 
 
 def test_production_hasher_is_argon2(settings):
-    settings.PASSWORD_HASHERS = [h for h in settings.PASSWORD_HASHERS if "MD5" not in h]
+    settings.PASSWORD_HASHERS = settings.PRODUCTION_PASSWORD_HASHERS
     assert make_password("correct horse battery").startswith("argon2$")
+    assert settings.PRODUCTION_PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
 
 
 def test_login_page_renders_in_chinese(db):

@@ -48,3 +48,16 @@ def test_secret_can_come_from_a_file(tmp_path):
         {"DEBUG": "false", "SECRET_KEY_FILE": str(secret), "FIELD_ENCRYPTION_KEY_FILE": str(key)}
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_argon2_is_first_outside_tests():
+    result = _import_settings({"MEIGUARD_TESTING": "0"})
+    assert result.returncode == 0
+    check = subprocess.run(
+        [sys.executable, "-c", "import meiguard.settings as s; print(s.PASSWORD_HASHERS[0])"],
+        cwd=ROOT,
+        env={**os.environ, "MEIGUARD_TESTING": "0"},
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"

@@ -25,7 +25,9 @@ def test_every_model_is_tenant_scoped_or_exempt():
         if label in EXEMPT:
             continue
         policy = getattr(model, "tenancy", None)
-        if not isinstance(policy, TenantPolicy) or not isinstance(model._default_manager.all(), TenantQuerySet):
+        if not isinstance(policy, TenantPolicy) or not isinstance(
+            model._default_manager.all(), TenantQuerySet
+        ):
             missing.append(label)
     assert missing == [], f"models without TenantPolicy/TenantQuerySet: {missing}"
 

@@ -1,0 +1,377 @@
+"""Every state change of the authz app: the authorization lifecycle, and checks written to the decision log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from meiguard.audit import log as audit
+from meiguard.core import context
+from meiguard.core.access import Actor
+from meiguard.core.apierrors import NotFoundField
+from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.registry.models import Institution, Practitioner
+from meiguard.rules.services import resolve
+
+from . import snapshot as snapshots
+from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
+from .codec import decode, encode
+from .facts import DecisionRequest, Snapshot
+from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog
+from .policy import Decision, decide
+from .reasons import reason_dict
+
+S = AuthorizationStatus
+
+EDITABLE_FIELDS = (
+    "kind",
+    "practitioner_id",
+    "grantee_institution_id",
+    "grantor",
+    "procedure_code",
+    "procedure_category",
+    "subject",
+    "product_brand",
+    "device_model",
+    "technology_name",
+    "technology_kind",
+    "scope_note",
+    "valid_from",
+    "valid_until",
+    "max_grade",
+    "supervisor_id",
+    "conditions_note",
+)
+
+
+# ---- authorization archive -------------------------------------------------------------------
+
+
+def _writable_institution(actor: Actor, institution_id: int) -> Institution:
+    inst = Institution.objects.visible_to(actor).filter(pk=institution_id).first()
+    if inst is None:
+        raise NotFoundField("institution_id")
+    if not actor.can_write_org(inst.organization_id, AUTHORIZATION_WRITERS):
+        raise ActionError("FORBIDDEN", _("您没有为该机构管理授权的权限"), field="institution_id", status=403)
+    return inst
+
+
+def _visible_practitioner(actor: Actor, pk: int | None, field: str) -> Practitioner | None:
+    if pk is None:
+        return None
+    person = Practitioner.objects.visible_to(actor).filter(pk=pk).first()
+    if person is None:
+        raise NotFoundField(field)
+    return person
+
+
+def authorization_for_update(actor: Actor, pk: int) -> Authorization:
+    auth = (
+        Authorization.objects.writable_by(actor)
+        .select_for_update()
+        .select_related("institution")
+        .filter(pk=pk)
+        .first()
+    )
+    if auth is None:
+        raise NotFoundField("id")
+    return auth
+
+
+def _validate(auth: Authorization, on: dt.date) -> None:
+    try:
+        auth.full_clean(
+            exclude=[
+                "institution",
+                "practitioner",
+                "grantee_institution",
+                "supervisor",
+                "renews",
+                "granted_by",
+            ]
+        )
+    except ValidationError as exc:
+        raise FieldErrors({k: [str(m) for m in v] for k, v in exc.message_dict.items()}) from None
+    errors: dict[str, list[str]] = {}
+    if auth.procedure_code:
+        pack = resolve(auth.institution.province, max(on, auth.valid_from))
+        if auth.procedure_code not in pack.procedures:
+            errors["procedure_code"] = [_("规则包中没有项目编码 %(code)s") % {"code": auth.procedure_code}]
+    if auth.practitioner_id is not None:
+        person = auth.practitioner
+        assert person is not None
+        registered = (
+            person.main_institution_id == auth.institution_id
+            or person.sites.filter(institution_id=auth.institution_id).exists()
+        )
+        if not registered:
+            errors["practitioner_id"] = [_("该人员未在本机构注册执业(含多点执业)")]
+    if errors:
+        raise FieldErrors(errors)
+
+
+def _overlapping(auth: Authorization) -> Authorization | None:
+    """Another authorization in force for the same scope whose term overlaps this one."""
+    qs = Authorization.objects.filter(
+        kind=auth.kind,
+        institution_id=auth.institution_id,
+        practitioner_id=auth.practitioner_id,
+        grantee_institution_id=auth.grantee_institution_id,
+        procedure_code=auth.procedure_code,
+        procedure_category=auth.procedure_category,
+        subject=auth.subject,
+        product_brand=auth.product_brand,
+        device_model=auth.device_model,
+        technology_name=auth.technology_name,
+        status__in=[S.ACTIVE, S.SUSPENDED],
+    ).exclude(pk=auth.pk)
+    if auth.valid_until is not None:
+        qs = qs.filter(valid_from__lte=auth.valid_until)
+    qs = qs.filter(Q(valid_until__isnull=True) | Q(valid_until__gte=auth.valid_from))
+    return qs.order_by("pk").first()
+
+
+def _refuse_overlap(auth: Authorization) -> None:
+    # Serialise activations per practitioner (or institution) so two cannot both pass the check.
+    if auth.practitioner_id:
+        Practitioner.objects.select_for_update().filter(pk=auth.practitioner_id).first()
+    else:
+        Institution.objects.select_for_update().filter(pk=auth.institution_id).first()
+    other = _overlapping(auth)
+    if other is not None:
+        raise ActionError(
+            "AUTHORIZATION_OVERLAP",
+            _("与生效中的授权 #%(pk)s 范围相同且期限重叠") % {"pk": other.pk},
+            field="valid_from",
+            status=409,
+        )
+
+
+@transaction.atomic
+def create_authorization(
+    actor: Actor, *, institution_id: int, data: dict[str, Any], activate: bool = False
+) -> Authorization:
+    inst = _writable_institution(actor, institution_id)
+    _visible_practitioner(actor, data.get("practitioner_id"), "practitioner_id")
+    _visible_practitioner(actor, data.get("supervisor_id"), "supervisor_id")
+    if (
+        data.get("grantee_institution_id") is not None
+        and not Institution.objects.visible_to(actor).filter(pk=data["grantee_institution_id"]).exists()
+    ):
+        raise NotFoundField("grantee_institution_id")
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise FieldErrors({f: [_("不允许的字段")] for f in sorted(unknown)})
+    auth = Authorization(institution=inst, status=S.DRAFT, **data)
+    if not auth.grantor:
+        auth.grantor = inst.name
+    today = timezone.localdate()
+    _validate(auth, today)
+    if auth.kind != AuthorizationKind.TECHNOLOGY:
+        _refuse_overlap(auth)
+    auth.save()
+    audit.record(actor, "authz.authorization.created", auth, before={})
+    if activate:
+        return _transition(actor, auth, S.ACTIVE, "authz.authorization.activated", reason="")
+    return auth
+
+
+def _transition(actor: Actor, auth: Authorization, to: str, code: str, *, reason: str) -> Authorization:
+    before = audit.snapshot(auth)
+    if to == S.ACTIVE:
+        _refuse_overlap(auth)
+        if actor.user_id is not None:
+            auth.granted_by_id = actor.user_id
+    auth.status = to
+    auth.status_reason = reason
+    auth.save(update_fields=["status", "status_reason", "granted_by", "updated_at"])
+    audit.record(actor, code, auth, before=before, reason=reason)
+    return auth
+
+
+ALLOWED = {
+    "activate": ({S.DRAFT}, S.ACTIVE, "authz.authorization.activated", False),
+    "suspend": ({S.ACTIVE}, S.SUSPENDED, "authz.authorization.suspended", True),
+    "reinstate": ({S.SUSPENDED}, S.ACTIVE, "authz.authorization.reinstated", True),
+    "revoke": ({S.DRAFT, S.ACTIVE, S.SUSPENDED}, S.REVOKED, "authz.authorization.revoked", True),
+}
+
+
+@transaction.atomic
+def change_status(actor: Actor, pk: int, *, action: str, reason: str = "") -> Authorization:
+    if action not in ALLOWED:
+        raise FieldErrors({"action": [_("未知操作:%(a)s") % {"a": action}]})
+    sources, to, code, needs_reason = ALLOWED[action]
+    auth = authorization_for_update(actor, pk)
+    reason = reason.strip()
+    if needs_reason and not reason:
+        raise FieldErrors({"reason": [_("此操作须填写原因")]})
+    if auth.status not in sources:
+        raise ActionError(
+            "INVALID_TRANSITION",
+            _("当前状态为“%(status)s”,不能执行此操作") % {"status": auth.get_status_display()},
+            field="status",
+            status=409,
+        )
+    return _transition(actor, auth, to, code, reason=reason)
+
+
+@transaction.atomic
+def renew_authorization(
+    actor: Actor, pk: int, *, valid_until: dt.date | None, reason: str = ""
+) -> Authorization:
+    """A renewal is a new draft with the same scope, starting the day after the old term ends."""
+    old = authorization_for_update(actor, pk)
+    if old.status not in (S.ACTIVE, S.EXPIRED):
+        raise ActionError("INVALID_TRANSITION", _("只能续期生效中或已到期的授权"), field="status", status=409)
+    if old.valid_until is None:
+        raise ActionError("NOT_RENEWABLE", _("该授权没有截止日期,无需续期"), field="valid_until", status=409)
+    start = max(
+        old.valid_until + dt.timedelta(days=1),
+        timezone.localdate() if old.status == S.EXPIRED else old.valid_from,
+    )
+    if valid_until is not None and valid_until < start:
+        raise FieldErrors({"valid_until": [_("续期截止日期不能早于 %(d)s") % {"d": start.isoformat()}]})
+    new = replace_authorization_fields(old, valid_from=start, valid_until=valid_until)
+    new.renews = old
+    new.save()
+    audit.record(actor, "authz.authorization.renewed", new, before={}, reason=reason or f"renews #{old.pk}")
+    return new
+
+
+def replace_authorization_fields(old: Authorization, **changes: Any) -> Authorization:
+    data = {f: getattr(old, f) for f in EDITABLE_FIELDS}
+    data.update(changes)
+    return Authorization(institution_id=old.institution_id, status=S.DRAFT, agreement=old.agreement, **data)
+
+
+@transaction.atomic
+def expire_due(actor: Actor, *, on: dt.date) -> list[int]:
+    """Active authorizations whose term ended before ``on`` become expired (idempotent)."""
+    expired: list[int] = []
+    for auth in (
+        Authorization.objects.select_for_update().filter(status=S.ACTIVE, valid_until__lt=on).order_by("pk")
+    ):
+        _transition(actor, auth, S.EXPIRED, "authz.authorization.expired", reason=_("期限届满"))
+        expired.append(auth.pk)
+    return expired
+
+
+# ---- checks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    decision: Decision
+    log: DecisionLog
+    snapshot: Snapshot
+
+
+def _log_row(
+    actor: Actor, req: DecisionRequest, snap: Snapshot, decision: Decision, channel: str
+) -> DecisionLog:
+    return DecisionLog(
+        institution_id=req.institution_id,
+        practitioner_id=req.practitioner_id,
+        procedure_code=req.procedure_code,
+        at=req.at,
+        outcome=str(decision.outcome),
+        reason_codes=list(decision.codes()),
+        reasons=encode(decision.reasons),
+        request=encode(req),
+        snapshot=encode(snap),
+        rule_pack=snap.pack.label,
+        asked_by_id=actor.user_id,
+        actor_label=actor.username,
+        channel=channel,
+        request_id=context.current().request_id,
+    )
+
+
+def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.API) -> Checked:
+    """Load the snapshot (checking access), decide, and append the decision to the log."""
+    snap = snapshots.load(actor, req)
+    decision = decide(req, snap)
+    row = _log_row(actor, req, snap, decision, channel)
+    row.save(force_insert=True)
+    return Checked(decision, row, snap)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    index: int
+    checked: Checked | None = None
+    error: NotFoundField | ActionError | None = None
+
+
+def check_batch(
+    actor: Actor, reqs: list[DecisionRequest], *, channel: str = DecisionChannel.BATCH
+) -> list[BatchItem]:
+    """Each request is decided on its own; a bad item (unknown id) is reported without failing the others."""
+    items: list[BatchItem] = []
+    rows: list[DecisionLog] = []
+    for i, req in enumerate(reqs):
+        try:
+            snap = snapshots.load(actor, req)
+        except (NotFoundField, ActionError) as exc:
+            items.append(BatchItem(i, error=exc))
+            continue
+        decision = decide(req, snap)
+        row = _log_row(actor, req, snap, decision, channel)
+        rows.append(row)
+        items.append(BatchItem(i, checked=Checked(decision, row, snap)))
+    DecisionLog.objects.bulk_create(rows, batch_size=500)
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    log: DecisionLog
+    recorded: Decision
+    replayed: Decision  # the same request against the snapshot stored with the decision
+    current: Decision | None  # the same request against today's data, as of the original time
+    current_error: str = ""
+
+    @property
+    def reproducible(self) -> bool:
+        return self.replayed == self.recorded
+
+
+def replay(actor: Actor, log_id: int) -> Replay:
+    row = DecisionLog.objects.visible_to(actor).filter(pk=log_id).first()
+    if row is None:
+        raise NotFoundField("id")
+    req = decode(DecisionRequest, row.request)
+    snap = decode(Snapshot, row.snapshot)
+    recorded = decode(Decision, {"outcome": row.outcome, "reasons": row.reasons})
+    current: Decision | None = None
+    error = ""
+    try:
+        current = decide(req, snapshots.load(actor, req, use_cache=False))
+    except (NotFoundField, ActionError) as exc:
+        error = str(getattr(exc, "message", exc))
+    return Replay(row, recorded, decide(req, snap), current, error)
+
+
+def error_message(exc: Exception) -> str:
+    if isinstance(exc, NotFoundField):
+        return _("%(field)s 指向的对象不存在或无权访问") % {"field": exc.field}
+    return str(getattr(exc, "message", exc))
+
+
+def as_request(**fields: Any) -> DecisionRequest:
+    at = fields.pop("at", None) or timezone.now()
+    if timezone.is_naive(at):
+        raise FieldErrors({"at": [_("时间须带时区,例如 2026-03-03T09:30:00+08:00")]})
+    return DecisionRequest(at=at, **fields)
+
+
+def reasons_out(decision: Decision) -> list[dict[str, Any]]:
+    return [reason_dict(r) for r in decision.reasons]

@@ -1,0 +1,360 @@
+"""Decisions and the authorization archive over HTTP (mounted at /api/v1/)."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from meiguard.core.apierrors import NotFoundField
+
+from . import actions
+from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, TechnologyKind
+from .facts import DecisionRequest, ProductUse
+from .models import Authorization, DecisionLog
+from .policy import Decision
+
+router = Router(tags=["authz"])
+
+BATCH_MAX = 1000
+
+
+class ProductUseIn(Schema):
+    lot_id: int = Field(..., ge=1, description="批次 id")
+    dose_value: Decimal | None = Field(
+        None, ge=0, le=100000, max_digits=10, decimal_places=3, description="本次剂量"
+    )
+    dose_unit: str | None = Field(None, min_length=1, max_length=8, description="剂量单位,如 U、ml")
+    minutes: int | None = Field(None, ge=0, le=600, description="单部位操作分钟数(填充类)")
+
+
+class DecisionIn(Schema):
+    institution_id: int = Field(..., ge=1)
+    practitioner_id: int = Field(..., ge=1)
+    procedure_code: str = Field(..., min_length=1, max_length=64)
+    at: dt.datetime | None = Field(None, description="核验时点(默认现在),须带时区")
+    products: list[ProductUseIn] = Field(default_factory=list, max_length=20)
+    device_ids: list[int] = Field(default_factory=list, max_length=10)
+    supervisor_id: int | None = Field(None, ge=1, description="在场指导的主诊医师")
+
+    def to_request(self) -> DecisionRequest:
+        return actions.as_request(
+            institution_id=self.institution_id,
+            practitioner_id=self.practitioner_id,
+            procedure_code=self.procedure_code.strip(),
+            at=self.at,
+            products=tuple(ProductUse(p.lot_id, p.dose_value, p.dose_unit, p.minutes) for p in self.products),
+            device_ids=tuple(self.device_ids),
+            supervisor_id=self.supervisor_id,
+        )
+
+
+class RuleOut(Schema):
+    pack: str
+    version: int
+    rule_id: str
+    source: str
+
+
+class ReasonOut(Schema):
+    code: str
+    severity: str
+    message: str
+    messages: dict[str, str]
+    rule: RuleOut
+    facts: dict[str, str]
+
+
+class DecisionOut(Schema):
+    id: int
+    outcome: str
+    allowed: bool
+    institution_id: int
+    practitioner_id: int
+    procedure_code: str
+    at: dt.datetime
+    rule_pack: str
+    reasons: list[ReasonOut]
+
+    @staticmethod
+    def of(row: DecisionLog, decision: Decision) -> "DecisionOut":
+        return DecisionOut(
+            id=row.pk,
+            outcome=str(decision.outcome),
+            allowed=decision.allowed,
+            institution_id=row.institution_id,
+            practitioner_id=row.practitioner_id,
+            procedure_code=row.procedure_code,
+            at=row.at,
+            rule_pack=row.rule_pack,
+            reasons=[ReasonOut(**r) for r in actions.reasons_out(decision)],
+        )
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, str]] = []
+
+
+@router.post(
+    "/decisions",
+    response={200: DecisionOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="授权核验 / Decide",
+)
+def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
+    """May this practitioner perform this procedure, with these lots and devices, here, now? Every reason is listed."""
+    checked = actions.check(request.actor, payload.to_request(), channel=DecisionChannel.API)  # type: ignore[attr-defined]
+    return DecisionOut.of(checked.log, checked.decision)
+
+
+class BatchIn(Schema):
+    requests: list[DecisionIn] = Field(..., min_length=1, max_length=BATCH_MAX)
+
+
+class BatchItemOut(Schema):
+    index: int
+    decision: DecisionOut | None = None
+    error: ErrorOut | None = None
+
+
+class BatchOut(Schema):
+    results: list[BatchItemOut]
+    allowed: int
+    denied: int
+    errors: int
+
+
+@router.post(
+    "/decisions/batch", response={200: BatchOut, 401: ErrorOut, 422: ErrorOut}, summary="批量核验 / Batch"
+)
+def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
+    """Up to 1,000 requests; each is decided on its own, an unknown id fails only its own item."""
+    items = actions.check_batch(request.actor, [r.to_request() for r in payload.requests])  # type: ignore[attr-defined]
+    out: list[BatchItemOut] = []
+    for item in items:
+        if item.checked is not None:
+            out.append(
+                BatchItemOut(
+                    index=item.index, decision=DecisionOut.of(item.checked.log, item.checked.decision)
+                )
+            )
+        else:
+            exc = item.error
+            field = getattr(exc, "field", None)
+            code = "NOT_FOUND" if isinstance(exc, NotFoundField) else getattr(exc, "code", "INVALID")
+            message = actions.error_message(exc)
+            out.append(
+                BatchItemOut(index=item.index, error=ErrorOut(code=code, message=message, field=field))
+            )
+    allowed = sum(1 for o in out if o.decision and o.decision.allowed)
+    denied = sum(1 for o in out if o.decision and not o.decision.allowed)
+    return BatchOut(results=out, allowed=allowed, denied=denied, errors=sum(1 for o in out if o.error))
+
+
+class DecisionFilter(Schema):
+    institution_id: int | None = None
+    practitioner_id: int | None = None
+    procedure_code: str | None = Field(None, max_length=64)
+    outcome: Literal["allow", "allow_with_warnings", "deny"] | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class DecisionRowOut(Schema):
+    id: int
+    outcome: str
+    institution_id: int
+    practitioner_id: int
+    procedure_code: str
+    at: dt.datetime
+    reason_codes: list[str]
+    rule_pack: str
+    actor_label: str
+    channel: str
+    created_at: dt.datetime
+
+
+@router.get("/decisions", response=list[DecisionRowOut], summary="核验记录 / Decision log")
+@paginate(LimitOffsetPagination)
+def list_decisions(request: HttpRequest, filters: Query[DecisionFilter]) -> Any:
+    qs = DecisionLog.objects.visible_to(request.actor)  # type: ignore[attr-defined]
+    f = filters
+    if f.institution_id:
+        qs = qs.filter(institution_id=f.institution_id)
+    if f.practitioner_id:
+        qs = qs.filter(practitioner_id=f.practitioner_id)
+    if f.procedure_code:
+        qs = qs.filter(procedure_code=f.procedure_code)
+    if f.outcome:
+        qs = qs.filter(outcome=f.outcome)
+    if f.since:
+        qs = qs.filter(at__gte=f.since)
+    if f.until:
+        qs = qs.filter(at__lt=f.until)
+    return qs.defer("snapshot", "request", "reasons").order_by("-created_at", "-pk")
+
+
+@router.get("/decisions/{decision_id}", response={200: DecisionOut, 404: ErrorOut}, summary="核验详情")
+def get_decision(request: HttpRequest, decision_id: int) -> DecisionOut:
+    result = actions.replay(request.actor, decision_id)  # type: ignore[attr-defined]
+    return DecisionOut.of(result.log, result.recorded)
+
+
+class ReplayOut(Schema):
+    recorded: DecisionOut
+    replayed: DecisionOut
+    reproducible: bool
+    current: DecisionOut | None
+    current_error: str
+    changed_since: list[str]
+
+
+@router.get(
+    "/decisions/{decision_id}/replay", response={200: ReplayOut, 404: ErrorOut}, summary="重放 / Replay"
+)
+def replay_decision(request: HttpRequest, decision_id: int) -> ReplayOut:
+    """Why was this allowed then? The recorded decision, the same request replayed on the facts stored with it,
+    and what today's data would say about that moment."""
+    r = actions.replay(request.actor, decision_id)  # type: ignore[attr-defined]
+    current = DecisionOut.of(r.log, r.current) if r.current is not None else None
+    changed = sorted(set(r.current.codes()) ^ set(r.recorded.codes())) if r.current is not None else []
+    return ReplayOut(
+        recorded=DecisionOut.of(r.log, r.recorded),
+        replayed=DecisionOut.of(r.log, r.replayed),
+        reproducible=r.reproducible,
+        current=current,
+        current_error=r.current_error,
+        changed_since=changed,
+    )
+
+
+# ---- authorization archive ---------------------------------------------------------------------
+
+
+class AuthorizationIn(Schema):
+    institution_id: int = Field(..., ge=1)
+    kind: AuthorizationKind
+    practitioner_id: int | None = Field(None, ge=1)
+    grantee_institution_id: int | None = Field(None, ge=1)
+    grantor: str = Field("", max_length=128)
+    procedure_code: str = Field("", max_length=64)
+    procedure_category: str = Field("", max_length=32)
+    subject: str = Field("", max_length=32)
+    product_brand: str = Field("", max_length=128)
+    device_model: str = Field("", max_length=128)
+    technology_name: str = Field("", max_length=128)
+    technology_kind: TechnologyKind | Literal[""] = ""
+    scope_note: str = Field("", max_length=2000)
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+    max_grade: int | None = Field(None, ge=1, le=4)
+    supervisor_id: int | None = Field(None, ge=1)
+    conditions_note: str = Field("", max_length=2000)
+    activate: bool = False
+
+
+class AuthorizationOut(Schema):
+    id: int
+    kind: str
+    status: str
+    institution_id: int
+    practitioner_id: int | None
+    grantee_institution_id: int | None
+    grantor: str
+    procedure_code: str
+    procedure_category: str
+    subject: str
+    product_brand: str
+    device_model: str
+    technology_name: str
+    technology_kind: str
+    scope_note: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    max_grade: int | None
+    supervisor_id: int | None
+    conditions_note: str
+    status_reason: str
+    renews_id: int | None
+
+
+class AuthorizationFilter(Schema):
+    institution_id: int | None = None
+    practitioner_id: int | None = None
+    kind: AuthorizationKind | None = None
+    status: AuthorizationStatus | None = None
+    procedure_code: str | None = Field(None, max_length=64)
+    valid_on: dt.date | None = None
+    expiring_before: dt.date | None = None
+
+
+@router.get("/authorizations", response=list[AuthorizationOut], summary="授权档案 / Authorizations")
+@paginate(LimitOffsetPagination)
+def list_authorizations(request: HttpRequest, filters: Query[AuthorizationFilter]) -> Any:
+    qs = Authorization.objects.visible_to(request.actor)  # type: ignore[attr-defined]
+    f = filters
+    for name in ("institution_id", "practitioner_id", "kind", "status", "procedure_code"):
+        value = getattr(f, name)
+        if value:
+            qs = qs.filter(**{name: value})
+    if f.valid_on:
+        qs = qs.filter(valid_from__lte=f.valid_on).exclude(valid_until__lt=f.valid_on)
+    if f.expiring_before:
+        qs = qs.filter(valid_until__lt=f.expiring_before, status=AuthorizationStatus.ACTIVE)
+    return qs.order_by("-valid_from", "-pk")
+
+
+@router.post(
+    "/authorizations",
+    response={201: AuthorizationOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def create_authorization(request: HttpRequest, payload: AuthorizationIn) -> tuple[int, Authorization]:
+    data = payload.dict(exclude={"institution_id", "activate"})
+    data["kind"] = str(data["kind"])
+    data["technology_kind"] = str(data["technology_kind"] or "")
+    auth = actions.create_authorization(
+        request.actor,
+        institution_id=payload.institution_id,
+        data=data,
+        activate=payload.activate,  # type: ignore[attr-defined]
+    )
+    return 201, auth
+
+
+@router.get("/authorizations/{auth_id}", response={200: AuthorizationOut, 404: ErrorOut})
+def get_authorization(request: HttpRequest, auth_id: int) -> Authorization:
+    return get_object_or_404(Authorization.objects.visible_to(request.actor), pk=auth_id)  # type: ignore[attr-defined]
+
+
+class TransitionIn(Schema):
+    action: Literal["activate", "suspend", "reinstate", "revoke"]
+    reason: str = Field("", max_length=2000)
+
+
+@router.post(
+    "/authorizations/{auth_id}/transitions",
+    response={200: AuthorizationOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="授权状态变更:activate / suspend / reinstate / revoke",
+)
+def change_authorization(request: HttpRequest, auth_id: int, payload: TransitionIn) -> Authorization:
+    return actions.change_status(request.actor, auth_id, action=payload.action, reason=payload.reason)  # type: ignore[attr-defined]
+
+
+class RenewIn(Schema):
+    valid_until: dt.date | None = None
+    reason: str = Field("", max_length=2000)
+
+
+@router.post(
+    "/authorizations/{auth_id}/renewal",
+    response={201: AuthorizationOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def renew_authorization(request: HttpRequest, auth_id: int, payload: RenewIn) -> tuple[int, Authorization]:
+    return 201, actions.renew_authorization(
+        request.actor, auth_id, valid_until=payload.valid_until, reason=payload.reason
+    )  # type: ignore[attr-defined]

@@ -1,0 +1,72 @@
+"""JSON round-trip for the engine's frozen dataclasses (requests, snapshots, reasons).
+
+A decision log row stores the request and the snapshot it was decided on, so a past decision can be
+replayed exactly: ``decide(decode(DecisionRequest, row.request), decode(Snapshot, row.snapshot))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import types
+import typing
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, frozenset | set):
+        return sorted(encode(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    return value
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    module = __import__(cls.__module__, fromlist=["_"])
+    return typing.get_type_hints(cls, vars(module))
+
+
+def decode(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return decode(inner[0], data)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return tp(
+            **{f.name: decode(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
+        )
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(args[0], v) for v in data)
+        return tuple(decode(a, v) for a, v in zip(args, data, strict=True))
+    if origin is frozenset:
+        return frozenset(decode(args[0], v) for v in data)
+    if tp is dt.datetime:
+        return dt.datetime.fromisoformat(data)
+    if tp is dt.date:
+        return dt.date.fromisoformat(data)
+    if tp is Decimal:
+        return Decimal(data)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return tp(data)
+    return data

@@ -1,0 +1,124 @@
+"""The database-backed check: load → decide → log, access, replay."""
+
+import datetime as dt
+
+import pytest
+
+from meiguard.authz import actions
+from meiguard.authz.models import DecisionLog
+from meiguard.authz.policy import Outcome
+from meiguard.core.apierrors import NotFoundField
+
+from .conftest import SYSTEM
+
+
+def test_the_clinic_fixture_is_an_allowed_case(clinic):
+    checked = actions.check(clinic.world.actor("li"), clinic.request())
+    assert checked.decision.reasons == ()
+    assert checked.decision.outcome == Outcome.ALLOW
+
+
+def test_every_decision_is_logged_with_request_snapshot_and_pack(clinic):
+    actions.check(clinic.world.actor("zhao"), clinic.request(products=()), channel="ui")
+    row = DecisionLog.objects.get()
+    assert (row.institution_id, row.practitioner_id, row.procedure_code) == (
+        clinic.jia.pk,
+        clinic.li.pk,
+        "derm-botulinum-toxin-injection",
+    )
+    assert row.outcome == "allow"
+    assert row.rule_pack.startswith("cn-national v")
+    assert row.actor_label == "zhao"
+    assert row.channel == "ui"
+    assert row.snapshot["practitioner"]["name"] == "李医生"
+    assert row.request["procedure_code"] == "derm-botulinum-toxin-injection"
+
+
+def test_a_deny_lists_every_reason(clinic):
+    from meiguard.registry import actions as reg
+
+    reg.change_lot_status(SYSTEM, clinic.lot.pk, status="recalled", recall_level=1, reason="厂家召回")
+    req = clinic.request(
+        products=(
+            __import__("meiguard.authz.tests.conftest", fromlist=["x"]).snapshot_product(clinic.lot.pk, 250),
+        )
+    )
+    checked = actions.check(clinic.world.actor("li"), req)
+    assert checked.decision.outcome == Outcome.DENY
+    assert set(checked.decision.codes()) == {"LOT_RECALLED", "DOSE_OVER_LIMIT"}
+    assert DecisionLog.objects.get().reason_codes == list(checked.decision.codes())
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"institution_id": 10**9}, "institution_id"),
+        ({"practitioner_id": 10**9}, "practitioner_id"),
+        ({"supervisor_id": 10**9}, "supervisor_id"),
+        ({"procedure_code": "no-such-procedure"}, "procedure_code"),
+        ({"device_ids": (10**9,)}, "device_ids[0]"),
+    ],
+)
+def test_unknown_ids_are_404_naming_the_field(clinic, change, field):
+    with pytest.raises(NotFoundField) as exc:
+        actions.check(clinic.world.actor("li"), clinic.request(**change))
+    assert exc.value.field == field
+    assert not DecisionLog.objects.exists()
+
+
+def test_foreign_objects_are_404_like_unknown_ones(clinic):
+    sun = clinic.world.actor("sun")
+    with pytest.raises(NotFoundField) as exc:
+        actions.check(sun, clinic.request())
+    assert exc.value.field == "institution_id"
+    # li at 甲 cannot name 乙's doctor as a supervisor, even once 甲's snapshot is warm.
+    actions.check(clinic.world.actor("li"), clinic.request())
+    with pytest.raises(NotFoundField) as exc:
+        actions.check(clinic.world.actor("li"), clinic.request(supervisor_id=clinic.sun_doctor.pk))
+    assert exc.value.field == "supervisor_id"
+
+
+def test_auditor_of_the_association_may_check_overseen_institution(clinic):
+    checked = actions.check(clinic.world.actor("qian"), clinic.request())
+    assert checked.decision.allowed
+
+
+def test_replay_explains_a_past_allow_after_the_data_changed(clinic, django_capture_on_commit_callbacks):
+    first = actions.check(clinic.world.actor("li"), clinic.request())
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.change_status(
+            SYSTEM, clinic.auths["procedure"].pk, action="suspend", reason="季度审查发现超范围"
+        )
+    r = actions.replay(clinic.world.actor("zhao"), first.log.pk)
+    assert r.recorded.outcome == Outcome.ALLOW
+    assert r.replayed == r.recorded and r.reproducible
+    assert r.current is not None
+    assert "AUTHORIZATION_SUSPENDED" in r.current.codes()
+
+
+def test_replay_of_a_foreign_decision_is_404(clinic):
+    first = actions.check(clinic.world.actor("li"), clinic.request())
+    with pytest.raises(NotFoundField):
+        actions.replay(clinic.world.actor("sun"), first.log.pk)
+
+
+def test_decision_log_is_append_only(clinic):
+    from meiguard.audit.models import AppendOnlyError
+
+    row = actions.check(clinic.world.actor("li"), clinic.request()).log
+    with pytest.raises(AppendOnlyError):
+        row.save()
+    with pytest.raises(AppendOnlyError):
+        DecisionLog.objects.all().update(outcome="allow")
+    with pytest.raises(AppendOnlyError):
+        row.delete()
+
+
+def test_boundary_licence_valid_until_today_warns(clinic, django_capture_on_commit_callbacks):
+    from meiguard.registry import actions as reg
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reg.update_institution(SYSTEM, clinic.jia.pk, licence_valid_until=dt.date(2026, 3, 3))
+    checked = actions.check(clinic.world.actor("li"), clinic.request())
+    assert checked.decision.outcome == Outcome.ALLOW_WITH_WARNINGS
+    assert checked.decision.codes() == ("INSTITUTION_LICENCE_EXPIRING",)

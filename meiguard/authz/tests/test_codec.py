@@ -1,0 +1,27 @@
+import json
+from dataclasses import replace
+from decimal import Decimal
+
+from meiguard.authz.codec import decode, encode
+from meiguard.authz.facts import DecisionRequest, ProductUse, Snapshot
+from meiguard.authz.policy import Decision, decide
+
+from .builders import SUPERVISOR_FOR_TESTS, allowed_case
+
+
+def test_snapshot_and_request_survive_a_json_round_trip():
+    req, snap = allowed_case()
+    snap = replace(snap, supervisor=SUPERVISOR_FOR_TESTS)
+    req = replace(req, supervisor_id=2, products=(ProductUse(500, Decimal("12.5"), "U", minutes=3),))
+    snap2 = decode(Snapshot, json.loads(json.dumps(encode(snap))))
+    req2 = decode(DecisionRequest, json.loads(json.dumps(encode(req))))
+    assert snap2 == snap
+    assert req2 == req
+
+
+def test_a_decision_round_trips_with_its_reasons():
+    req, snap = allowed_case()
+    decision = decide(replace(req, products=(ProductUse(500, Decimal(300), "U"),)), snap)
+    again = decode(Decision, json.loads(json.dumps(encode(decision))))
+    assert again == decision
+    assert again.reasons[0].rule.source == "seed 004"

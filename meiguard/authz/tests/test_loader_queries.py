@@ -1,0 +1,86 @@
+"""The loader's query count is pinned, and does not grow with the registry."""
+
+import itertools
+
+import pytest
+
+from meiguard.authz import snapshot
+from meiguard.authz.models import Authorization
+from meiguard.registry.models import Practitioner, Qualification
+
+COLD_QUERIES = (
+    9  # institution, pack, practitioners, qualifications, sites, authorizations, lots, devices, distribution
+)
+COLD_WITHOUT_PRODUCTS = 6
+
+
+def _grow(clinic, n: int) -> None:
+    """Add n practitioners (each with two qualifications and an authorization) at the clinic."""
+    counter = itertools.count()
+    people = Practitioner.objects.bulk_create(
+        Practitioner(
+            name=f"医生{i}",
+            id_number="",
+            id_number_index=f"bulk-{i}",
+            profession="doctor",
+            main_institution=clinic.jia,
+            practice_scope="皮肤病与性病",
+        )
+        for i in range(n)
+    )
+    Qualification.objects.bulk_create(
+        Qualification(practitioner=p, kind=kind, subject="cosmetic_dermatology", number=str(next(counter)))
+        for p in people
+        for kind in ("practice_licence", "chief_physician_filing")
+    )
+    Authorization.objects.bulk_create(
+        Authorization(
+            kind="qualification",
+            institution=clinic.jia,
+            practitioner=p,
+            grantor="甲",
+            procedure_code="derm-botulinum-toxin-injection",
+            valid_from="2020-01-01",
+            status="active",
+        )
+        for p in people
+    )
+
+
+def _cold(clinic, django_assert_num_queries, expected, **changes):
+    actor = clinic.world.actor("li")
+    snapshot.snapshots.clear()
+    snapshot.load(actor, clinic.request())  # warm the rule-pack cache
+    snapshot.snapshots.clear()
+    req = clinic.request(**changes)
+    with django_assert_num_queries(expected):
+        snap = snapshot.load(actor, req)
+    return snap
+
+
+@pytest.mark.parametrize("size", [10, 10_000])
+def test_cold_load_query_count_is_the_same_at_any_size(clinic, django_assert_num_queries, size):
+    _grow(clinic, size)
+    snap = _cold(clinic, django_assert_num_queries, COLD_QUERIES)
+    assert snap.practitioner.id == clinic.li.pk
+    assert len(snap.authorizations) == 3  # only li's, not the other practitioners'
+
+
+@pytest.mark.parametrize("size", [10, 10_000])
+def test_cold_load_without_products_or_devices(clinic, django_assert_num_queries, size):
+    _grow(clinic, size)
+    _cold(clinic, django_assert_num_queries, COLD_WITHOUT_PRODUCTS, products=(), device_ids=())
+
+
+def test_cold_load_with_a_supervisor_costs_no_extra_query(clinic, django_assert_num_queries):
+    snap = _cold(clinic, django_assert_num_queries, COLD_QUERIES, supervisor_id=clinic.li.pk)
+    assert snap.supervisor is not None
+
+
+def test_check_adds_one_insert_to_a_warm_snapshot(clinic, django_assert_num_queries):
+    from meiguard.authz import actions
+
+    actor = clinic.world.actor("li")
+    actions.check(actor, clinic.request())
+    with django_assert_num_queries(1):
+        actions.check(actor, clinic.request())
