@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("meiguard.core.urls")),
     path("registry/", include("meiguard.registry.urls")),
     path("rules/", include("meiguard.rules.urls")),
+    path("authz/", include("meiguard.authz.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

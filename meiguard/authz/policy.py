@@ -609,6 +609,16 @@ def outcome_of(reasons: Iterable[Reason]) -> Outcome:
     return Outcome.ALLOW
 
 
-def decide(req: DecisionRequest, snap: Snapshot) -> Decision:
-    reasons = tuple(r for check in CHECKS for r in check(req, snap))
+# What a practitioner may do in general (no particular lot or device): the capability list.
+PRACTITIONER_CHECKS: tuple[Check, ...] = (
+    check_institution,
+    check_subject_and_grade,
+    check_practitioner,
+    check_qualified_for_procedure,
+    check_authorization,
+)
+
+
+def decide(req: DecisionRequest, snap: Snapshot, checks: tuple[Check, ...] = CHECKS) -> Decision:
+    reasons = tuple(r for check in checks for r in check(req, snap))
     return Decision(outcome_of(reasons), reasons)
