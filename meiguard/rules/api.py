@@ -1,3 +1,303 @@
-from ninja import Router
+"""Rule packs over JSON: packs and versions, a version's rules and procedures, diffs, resolution.
+
+Mounted at /api/v1/rules. Any signed-in user (session or bearer token) may read rule packs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from . import queries, services
+from .choices import Invasiveness, RuleKind, Subject
+from .models import Rule, RulePack, RulePackVersion
+from .services import Procedure, RuleRef, RuleSnapshot
 
 router = Router(tags=["rules"])
+
+
+class RuleRefOut(Schema):
+    pack: str
+    version: int
+    rule_id: str
+    source: str
+
+    @staticmethod
+    def of(ref: RuleRef) -> RuleRefOut:
+        return RuleRefOut(pack=ref.pack, version=ref.version, rule_id=ref.rule_id, source=ref.source)
+
+
+class VersionOut(Schema):
+    pack: str
+    version: int
+    status: str
+    effective_from: dt.date | None
+    published_at: dt.datetime | None
+    source_doc: str
+    rule_count: int
+
+    @staticmethod
+    def of(v: RulePackVersion, rule_count: int | None = None) -> VersionOut:
+        count = rule_count if rule_count is not None else getattr(v, "rule_count", None)
+        return VersionOut(
+            pack=v.pack.code,
+            version=v.version,
+            status=v.status,
+            effective_from=v.effective_from,
+            published_at=v.published_at,
+            source_doc=v.source_doc,
+            rule_count=count if count is not None else v.rules.count(),
+        )
+
+
+class PackOut(Schema):
+    code: str
+    name: str
+    name_en: str
+    jurisdiction: str
+    province: str
+    extends: str | None
+    versions: list[VersionOut]
+
+    @staticmethod
+    def of(p: RulePack) -> PackOut:
+        return PackOut(
+            code=p.code,
+            name=p.name,
+            name_en=p.name_en,
+            jurisdiction=p.jurisdiction,
+            province=p.province,
+            extends=p.extends.code if p.extends else None,
+            versions=[VersionOut.of(v) for v in p.versions.all()],
+        )
+
+
+class RuleOut(Schema):
+    rule_id: str
+    kind: str
+    op: str
+    title: str
+    title_en: str
+    source: str
+    level: str
+    adjustable: bool | None
+    confirmed: bool | None
+    note: str
+    data: dict[str, Any]
+
+    @staticmethod
+    def of(r: Rule) -> RuleOut:
+        return RuleOut(
+            rule_id=r.rule_id,
+            kind=r.kind,
+            op=r.op,
+            title=r.title,
+            title_en=r.title_en,
+            source=r.source,
+            level=r.level,
+            adjustable=r.adjustable,
+            confirmed=r.confirmed,
+            note=r.note,
+            data=r.data,
+        )
+
+
+class VersionDetailOut(VersionOut):
+    description: str
+    rules: list[RuleOut]
+
+
+class ProcedureOut(Schema):
+    code: str
+    subject: str
+    category: str
+    name_zh: str
+    name_en: str
+    grade: int | None
+    invasiveness: str
+    anesthesia_max: str | None
+    confirmed: bool
+    catalog_status: str
+    rule: RuleRefOut
+
+    @staticmethod
+    def of(p: Procedure) -> ProcedureOut:
+        return ProcedureOut(
+            code=p.code,
+            subject=p.subject,
+            category=p.category,
+            name_zh=p.name_zh,
+            name_en=p.name_en,
+            grade=p.grade,
+            invasiveness=p.invasiveness,
+            anesthesia_max=p.anesthesia_max,
+            confirmed=p.confirmed,
+            catalog_status=p.catalog_status,
+            rule=RuleRefOut.of(p.rule),
+        )
+
+
+class ProcedureFilters(Schema):
+    subject: Subject | None = None
+    grade: int | None = Field(None, ge=0, le=4, description="1–4; 0 = ungraded items")
+    invasive: Invasiveness | None = None
+    q: str = Field("", max_length=100)
+
+
+class ProcedureListOut(Schema):
+    pack: str
+    version: int
+    count: int
+    procedures: list[ProcedureOut]
+
+
+class FieldChangeOut(Schema):
+    field: str
+    before: Any
+    after: Any
+
+
+class RuleSnapshotOut(Schema):
+    rule_id: str
+    kind: str
+    op: str
+    title: str
+    title_en: str
+    source: str
+    fields: dict[str, Any]
+
+    @staticmethod
+    def of(s: RuleSnapshot) -> RuleSnapshotOut:
+        return RuleSnapshotOut(
+            rule_id=s.rule_id,
+            kind=s.kind,
+            op=s.op,
+            title=s.title,
+            title_en=s.title_en,
+            source=s.source,
+            fields=dict(s.fields),
+        )
+
+
+class RuleChangeOut(Schema):
+    rule_id: str
+    before: RuleSnapshotOut
+    after: RuleSnapshotOut
+    changes: list[FieldChangeOut]
+
+
+class DiffOut(Schema):
+    a: str
+    b: str
+    added: list[RuleSnapshotOut]
+    removed: list[RuleSnapshotOut]
+    changed: list[RuleChangeOut]
+
+
+class DiffQuery(Schema):
+    a: int = Field(..., ge=1, description="older version number")
+    b: int = Field(..., ge=1, description="newer version number")
+
+
+class ResolveQuery(Schema):
+    province: str = Field("", max_length=16)
+    on: dt.date
+
+
+class ResolvedOut(Schema):
+    province: str
+    on: dt.date
+    version_label: str
+    national: str
+    overlay: str | None
+    procedure_count: int
+    rules: list[dict[str, Any]]
+    warnings: list[str]
+
+
+@router.get("/packs", response=list[PackOut], summary="规则包及版本 / Rule packs and versions")
+def list_packs(request: HttpRequest) -> list[PackOut]:
+    return [PackOut.of(p) for p in queries.packs_with_versions()]
+
+
+@router.get(
+    "/packs/{code}/versions/{version}", response=VersionDetailOut, summary="版本的规则 / A version's rules"
+)
+def version_detail(
+    request: HttpRequest, code: str, version: int, kind: RuleKind | None = None
+) -> VersionDetailOut:
+    v = queries.get_version(code, version)
+    rules = queries.version_rules(v, kind=kind)
+    base = VersionOut.of(v, rule_count=v.rules.count())
+    return VersionDetailOut(**base.dict(), description=v.description, rules=[RuleOut.of(r) for r in rules])
+
+
+@router.get(
+    "/packs/{code}/versions/{version}/procedures",
+    response=ProcedureListOut,
+    summary="版本的项目目录 / A version's procedure catalog",
+)
+def version_procedures(
+    request: HttpRequest, code: str, version: int, filters: Query[ProcedureFilters]
+) -> ProcedureListOut:
+    v = queries.get_version(code, version)
+    flt = queries.ProcedureFilter(
+        subject=filters.subject, grade=filters.grade, invasive=filters.invasive, q=filters.q
+    )
+    procs = queries.version_procedures(v, flt)
+    return ProcedureListOut(
+        pack=v.pack.code, version=v.version, count=len(procs), procedures=[ProcedureOut.of(p) for p in procs]
+    )
+
+
+@router.get("/packs/{code}/diff", response=DiffOut, summary="两个版本的差异 / Diff between two versions")
+def version_diff(request: HttpRequest, code: str, params: Query[DiffQuery]) -> DiffOut:
+    a = queries.get_version(code, params.a)
+    b = queries.get_version(code, params.b)
+    d = services.diff_versions(a, b)
+    return DiffOut(
+        a=d.a,
+        b=d.b,
+        added=[RuleSnapshotOut.of(s) for s in d.added],
+        removed=[RuleSnapshotOut.of(s) for s in d.removed],
+        changed=[
+            RuleChangeOut(
+                rule_id=c.rule_id,
+                before=RuleSnapshotOut.of(c.before),
+                after=RuleSnapshotOut.of(c.after),
+                changes=[FieldChangeOut(field=f.field, before=f.before, after=f.after) for f in c.changes],
+            )
+            for c in d.changed
+        ],
+    )
+
+
+@router.get("/resolve", response=ResolvedOut, summary="某省某日生效的规则 / Rules in force")
+def resolve(request: HttpRequest, params: Query[ResolveQuery]) -> ResolvedOut:
+    pack = services.resolve(params.province, params.on)  # NoActivePack -> 409
+    return ResolvedOut(
+        province=pack.province,
+        on=params.on,
+        version_label=pack.version_label,
+        national=pack.national.label,
+        overlay=pack.overlay.label if pack.overlay else None,
+        procedure_count=len(pack.procedures),
+        rules=[
+            {
+                "rule_id": r.rule_id,
+                "kind": r.kind,
+                "title": r.display_title,
+                "level": r.level,
+                "adjustable": r.adjustable,
+                "confirmed": r.confirmed,
+                "data": services.thaw(r.data),
+                "rule": RuleRefOut.of(r.ref).dict(),
+            }
+            for r in pack.rules.values()
+            if r.kind != RuleKind.PROCEDURE
+        ],
+        warnings=list(pack.warnings),
+    )

@@ -75,8 +75,14 @@ class Title(models.TextChoices):
 
 
 TITLE_RANK = {
-    Title.NONE: 0, Title.RESIDENT: 1, Title.ATTENDING: 2, Title.ASSOCIATE_CHIEF: 3, Title.CHIEF: 4,
-    Title.NURSE: 1, Title.NURSE_PRACTITIONER: 2, Title.SUPERVISOR_NURSE: 3,
+    Title.NONE: 0,
+    Title.RESIDENT: 1,
+    Title.ATTENDING: 2,
+    Title.ASSOCIATE_CHIEF: 3,
+    Title.CHIEF: 4,
+    Title.NURSE: 1,
+    Title.NURSE_PRACTITIONER: 2,
+    Title.SUPERVISOR_NURSE: 3,
 }
 
 
@@ -92,16 +98,59 @@ class PracticeCategory(models.TextChoices):
 
 # 执业范围 values (free-text in licences, normalised to these for rule matching; PR-06).
 PRACTICE_SCOPES = [
-    "外科", "眼耳鼻咽喉科", "口腔", "口腔颌面外科", "儿科", "儿外科", "皮肤病与性病", "中医", "中西医结合",
-    "内科", "妇产科", "麻醉科", "医学影像和放射治疗", "护理",
+    "外科",
+    "眼耳鼻咽喉科",
+    "口腔",
+    "口腔颌面外科",
+    "儿科",
+    "儿外科",
+    "皮肤病与性病",
+    "中医",
+    "中西医结合",
+    "内科",
+    "妇产科",
+    "麻醉科",
+    "医学影像和放射治疗",
+    "护理",
 ]
 
 
 # Province short names as stored on institutions (Organization.province); rule-pack overlays name one.
 PROVINCES = [
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
-    "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
-    "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
 ]
 
 

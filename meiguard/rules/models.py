@@ -29,7 +29,12 @@ class RulePack(models.Model):
     jurisdiction = models.CharField(_("层级"), max_length=16, choices=Jurisdiction.choices)
     province = models.CharField(_("省份"), max_length=16, blank=True, db_index=True)
     extends = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overlays", verbose_name=_("基于")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="overlays",
+        verbose_name=_("基于"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -67,9 +72,13 @@ class RulePackVersionQuerySet(models.QuerySet):
 
 
 class RulePackVersion(models.Model):
-    pack = models.ForeignKey(RulePack, on_delete=models.PROTECT, related_name="versions", verbose_name=_("规则包"))
+    pack = models.ForeignKey(
+        RulePack, on_delete=models.PROTECT, related_name="versions", verbose_name=_("规则包")
+    )
     version = models.PositiveIntegerField(_("版本"))
-    status = models.CharField(_("状态"), max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
     effective_from = models.DateField(_("生效日期"), null=True, blank=True)
     source_doc = models.CharField(_("依据文件"), max_length=255, blank=True)
     description = models.TextField(_("说明"), blank=True)
@@ -89,15 +98,6 @@ class RulePackVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.pack.code} v{self.version}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.status == VersionStatus.PUBLISHED
-
-    def _stored_status(self) -> str | None:
-        if self.pk is None:
-            return None
-        return RulePackVersion._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._stored_status() == VersionStatus.PUBLISHED:
             raise ImmutableVersionError(f"{self} is published and cannot be changed; load a new version")
@@ -107,6 +107,15 @@ class RulePackVersion(models.Model):
         if self._stored_status() == VersionStatus.PUBLISHED:
             raise ImmutableVersionError(f"{self} is published and cannot be deleted")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == VersionStatus.PUBLISHED
+
+    def _stored_status(self) -> str | None:
+        if self.pk is None:
+            return None
+        return RulePackVersion._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
 
     def audit_organization_id(self) -> int | None:
         return None
@@ -159,11 +168,6 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return self.rule_id
 
-    def _version_published(self) -> bool:
-        return RulePackVersion._base_manager.filter(
-            pk=self.version_id, status=VersionStatus.PUBLISHED
-        ).exists()
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._version_published():
             raise ImmutableVersionError(f"rule {self.rule_id} belongs to a published version")
@@ -173,6 +177,11 @@ class Rule(models.Model):
         if self._version_published():
             raise ImmutableVersionError(f"rule {self.rule_id} belongs to a published version")
         return super().delete(*args, **kwargs)
+
+    def _version_published(self) -> bool:
+        return RulePackVersion._base_manager.filter(
+            pk=self.version_id, status=VersionStatus.PUBLISHED
+        ).exists()
 
     def audit_organization_id(self) -> int | None:
         return None

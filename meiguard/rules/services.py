@@ -1,0 +1,735 @@
+"""Public read API of the rules app: resolve the rule pack in force, derive facts, diff versions.
+
+Other apps (registry, authz, clinical) use only the names in this module:
+
+- ``resolve(province, on)`` -> ``ResolvedPack``: the newest published national version effective on
+  ``on`` with the province's overlay (if any) applied on top. Cached in-process by
+  (province, version ids); publishing clears the cache.
+- ``derive_permitted_grade(...)`` -> ``GradeDerivation``: the highest surgical grade an institution
+  may perform (IN-03), with the rule it came from.
+- ``diff_versions(a, b)`` -> ``VersionDiff``: added / removed / changed rules between two versions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import threading
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from meiguard.core.errors import ActionError
+
+from .choices import (
+    PROVINCES,
+    SUBJECT_BY_ZH,
+    TITLE_RANK,
+    Jurisdiction,
+    RuleKind,
+    RuleOp,
+    Title,
+)
+from .models import Rule, RulePackVersion
+from .packfile import ANY_INSTITUTION, PROCEDURE_PREFIX
+
+NATIONAL_PACK = "cn-national"
+
+
+# --------------------------------------------------------------------------------------------
+# Value objects
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """Which rule a fact came from: stored on decisions so they can be replayed and explained."""
+
+    pack: str
+    version: int
+    rule_id: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.pack} v{self.version} {self.rule_id} ({self.source})"
+
+
+@dataclass(frozen=True, slots=True)
+class GradeDerivation:
+    grade: int  # 0 = no graded surgery allowed
+    rule: RuleRef
+
+
+class NoActivePack(ActionError):
+    """No published national rule pack is effective on the date asked about."""
+
+    def __init__(self, province: str, on: dt.date):
+        super().__init__(
+            "NO_ACTIVE_RULE_PACK",
+            format_lazy(
+                _("{on} 没有已发布并生效的全国规则包(省份:{province})"),
+                on=on.isoformat(),
+                province=province or "-",
+            ),
+            status=409,
+        )
+        self.province = province
+        self.on = on
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    pk: int
+    pack: str
+    version: int
+    effective_from: dt.date | None
+    checksum: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.pack} v{self.version}"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def _in_english() -> bool:
+    return (translation.get_language() or "").startswith("en")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRule:
+    rule_id: str
+    kind: str
+    title: str
+    title_en: str
+    source: str
+    level: str
+    adjustable: bool
+    confirmed: bool
+    note: str
+    data: Mapping[str, Any]
+    ref: RuleRef
+
+    @property
+    def display_title(self) -> str:
+        return self.title_en if (self.title_en and _in_english()) else self.title
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    code: str
+    subject: str
+    category: str
+    name_zh: str
+    name_en: str
+    grade: int | None
+    invasiveness: str
+    anesthesia_max: str | None
+    confirmed: bool
+    catalog_status: str
+    rule: RuleRef
+
+    @property
+    def is_graded(self) -> bool:
+        return self.grade is not None
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (self.name_en and _in_english()) else self.name_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    rule_id: str
+    metric: str
+    max_value: Decimal
+    unit: str
+    product_kind: str
+    procedures: tuple[str, ...]
+    level: str
+    adjustable: bool
+    rule: RuleRef
+
+    def applies_to(self, *, procedure_code: str | None = None, product_kind: str | None = None) -> bool:
+        return bool(
+            (procedure_code and procedure_code in self.procedures)
+            or (product_kind and product_kind == self.product_kind)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpOffset:
+    amount: int
+    unit: str  # h, d, w, m (calendar months)
+
+    @classmethod
+    def parse(cls, text: str) -> FollowUpOffset:
+        return cls(int(text[:-1]), text[-1])
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+    def due(self, start: dt.datetime) -> dt.datetime:
+        if self.unit == "h":
+            return start + dt.timedelta(hours=self.amount)
+        if self.unit == "d":
+            return start + dt.timedelta(days=self.amount)
+        if self.unit == "w":
+            return start + dt.timedelta(weeks=self.amount)
+        month_index = start.month - 1 + self.amount
+        year, month = start.year + month_index // 12, month_index % 12 + 1
+        day = min(start.day, calendar.monthrange(year, month)[1])
+        return start.replace(year=year, month=month, day=day)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpTemplate:
+    rule_id: str
+    invasiveness: tuple[str, ...]
+    schedule: tuple[FollowUpOffset, ...]
+    level: str
+    adjustable: bool
+    rule: RuleRef
+
+    def due_dates(self, start: dt.datetime) -> tuple[dt.datetime, ...]:
+        return tuple(offset.due(start) for offset in self.schedule)
+
+
+@dataclass(frozen=True, slots=True)
+class ChiefRequirement:
+    """What a 主诊医师 of one subject needs (PR-02, PR-06, provincial extras such as PR-05)."""
+
+    subject: str
+    filing_required: bool
+    min_years: int
+    practice_categories: tuple[str, ...]
+    accepted_scopes: tuple[str, ...]
+    min_title: str
+    training_min_years: Decimal
+    clinical_alternative_years: Decimal
+    periodic_assessment_required: bool
+    registered_in_province: bool
+    rules: tuple[RuleRef, ...]
+
+    def title_ok(self, title: str) -> bool:
+        return TITLE_RANK.get(Title(title), 0) >= TITLE_RANK.get(Title(self.min_title), 0)
+
+    def scope_ok(self, scopes: Iterable[str]) -> bool:
+        return bool(set(scopes) & set(self.accepted_scopes))
+
+
+@dataclass(frozen=True, slots=True)
+class AnesthesiaRequirement:
+    grade: int
+    anesthesia_max: str
+    requires_anesthetist: bool
+    rule: RuleRef
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    rule_id: str
+    metric: str
+    value: Any
+    unit: str
+    applies_to: str
+    level: str
+    adjustable: bool
+    rule: RuleRef
+
+
+@dataclass(frozen=True)
+class ResolvedPack:
+    """The rules in force for one province on one date (national + overlay). Immutable."""
+
+    province: str
+    national: VersionInfo
+    overlay: VersionInfo | None
+    rules: Mapping[str, ResolvedRule]
+    warnings: tuple[str, ...] = ()
+    procedures: Mapping[str, Procedure] = field(init=False)
+    limits: tuple[Limit, ...] = field(init=False)
+    follow_ups: tuple[FollowUpTemplate, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        procedures = {}
+        limits = []
+        follow_ups = []
+        for rule in self.rules.values():
+            d = rule.data
+            if rule.kind == RuleKind.PROCEDURE:
+                procedures[d["code"]] = Procedure(
+                    code=d["code"],
+                    subject=d["subject"],
+                    category=d["category"],
+                    name_zh=d["name_zh"],
+                    name_en=d.get("name_en", ""),
+                    grade=d.get("grade"),
+                    invasiveness=d["invasiveness"],
+                    anesthesia_max=d.get("anesthesia_max"),
+                    confirmed=rule.confirmed,
+                    catalog_status=d.get("catalog_status", ""),
+                    rule=rule.ref,
+                )
+            elif rule.kind == RuleKind.LIMIT:
+                limits.append(
+                    Limit(
+                        rule_id=rule.rule_id,
+                        metric=d["metric"],
+                        max_value=Decimal(str(d["max_value"])),
+                        unit=d["unit"],
+                        product_kind=d.get("product_kind", ""),
+                        procedures=tuple(d.get("procedures", ())),
+                        level=rule.level,
+                        adjustable=rule.adjustable,
+                        rule=rule.ref,
+                    )
+                )
+            elif rule.kind == RuleKind.FOLLOW_UP:
+                follow_ups.append(
+                    FollowUpTemplate(
+                        rule_id=rule.rule_id,
+                        invasiveness=tuple(d["invasiveness"]),
+                        schedule=tuple(FollowUpOffset.parse(s) for s in d["schedule"]),
+                        level=rule.level,
+                        adjustable=rule.adjustable,
+                        rule=rule.ref,
+                    )
+                )
+        object.__setattr__(self, "procedures", MappingProxyType(procedures))
+        object.__setattr__(self, "limits", tuple(limits))
+        object.__setattr__(self, "follow_ups", tuple(follow_ups))
+
+    # ---- identity
+
+    @property
+    def version_label(self) -> str:
+        if self.overlay is None:
+            return self.national.label
+        return f"{self.national.label} + {self.overlay.label}"
+
+    @property
+    def version_ids(self) -> tuple[int, int | None]:
+        return (self.national.pk, self.overlay.pk if self.overlay else None)
+
+    # ---- lookups
+
+    def rule(self, rule_id: str) -> ResolvedRule:
+        """The rule with this id; ``KeyError`` if the resolved pack has none."""
+        return self.rules[rule_id]
+
+    def rules_of(self, kind: str) -> tuple[ResolvedRule, ...]:
+        return tuple(r for r in self.rules.values() if r.kind == kind)
+
+    def procedure(self, code: str) -> Procedure:
+        return self.procedures[code]
+
+    def chief_requirement(self, subject: str) -> ChiefRequirement:
+        """PR-02 criteria merged with the PR-06 scope table for ``subject`` (enum value or 中文名)."""
+        subj = str(SUBJECT_BY_ZH.get(subject, subject))
+        chief = next((r for r in self.rules_of(RuleKind.CHIEF_PHYSICIAN) if r.data["subject"] == subj), None)
+        if chief is None:
+            raise KeyError(f"no chief-physician rule for subject {subject!r} in {self.version_label}")
+        scope = next((r for r in self.rules_of(RuleKind.PRACTICE_SCOPE) if r.data["subject"] == subj), None)
+        d = chief.data
+        refs = (chief.ref,) + ((scope.ref,) if scope else ())
+        return ChiefRequirement(
+            subject=subj,
+            filing_required=bool(d.get("filing_required", True)),
+            min_years=int(d["min_years"]),
+            practice_categories=tuple(d.get("practice_categories", ())),
+            accepted_scopes=tuple(scope.data["accepted_scopes"]) if scope else (),
+            min_title=d.get("min_title", Title.NONE),
+            training_min_years=Decimal(str(d.get("training_min_years", 0))),
+            clinical_alternative_years=Decimal(str(d.get("clinical_alternative_years", 1))),
+            periodic_assessment_required=bool(d.get("periodic_assessment_required", False)),
+            registered_in_province=bool(d.get("registered_in_province", False)),
+            rules=refs,
+        )
+
+    def anesthesia_requirement(self, grade: int) -> AnesthesiaRequirement | None:
+        for r in self.rules_of(RuleKind.ANESTHESIA):
+            if r.data["grade"] == grade:
+                return AnesthesiaRequirement(
+                    grade, r.data["anesthesia_max"], r.data["requires_anesthetist"], r.ref
+                )
+        return None
+
+    def follow_up_for(self, invasiveness: str) -> FollowUpTemplate | None:
+        return next((f for f in self.follow_ups if invasiveness in f.invasiveness), None)
+
+    def limits_for(
+        self, *, procedure_code: str | None = None, product_kind: str | None = None
+    ) -> tuple[Limit, ...]:
+        return tuple(
+            lim
+            for lim in self.limits
+            if lim.applies_to(procedure_code=procedure_code, product_kind=product_kind)
+        )
+
+    def requirement(self, metric: str) -> Requirement | None:
+        for r in self.rules_of(RuleKind.REQUIREMENT):
+            if r.data["metric"] == metric:
+                d = r.data
+                return Requirement(
+                    r.rule_id,
+                    d["metric"],
+                    thaw(d["value"]),
+                    d.get("unit", ""),
+                    d.get("applies_to", ""),
+                    r.level,
+                    r.adjustable,
+                    r.ref,
+                )
+        return None
+
+    def supervision_for(self, profession: str, subject: str) -> ResolvedRule | None:
+        subj = str(SUBJECT_BY_ZH.get(subject, subject))
+        return next(
+            (
+                r
+                for r in self.rules_of(RuleKind.SUPERVISION)
+                if r.data["applies_to"] == profession and subj in r.data["subjects"]
+            ),
+            None,
+        )
+
+    def nurse_qualification(self) -> ResolvedRule | None:
+        rules = self.rules_of(RuleKind.NURSE_QUALIFICATION)
+        return rules[0] if rules else None
+
+    def nurse_may_perform(self, invasiveness: str) -> tuple[bool, RuleRef | None]:
+        """Whether a nurse may perform an item of this invasiveness herself (institution setting)."""
+        for r in self.rules_of(RuleKind.NURSE_SCOPE):
+            return invasiveness in r.data["may_perform"], r.ref
+        return False, None
+
+    def permitted_grade(
+        self,
+        *,
+        institution_type: str,
+        hospital_level: str | None,
+        subjects: Collection[str],
+        has_anesthesiology: bool,
+    ) -> GradeDerivation:
+        """IN-03: the highest surgical grade; grade 0 means no graded surgery."""
+        registered = {str(SUBJECT_BY_ZH.get(s, s)) for s in subjects}
+        for gate in self.rules_of(RuleKind.GRADE_GATE):
+            if not registered & set(gate.data["requires_any_subject"]):
+                return GradeDerivation(int(gate.data.get("max_grade_otherwise", 0)), gate.ref)
+        best: ResolvedRule | None = None
+        fallback: ResolvedRule | None = None
+        for r in self.rules_of(RuleKind.INSTITUTION_GRADE):
+            d = r.data
+            if d["institution_type"] == ANY_INSTITUTION:
+                fallback = fallback or r
+                continue
+            if d["institution_type"] != institution_type:
+                continue
+            if d.get("hospital_levels") and hospital_level not in d["hospital_levels"]:
+                continue
+            if d.get("requires_anesthesiology") and not has_anesthesiology:
+                continue
+            if best is None or d["max_grade"] > best.data["max_grade"]:
+                best = r
+        chosen = best or fallback
+        if chosen is None:
+            ref = RuleRef(self.national.pack, self.national.version, "IN-03", "IN-03 [S07]")
+            return GradeDerivation(0, ref)
+        return GradeDerivation(int(chosen.data["max_grade"]), chosen.ref)
+
+
+# --------------------------------------------------------------------------------------------
+# Building a resolved pack from stored rules
+
+
+def _resolved(rule: Rule, info: VersionInfo) -> ResolvedRule:
+    return ResolvedRule(
+        rule_id=rule.rule_id,
+        kind=rule.kind,
+        title=rule.title,
+        title_en=rule.title_en,
+        source=rule.source,
+        level=rule.level,
+        adjustable=bool(rule.adjustable),
+        confirmed=rule.confirmed is not False,
+        note=rule.note,
+        data=_freeze(rule.data),
+        ref=RuleRef(info.pack, info.version, rule.rule_id, rule.source),
+    )
+
+
+def apply_overlay(
+    base: Mapping[str, ResolvedRule], overlay_rules: Iterable[Rule], info: VersionInfo
+) -> tuple[dict[str, ResolvedRule], list[str]]:
+    """Apply an overlay version's add / change / remove entries on top of ``base``."""
+    out = dict(base)
+    warnings: list[str] = []
+    for rule in overlay_rules:
+        ref = RuleRef(info.pack, info.version, rule.rule_id, rule.source)
+        if rule.op == RuleOp.REMOVE:
+            if out.pop(rule.rule_id, None) is None:
+                warnings.append(f"{info.label}: remove {rule.rule_id}: not in base")
+        elif rule.op == RuleOp.CHANGE:
+            current = out.get(rule.rule_id)
+            if current is None:
+                warnings.append(f"{info.label}: change {rule.rule_id}: not in base")
+                continue
+            data = {**thaw(current.data), **rule.data}
+            out[rule.rule_id] = ResolvedRule(
+                rule_id=rule.rule_id,
+                kind=current.kind,
+                title=rule.title or current.title,
+                title_en=rule.title_en or current.title_en,
+                source=rule.source,
+                level=rule.level or current.level,
+                adjustable=current.adjustable if rule.adjustable is None else rule.adjustable,
+                confirmed=current.confirmed if rule.confirmed is None else rule.confirmed,
+                note=rule.note or current.note,
+                data=_freeze(data),
+                ref=ref,
+            )
+        else:
+            out[rule.rule_id] = _resolved(rule, info)
+    return out, warnings
+
+
+def _info(version: RulePackVersion) -> VersionInfo:
+    return VersionInfo(
+        version.pk, version.pack.code, version.version, version.effective_from, version.checksum
+    )
+
+
+def _rules_of(version: RulePackVersion) -> list[Rule]:
+    return list(Rule.objects.filter(version_id=version.pk).order_by("position", "pk"))
+
+
+def build(province: str, national: RulePackVersion, overlay: RulePackVersion | None) -> ResolvedPack:
+    ninfo = _info(national)
+    rules = {r.rule_id: _resolved(r, ninfo) for r in _rules_of(national)}
+    warnings: list[str] = []
+    oinfo = None
+    if overlay is not None:
+        oinfo = _info(overlay)
+        rules, warnings = apply_overlay(rules, _rules_of(overlay), oinfo)
+    return ResolvedPack(
+        province=province,
+        national=ninfo,
+        overlay=oinfo,
+        rules=MappingProxyType(rules),
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Resolution + cache
+
+_cache: dict[tuple[Any, ...], ResolvedPack] = {}
+_cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget resolved packs (called when a version is published)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def normalize_province(province: str | None) -> str:
+    """'北京市' -> '北京', '广西壮族自治区' -> '广西'; unknown names are returned stripped."""
+    value = (province or "").strip()
+    for name in PROVINCES:
+        if value.startswith(name):
+            return name
+    return value
+
+
+def _cache_part(v: RulePackVersion | None) -> tuple[Any, ...] | None:
+    return None if v is None else (v.pk, v.checksum, v.published_at)
+
+
+def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None, RulePackVersion | None]:
+    """(national, overlay) versions in force: the highest published version effective on ``on``."""
+    rows = list(
+        RulePackVersion.objects.published()
+        .filter(effective_from__lte=on)
+        .filter(
+            Q(pack__jurisdiction=Jurisdiction.NATIONAL)
+            | Q(pack__jurisdiction=Jurisdiction.PROVINCIAL, pack__province=province)
+        )
+        .select_related("pack", "pack__extends")
+        .order_by("-version", "-effective_from")
+    )
+    overlay = (
+        next((v for v in rows if v.pack.jurisdiction == Jurisdiction.PROVINCIAL), None) if province else None
+    )
+    base_code = overlay.pack.extends.code if (overlay and overlay.pack.extends) else NATIONAL_PACK
+    national = next((v for v in rows if v.pack.code == base_code), None)
+    return national, overlay
+
+
+def resolve(province: str, on: dt.date) -> ResolvedPack:
+    """The rule pack in force for an institution in ``province`` on ``on`` (one query when cached)."""
+    prov = normalize_province(province)
+    national, overlay = active_versions(prov, on)
+    if national is None:
+        raise NoActivePack(prov, on)
+    key = (prov, _cache_part(national), _cache_part(overlay))
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    resolved = build(prov, national, overlay)
+    with _cache_lock:
+        _cache[key] = resolved
+    return resolved
+
+
+def derive_permitted_grade(
+    *,
+    province: str,
+    institution_type: str,
+    hospital_level: str | None,
+    subjects: Collection[str],
+    has_anesthesiology: bool,
+    on: dt.date | None = None,
+) -> GradeDerivation:
+    """The highest surgical grade (IN-03) the institution may perform; 0 = none. Raises ``NoActivePack``."""
+    pack = resolve(province, on or timezone.localdate())
+    return pack.permitted_grade(
+        institution_type=institution_type,
+        hospital_level=hospital_level,
+        subjects=subjects,
+        has_anesthesiology=has_anesthesiology,
+    )
+
+
+def effective_rules(version: RulePackVersion) -> ResolvedPack:
+    """A version seen as it would apply: a national version alone, an overlay on top of its base.
+
+    For an overlay the base is the newest published version of the base pack effective on the
+    overlay's date (or the newest published, or the newest draft if nothing is published).
+    """
+    if version.pack.jurisdiction == Jurisdiction.NATIONAL or version.pack.extends_id is None:
+        return build(version.pack.province, version, None)
+    bases = RulePackVersion.objects.filter(pack_id=version.pack.extends_id).select_related("pack")
+    base = None
+    if version.effective_from:
+        base = (
+            bases.published().filter(effective_from__lte=version.effective_from).order_by("-version").first()
+        )
+    base = base or bases.published().order_by("-version").first() or bases.order_by("-version").first()
+    if base is None:
+        raise NoActivePack(version.pack.province, version.effective_from or timezone.localdate())
+    return build(version.pack.province, base, version)
+
+
+# --------------------------------------------------------------------------------------------
+# Diff
+
+COMPARED = ("kind", "op", "title", "title_en", "source", "level", "adjustable", "confirmed", "note")
+
+
+def _flat(rule: Rule) -> dict[str, Any]:
+    out = {name: getattr(rule, name) for name in COMPARED}
+    out.update({f"data.{k}": v for k, v in sorted(rule.data.items())})
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSnapshot:
+    rule_id: str
+    kind: str
+    op: str
+    title: str
+    title_en: str
+    source: str
+    fields: Mapping[str, Any]
+
+    @property
+    def display_title(self) -> str:
+        return self.title_en if (self.title_en and _in_english()) else self.title
+
+    @classmethod
+    def of(cls, rule: Rule) -> RuleSnapshot:
+        return cls(
+            rule.rule_id,
+            rule.kind,
+            rule.op,
+            rule.title,
+            rule.title_en,
+            rule.source,
+            MappingProxyType(_flat(rule)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleChange:
+    rule_id: str
+    before: RuleSnapshot
+    after: RuleSnapshot
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionDiff:
+    a: str
+    b: str
+    added: tuple[RuleSnapshot, ...]
+    removed: tuple[RuleSnapshot, ...]
+    changed: tuple[RuleChange, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+def diff_versions(a: RulePackVersion, b: RulePackVersion) -> VersionDiff:
+    """Rules added in ``b``, removed from ``a``, and changed (field by field), by rule id."""
+    old = {r.rule_id: r for r in _rules_of(a)}
+    new = {r.rule_id: r for r in _rules_of(b)}
+    added = tuple(RuleSnapshot.of(new[k]) for k in new if k not in old)
+    removed = tuple(RuleSnapshot.of(old[k]) for k in old if k not in new)
+    changed = []
+    for key in new:
+        if key not in old:
+            continue
+        before, after = _flat(old[key]), _flat(new[key])
+        fields = tuple(
+            FieldChange(name, before.get(name), after.get(name))
+            for name in sorted(set(before) | set(after), key=lambda n: (n.startswith("data."), n))
+            if before.get(name) != after.get(name)
+        )
+        if fields:
+            changed.append(RuleChange(key, RuleSnapshot.of(old[key]), RuleSnapshot.of(new[key]), fields))
+    return VersionDiff(str(a), str(b), added, removed, tuple(changed))
+
+
+def procedure_code_of(rule_id: str) -> str | None:
+    return rule_id[len(PROCEDURE_PREFIX) :] if rule_id.startswith(PROCEDURE_PREFIX) else None
