@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "meiguard.rules",
     "meiguard.registry",
     "meiguard.authz",
+    "meiguard.demo",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,8 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("姓名"), max_length=64, blank=True)
 
+    audit_masked_fields = ("password",)
+
     class Meta:
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
@@ -69,6 +71,9 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organization} ({self.get_role_display()})"
+
+    def audit_organization_id(self) -> int | None:
+        return self.organization_id
 
 
 class ApiToken(models.Model):

@@ -51,7 +51,9 @@ def validate_credit_code(value: str) -> None:
     try:
         uscc.validate(normalize_code(value))
     except StdnumError as exc:
-        raise ValidationError(_("统一社会信用代码无效(应为18位且校验位正确)"), code="invalid_credit_code") from exc
+        raise ValidationError(
+            _("统一社会信用代码无效(应为18位且校验位正确)"), code="invalid_credit_code"
+        ) from exc
 
 
 def validate_licence_no(value: str) -> None:
@@ -71,7 +73,9 @@ def validate_id_number(value: str) -> None:
     try:
         ric.validate(normalize_code(value))
     except StdnumError as exc:
-        raise ValidationError(_("身份证号无效(应为18位且出生日期与校验位正确)"), code="invalid_id_number") from exc
+        raise ValidationError(
+            _("身份证号无效(应为18位且出生日期与校验位正确)"), code="invalid_id_number"
+        ) from exc
 
 
 def validate_registration_no(value: str, kind: str, risk_class: str) -> None:
@@ -79,7 +83,9 @@ def validate_registration_no(value: str, kind: str, risk_class: str) -> None:
     value = (value or "").strip()
     if kind == ProductKind.DRUG:
         if not DRUG_APPROVAL_RE.match(value):
-            raise ValidationError(_("药品批准文号格式不正确(应为 国药准字+H/Z/S+8位数字)"), code="invalid_registration_no")
+            raise ValidationError(
+                _("药品批准文号格式不正确(应为 国药准字+H/Z/S+8位数字)"), code="invalid_registration_no"
+            )
         return
     reg = DEVICE_REGISTRATION_RE.match(value)
     if reg:
@@ -131,11 +137,15 @@ def parse_udi(value: str) -> Udi:
     text = (value or "").strip()
     elements = _AI_RE.findall(text)
     if not elements or "".join(f"({ai}){v}" for ai, v in elements) != text:
-        raise ValidationError(_("UDI 格式不正确,应为带括号的 GS1 应用标识符,如 (01)…(21)…"), code="invalid_udi")
+        raise ValidationError(
+            _("UDI 格式不正确,应为带括号的 GS1 应用标识符,如 (01)…(21)…"), code="invalid_udi"
+        )
     data: dict[str, str] = {}
     for ai, v in elements:
         if ai not in _KNOWN_AI or ai in data or not v:
-            raise ValidationError(_("UDI 含有不支持、重复或为空的应用标识符 (%(ai)s)") % {"ai": ai}, code="invalid_udi")
+            raise ValidationError(
+                _("UDI 含有不支持、重复或为空的应用标识符 (%(ai)s)") % {"ai": ai}, code="invalid_udi"
+            )
         data[ai] = v
     gtin = data.get("01", "")
     if not re.fullmatch(r"\d{14}", gtin):
@@ -150,7 +160,9 @@ def parse_udi(value: str) -> Udi:
             try:
                 dates[ai] = _gs1_date(data[ai])
             except ValueError as exc:
-                raise ValidationError(_("UDI 中日期 (%(ai)s) 应为 YYMMDD") % {"ai": ai}, code="invalid_udi") from exc
+                raise ValidationError(
+                    _("UDI 中日期 (%(ai)s) 应为 YYMMDD") % {"ai": ai}, code="invalid_udi"
+                ) from exc
     for ai in ("10", "21"):
         if ai in data and len(data[ai]) > 20:
             raise ValidationError(_("UDI 中批号/序列号最长20位"), code="invalid_udi")

@@ -10,35 +10,26 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from stdnum.cn import ric, uscc
 
 from meiguard.authz import actions as authz_actions
 from meiguard.authz import snapshot
 from meiguard.authz.models import Authorization
 from meiguard.core.access import Actor
+from meiguard.demo import codes
 from meiguard.registry import actions as reg
 from meiguard.registry.models import Device, Institution, Lot, Practitioner, Product
 from meiguard.rules.testing import load_builtin_packs
 
 SYSTEM = Actor.system("tests")
-_serial = itertools.count(1000)
+_serial = itertools.count(1)
 
 
 def credit_code() -> str:
-    base = f"914301003456{next(_serial):04d}"
-    for c in "0123456789ABCDEFGHJKLMNPQRTUWXY":
-        code = base + c + uscc.calc_check_digit(base + c)
-        if uscc.is_valid(code):
-            return code
-    raise AssertionError("no valid credit code")
+    return codes.credit_code(next(_serial))
 
 
 def id_number() -> str:
-    while True:
-        base = f"1101011990030{next(_serial) % 10}{next(_serial) % 1000:03d}"
-        code = base + ric.calc_check_digit(base)
-        if ric.is_valid(code):
-            return code
+    return codes.id_number(next(_serial))
 
 
 def licence_no() -> str:

@@ -1,0 +1,610 @@
+"""Every registry state change (Zulip ``do_*`` / pretix services style).
+
+Each action is atomic, takes the actor first, checks access through ``writable_by`` (foreign → 404)
+or ``queries.parent_for_write`` (a visible parent the actor may not write under → 403), validates
+fully on the server (field validators + model ``clean`` + uniqueness → ``FieldErrors``), saves and
+writes one audit entry with before/after in the same transaction. Nothing changed → no write, no audit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from meiguard.audit import log as audit
+from meiguard.core.access import Actor
+from meiguard.core.apierrors import NotFoundField
+from meiguard.core.choices import (
+    INSTITUTION_WRITERS,
+    REGISTRY_WRITERS,
+    STOCK_WRITERS,
+    SUPPLIER_WRITERS,
+    OrganizationKind,
+)
+from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.models import Membership, Organization, User
+
+from . import queries
+from .choices import (
+    DeviceStatus,
+    InstitutionStatus,
+    LotStatus,
+    PractitionerStatus,
+    VerificationStatus,
+)
+from .crypto import blind_index
+from .models import (
+    Device,
+    DistributionAuthorization,
+    Institution,
+    Lot,
+    Practitioner,
+    PractitionerSite,
+    Product,
+    Qualification,
+    Supplier,
+)
+from .validators import normalize_code
+
+M = TypeVar("M", bound=models.Model)
+
+INSTITUTION_FIELDS = frozenset(
+    {
+        "name",
+        "credit_code",
+        "licence_kind",
+        "licence_no",
+        "institution_type",
+        "hospital_level",
+        "has_anesthesiology",
+        "subjects",
+        "licence_valid_from",
+        "licence_valid_until",
+        "verification_cycle_years",
+        "next_verification_due",
+        "province",
+        "city",
+    }
+)
+PRACTITIONER_FIELDS = frozenset(
+    {
+        "name",
+        "id_number",
+        "profession",
+        "licence_no",
+        "practice_category",
+        "practice_scope",
+        "title",
+        "practising_since",
+        "user_id",
+    }
+)
+SITE_FIELDS = frozenset({"valid_from", "valid_until"})
+QUALIFICATION_FIELDS = frozenset(
+    {
+        "kind",
+        "subject",
+        "filing_date",
+        "qualifying_years",
+        "issuer",
+        "number",
+        "product_reference",
+        "valid_from",
+        "valid_until",
+        "hours",
+        "credits",
+        "credit_class",
+        "year",
+        "evidence",
+    }
+)
+SUPPLIER_FIELDS = frozenset(
+    {
+        "name",
+        "credit_code",
+        "business_licence_no",
+        "business_licence_valid_from",
+        "business_licence_valid_until",
+        "is_active",
+    }
+)
+AUTHORIZATION_FIELDS = frozenset({"brand", "registrant", "valid_from", "valid_until", "evidence", "note"})
+PRODUCT_FIELDS = frozenset(
+    {
+        "generic_name",
+        "brand_name",
+        "kind",
+        "registration_no",
+        "registrant",
+        "registration_valid_until",
+        "risk_class",
+        "high_risk",
+        "category",
+        "dose_unit",
+    }
+)
+LOT_FIELDS = frozenset({"lot_no", "production_date", "expiry_date", "quantity", "unit"})
+DEVICE_FIELDS = frozenset(
+    {
+        "serial_no",
+        "udi",
+        "last_inspection_on",
+        "inspection_interval_days",
+        "last_calibration_on",
+        "calibration_interval_days",
+    }
+)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if hasattr(exc, "error_dict"):
+        for key, errors in exc.error_dict.items():
+            out.setdefault(key, []).extend(str(m) for e in errors for m in e.messages)
+    else:
+        out["__all__"] = [str(m) for m in exc.messages]
+    return out
+
+
+def _validate(obj: models.Model, *, exclude: Iterable[str] = ()) -> None:
+    """Server-side validation: field validators, model ``clean`` (cross-field rules) and uniqueness."""
+    normalize = getattr(obj, "normalize", None)
+    if callable(normalize):
+        normalize()
+    try:
+        obj.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        errors = _error_dict(exc)
+        # The API names foreign keys as ``<name>_id``.
+        fks = {f.name for f in obj._meta.concrete_fields if f.is_relation}
+        raise FieldErrors({(f"{k}_id" if k in fks else k): v for k, v in errors.items()}) from None
+
+
+def _check_fields(fields: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+
+
+def _save_changes(
+    actor: Actor,
+    obj: M,
+    fields: Mapping[str, Any],
+    code: str,
+    *,
+    exclude: Iterable[str] = (),
+    reason: str = "",
+    before: dict[str, Any] | None = None,
+    on_change: Any = None,
+) -> M:
+    """Apply ``fields``, validate, save only what changed and audit it; a no-op writes nothing."""
+    if before is None:
+        before = audit.snapshot(obj)
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    _validate(obj, exclude=exclude)
+    after = audit.snapshot(obj)
+    if after == before:
+        return obj
+    if on_change is not None:
+        on_change(obj, before, after)
+        after = audit.snapshot(obj)
+    delta = audit.diff(before, after)
+    changed = [f.attname for f in obj._meta.concrete_fields if f.name in delta]
+    try:
+        with transaction.atomic():
+            obj.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError as exc:
+        raise ActionError("CONFLICT", _("与已有记录冲突"), status=409) from exc
+    audit.record(actor, code, obj, before=before, after=after, reason=reason)
+    return obj
+
+
+def _create(actor: Actor, obj: M, code: str, *, exclude: Iterable[str] = ()) -> M:
+    _validate(obj, exclude=exclude)
+    try:
+        with transaction.atomic():
+            obj.save(force_insert=True)
+    except IntegrityError as exc:
+        raise ActionError("CONFLICT", _("与已有记录冲突"), status=409) from exc
+    audit.record(actor, code, obj, before=None)
+    return obj
+
+
+def _require_choice(value: str, choices: Iterable[str], field: str) -> None:
+    if value not in set(choices):
+        raise FieldErrors({field: [str(_("取值无效"))]})
+
+
+# --- institutions ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_institution(actor: Actor, *, organization_id: int | None = None, **fields: Any) -> Institution:
+    """Register an institution. With ``organization_id``, attach it to that (existing, institution-kind)
+    organisation, which the actor must administer; without, create the organisation too (platform only)."""
+    _check_fields(fields, INSTITUTION_FIELDS)
+    institution = Institution(**fields)
+    org: Organization | None = None
+    if organization_id is not None:
+        org = queries.visible(Organization, actor, organization_id, field="organization_id")
+        if not actor.can_write_org(org.pk, INSTITUTION_WRITERS):
+            raise ActionError("FORBIDDEN", _("无权为该组织登记机构"), field="organization_id", status=403)
+        if org.kind != OrganizationKind.INSTITUTION:
+            raise FieldErrors({"organization_id": [str(_("只能为医疗机构类组织登记机构"))]})
+        if Institution.objects.filter(organization=org).exists():
+            raise FieldErrors({"organization_id": [str(_("该组织已登记机构"))]})
+    elif not actor.is_unrestricted:
+        raise ActionError(
+            "FORBIDDEN", _("只有平台管理员可以新建机构组织"), field="organization_id", status=403
+        )
+    _validate(institution, exclude=["organization"])
+    if org is None:
+        if Organization.objects.filter(name=institution.name, kind=OrganizationKind.INSTITUTION).exists():
+            raise FieldErrors({"name": [str(_("同名机构组织已存在"))]})
+        org = Organization.objects.create(
+            name=institution.name, kind=OrganizationKind.INSTITUTION, province=institution.province
+        )
+        audit.record(actor, "core.organization.created", org, before=None)
+    institution.organization = org
+    if institution.next_verification_due is None and institution.licence_valid_from:
+        institution.next_verification_due = _add_years(
+            institution.licence_valid_from, institution.verification_cycle_years
+        )
+    return _create(actor, institution, "registry.institution.created")
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+@transaction.atomic
+def update_institution(actor: Actor, pk: int, **fields: Any) -> Institution:
+    _check_fields(fields, INSTITUTION_FIELDS)
+    institution = queries.for_update(Institution, actor, pk)
+    return _save_changes(actor, institution, fields, "registry.institution.updated")
+
+
+@transaction.atomic
+def change_institution_status(actor: Actor, pk: int, *, status: str, reason: str = "") -> Institution:
+    _require_choice(status, InstitutionStatus.values, "status")
+    institution = queries.for_update(Institution, actor, pk)
+    if status != InstitutionStatus.ACTIVE and not reason.strip():
+        raise FieldErrors({"reason": [str(_("暂停或注销必须填写原因"))]})
+    if institution.status == status:
+        return institution
+    return _save_changes(
+        actor, institution, {"status": status}, "registry.institution.status_changed", reason=reason
+    )
+
+
+# --- practitioners --------------------------------------------------------------------------------
+
+
+def _check_user(actor: Actor, user_id: int | None, institution: Institution) -> None:
+    if user_id is None:
+        return
+    is_member = Membership.objects.filter(
+        user_id=user_id, organization_id=institution.organization_id, is_active=True
+    ).exists()
+    if not is_member or not User.objects.filter(pk=user_id).exists():
+        raise NotFoundField("user_id")
+
+
+def _check_id_number_unique(practitioner: Practitioner) -> None:
+    if not practitioner.id_number:
+        return
+    index = blind_index(normalize_code(practitioner.id_number))
+    clash = Practitioner.objects.filter(id_number_index=index)
+    if practitioner.pk:
+        clash = clash.exclude(pk=practitioner.pk)
+    if clash.exists():
+        raise FieldErrors({"id_number": [str(_("该身份证号已登记为执业人员(主执业机构可添加多点执业)"))]})
+
+
+@transaction.atomic
+def create_practitioner(actor: Actor, *, main_institution_id: int, **fields: Any) -> Practitioner:
+    _check_fields(fields, PRACTITIONER_FIELDS)
+    institution = queries.parent_for_write(
+        Institution, actor, main_institution_id, field="main_institution_id", roles=REGISTRY_WRITERS
+    )
+    _check_user(actor, fields.get("user_id"), institution)
+    practitioner = Practitioner(main_institution=institution, **fields)
+    practitioner.status = PractitionerStatus.ACTIVE
+    _check_id_number_unique(practitioner)
+    return _create(actor, practitioner, "registry.practitioner.created", exclude=["id_number_index"])
+
+
+@transaction.atomic
+def update_practitioner(actor: Actor, pk: int, **fields: Any) -> Practitioner:
+    _check_fields(fields, PRACTITIONER_FIELDS)
+    practitioner = queries.for_update(Practitioner, actor, pk)
+    if "user_id" in fields:
+        _check_user(actor, fields["user_id"], practitioner.main_institution)
+    if "id_number" in fields:
+        probe = Practitioner(pk=practitioner.pk, id_number=fields["id_number"])
+        _check_id_number_unique(probe)
+    return _save_changes(
+        actor, practitioner, fields, "registry.practitioner.updated", exclude=["id_number_index"]
+    )
+
+
+@transaction.atomic
+def change_practitioner_status(actor: Actor, pk: int, *, status: str, reason: str = "") -> Practitioner:
+    """Suspend (reason required), reinstate or mark as left; audited as its own action."""
+    _require_choice(status, PractitionerStatus.values, "status")
+    practitioner = queries.for_update(Practitioner, actor, pk)
+    if status == PractitionerStatus.SUSPENDED and not reason.strip():
+        raise FieldErrors({"reason": [str(_("暂停执业必须填写原因"))]})
+    if practitioner.status == status:
+        return practitioner
+    return _save_changes(
+        actor,
+        practitioner,
+        {"status": status, "status_reason": reason.strip()},
+        "registry.practitioner.status_changed",
+        exclude=["id_number_index"],
+        reason=reason,
+    )
+
+
+# --- multi-site registrations -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_practitioner_site(
+    actor: Actor,
+    *,
+    institution_id: int,
+    valid_from: dt.date,
+    valid_until: dt.date | None = None,
+    practitioner_id: int | None = None,
+    id_number: str = "",
+    name: str = "",
+) -> PractitionerSite:
+    """The host institution registers a visiting practitioner (多点执业).
+
+    The practitioner is given by id (if the actor can see them) or by ID number + name, which must
+    both match: the host does not get to browse other institutions' staff.
+    """
+    institution = queries.parent_for_write(
+        Institution, actor, institution_id, field="institution_id", roles=REGISTRY_WRITERS
+    )
+    if practitioner_id is not None:
+        practitioner = queries.visible(Practitioner, actor, practitioner_id, field="practitioner_id")
+    else:
+        index = blind_index(normalize_code(id_number)) if id_number else ""
+        found = Practitioner.objects.filter(id_number_index=index).first() if index else None
+        if found is None or found.name != name.strip():
+            raise NotFoundField("id_number")
+        practitioner = found
+    site = PractitionerSite(
+        practitioner=practitioner, institution=institution, valid_from=valid_from, valid_until=valid_until
+    )
+    return _create(actor, site, "registry.practitionersite.created")
+
+
+@transaction.atomic
+def update_practitioner_site(actor: Actor, pk: int, **fields: Any) -> PractitionerSite:
+    _check_fields(fields, SITE_FIELDS)
+    site = queries.for_update(PractitionerSite, actor, pk)
+    return _save_changes(actor, site, fields, "registry.practitionersite.updated")
+
+
+# --- qualifications -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_qualification(actor: Actor, *, practitioner_id: int, **fields: Any) -> Qualification:
+    _check_fields(fields, QUALIFICATION_FIELDS)
+    practitioner = queries.parent_for_write(
+        Practitioner, actor, practitioner_id, field="practitioner_id", roles=REGISTRY_WRITERS
+    )
+    qualification = Qualification(practitioner=practitioner, **fields)
+    return _create(actor, qualification, "registry.qualification.created")
+
+
+def _reset_verification(obj: Qualification, before: dict[str, Any], after: dict[str, Any]) -> None:
+    if obj.verification_status != VerificationStatus.UNVERIFIED:
+        obj.verification_status = VerificationStatus.UNVERIFIED
+        obj.verified_by = None
+        obj.verified_at = None
+
+
+@transaction.atomic
+def update_qualification(actor: Actor, pk: int, **fields: Any) -> Qualification:
+    """Changing a credential's content sends it back to 未核验."""
+    _check_fields(fields, QUALIFICATION_FIELDS)
+    qualification = queries.for_update(Qualification, actor, pk)
+    return _save_changes(
+        actor, qualification, fields, "registry.qualification.updated", on_change=_reset_verification
+    )
+
+
+@transaction.atomic
+def verify_qualification(actor: Actor, pk: int, *, status: str, note: str = "") -> Qualification:
+    """Mark a credential verified or rejected (rejection needs a note); nobody verifies their own."""
+    if status not in (VerificationStatus.VERIFIED, VerificationStatus.REJECTED):
+        raise FieldErrors({"status": [str(_("核验结果只能是已核验或核验不通过"))]})
+    qualification = queries.for_update(Qualification, actor, pk)
+    if status == VerificationStatus.REJECTED and not note.strip():
+        raise FieldErrors({"note": [str(_("核验不通过必须填写说明"))]})
+    if actor.user_id is not None and qualification.practitioner.user_id == actor.user_id:
+        raise ActionError("SELF_VERIFICATION", _("不能核验本人的资质"), status=403)
+    if qualification.verification_status == status and qualification.verification_note == note.strip():
+        return qualification
+    return _save_changes(
+        actor,
+        qualification,
+        {
+            "verification_status": status,
+            "verification_note": note.strip(),
+            "verified_by_id": actor.user_id,
+            "verified_at": timezone.now(),
+        },
+        "registry.qualification.verified",
+        reason=note.strip(),
+    )
+
+
+# --- suppliers and reference data -----------------------------------------------------------------
+
+
+@transaction.atomic
+def create_supplier(actor: Actor, *, organization_id: int | None = None, **fields: Any) -> Supplier:
+    """Attach supplier details to the actor's supplier organisation, or (platform) create both."""
+    _check_fields(fields, SUPPLIER_FIELDS)
+    supplier = Supplier(**fields)
+    org: Organization | None = None
+    if organization_id is not None:
+        org = queries.visible(Organization, actor, organization_id, field="organization_id")
+        if not actor.can_write_org(org.pk, SUPPLIER_WRITERS):
+            raise ActionError("FORBIDDEN", _("无权为该组织登记供应商"), field="organization_id", status=403)
+        if org.kind != OrganizationKind.SUPPLIER:
+            raise FieldErrors({"organization_id": [str(_("只能为供应商类组织登记供应商"))]})
+        if Supplier.objects.filter(organization=org).exists():
+            raise FieldErrors({"organization_id": [str(_("该组织已登记供应商"))]})
+    elif not actor.is_unrestricted:
+        raise ActionError(
+            "FORBIDDEN", _("只有平台管理员可以新建供应商组织"), field="organization_id", status=403
+        )
+    _validate(supplier, exclude=["organization"])
+    if org is None:
+        if Organization.objects.filter(name=supplier.name, kind=OrganizationKind.SUPPLIER).exists():
+            raise FieldErrors({"name": [str(_("同名供应商组织已存在"))]})
+        org = Organization.objects.create(name=supplier.name, kind=OrganizationKind.SUPPLIER)
+        audit.record(actor, "core.organization.created", org, before=None)
+    supplier.organization = org
+    return _create(actor, supplier, "registry.supplier.created")
+
+
+@transaction.atomic
+def update_supplier(actor: Actor, pk: int, **fields: Any) -> Supplier:
+    _check_fields(fields, SUPPLIER_FIELDS)
+    supplier = queries.for_update(Supplier, actor, pk)
+    return _save_changes(actor, supplier, fields, "registry.supplier.updated")
+
+
+@transaction.atomic
+def create_distribution_authorization(
+    actor: Actor, *, supplier_id: int, **fields: Any
+) -> DistributionAuthorization:
+    _check_fields(fields, AUTHORIZATION_FIELDS)
+    supplier = queries.parent_for_write(
+        Supplier, actor, supplier_id, field="supplier_id", roles=SUPPLIER_WRITERS
+    )
+    authorization = DistributionAuthorization(supplier=supplier, **fields)
+    return _create(actor, authorization, "registry.distributionauthorization.created")
+
+
+@transaction.atomic
+def update_distribution_authorization(actor: Actor, pk: int, **fields: Any) -> DistributionAuthorization:
+    _check_fields(fields, AUTHORIZATION_FIELDS)
+    authorization = queries.for_update(DistributionAuthorization, actor, pk)
+    return _save_changes(actor, authorization, fields, "registry.distributionauthorization.updated")
+
+
+@transaction.atomic
+def create_product(actor: Actor, *, supplier_id: int, **fields: Any) -> Product:
+    _check_fields(fields, PRODUCT_FIELDS)
+    supplier = queries.parent_for_write(
+        Supplier, actor, supplier_id, field="supplier_id", roles=SUPPLIER_WRITERS
+    )
+    product = Product(supplier=supplier, **fields)
+    return _create(actor, product, "registry.product.created")
+
+
+@transaction.atomic
+def update_product(actor: Actor, pk: int, **fields: Any) -> Product:
+    _check_fields(fields, PRODUCT_FIELDS)
+    product = queries.for_update(Product, actor, pk)
+    return _save_changes(actor, product, fields, "registry.product.updated")
+
+
+# --- lots and devices -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_lot(
+    actor: Actor,
+    *,
+    institution_id: int,
+    product_id: int,
+    status: str = LotStatus.AVAILABLE,
+    recall_level: int | None = None,
+    **fields: Any,
+) -> Lot:
+    _check_fields(fields, LOT_FIELDS)
+    institution = queries.parent_for_write(
+        Institution, actor, institution_id, field="institution_id", roles=STOCK_WRITERS
+    )
+    product = queries.visible(Product, actor, product_id, field="product_id")
+    lot = Lot(institution=institution, product=product, status=status, recall_level=recall_level, **fields)
+    return _create(actor, lot, "registry.lot.created")
+
+
+@transaction.atomic
+def update_lot(actor: Actor, pk: int, **fields: Any) -> Lot:
+    _check_fields(fields, LOT_FIELDS)
+    lot = queries.for_update(Lot, actor, pk)
+    return _save_changes(actor, lot, fields, "registry.lot.updated")
+
+
+@transaction.atomic
+def change_lot_status(
+    actor: Actor, pk: int, *, status: str, recall_level: int | None = None, reason: str = ""
+) -> Lot:
+    """Quarantine, recall (level 1–3, DD-09), release or mark used up."""
+    _require_choice(status, LotStatus.values, "status")
+    lot = queries.for_update(Lot, actor, pk)
+    if status in (LotStatus.RECALLED, LotStatus.QUARANTINED) and not reason.strip():
+        raise FieldErrors({"reason": [str(_("隔离或召回必须填写原因"))]})
+    level = recall_level if status == LotStatus.RECALLED else None
+    if lot.status == status and lot.recall_level == level:
+        return lot
+    return _save_changes(
+        actor, lot, {"status": status, "recall_level": level}, "registry.lot.status_changed", reason=reason
+    )
+
+
+@transaction.atomic
+def create_device(
+    actor: Actor, *, institution_id: int, product_id: int, status: str = DeviceStatus.ACTIVE, **fields: Any
+) -> Device:
+    _check_fields(fields, DEVICE_FIELDS)
+    institution = queries.parent_for_write(
+        Institution, actor, institution_id, field="institution_id", roles=STOCK_WRITERS
+    )
+    product = queries.visible(Product, actor, product_id, field="product_id")
+    device = Device(institution=institution, product=product, status=status, **fields)
+    return _create(actor, device, "registry.device.created")
+
+
+@transaction.atomic
+def update_device(actor: Actor, pk: int, **fields: Any) -> Device:
+    _check_fields(fields, DEVICE_FIELDS)
+    device = queries.for_update(Device, actor, pk)
+    return _save_changes(actor, device, fields, "registry.device.updated")
+
+
+@transaction.atomic
+def change_device_status(actor: Actor, pk: int, *, status: str, reason: str = "") -> Device:
+    _require_choice(status, DeviceStatus.values, "status")
+    device = queries.for_update(Device, actor, pk)
+    if status == DeviceStatus.RETIRED and not reason.strip():
+        raise FieldErrors({"reason": [str(_("报废必须填写原因"))]})
+    if device.status == status:
+        return device
+    return _save_changes(actor, device, {"status": status}, "registry.device.status_changed", reason=reason)
