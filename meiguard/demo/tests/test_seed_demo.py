@@ -1,0 +1,89 @@
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from meiguard.audit import log as audit
+from meiguard.authz.models import Authorization
+from meiguard.core.models import Organization, User
+from meiguard.registry.models import Device, Institution, Lot, Practitioner, Qualification
+from meiguard.registry.queries import permitted_grade
+
+
+@pytest.fixture
+def demo(db, capsys):
+    call_command("seed_demo")
+    return capsys.readouterr().out
+
+
+def test_it_prints_one_login_per_role(demo):
+    for username in ("admin", "wang", "zhao", "zhou", "wu", "li", "zhang", "qian", "chen", "sun"):
+        assert f"  {username} " in demo
+    assert "Meiguard-demo-2026" in demo
+    roles = set(User.objects.values_list("memberships__role", flat=True))
+    assert roles >= {
+        "platform_admin",
+        "institution_admin",
+        "compliance_officer",
+        "medical_director",
+        "procurement",
+        "doctor",
+        "nurse",
+        "auditor",
+        "supplier_admin",
+    }
+
+
+def test_demo_logins_work(demo):
+    c = Client()
+    assert c.login(username="zhao", password="Meiguard-demo-2026")
+    assert c.get("/").status_code == 200
+
+
+def test_it_is_idempotent(demo, capsys):
+    counts = (Institution.objects.count(), Practitioner.objects.count(), Authorization.objects.count())
+    call_command("seed_demo")
+    assert "已存在" in capsys.readouterr().out
+    assert (
+        Institution.objects.count(),
+        Practitioner.objects.count(),
+        Authorization.objects.count(),
+    ) == counts
+
+
+def test_the_world_has_the_promised_shape(demo):
+    today = timezone.localdate()
+    assert Organization.objects.filter(kind="oversight").count() == 1
+    assert Organization.objects.get(kind="oversight").oversees.count() == 3
+    insts = {i.institution_type: i for i in Institution.objects.all()}
+    assert insts["aesthetic_clinic"].subjects == ["cosmetic_dermatology"]
+    assert sorted(insts["aesthetic_outpatient_dept"].subjects) == ["cosmetic_dermatology", "cosmetic_surgery"]
+    assert permitted_grade(insts["aesthetic_clinic"]).grade == 0
+    assert permitted_grade(insts["aesthetic_outpatient_dept"]).grade == 2
+    assert permitted_grade(insts["cosmetic_hospital"]).grade == 3
+    assert 14 <= Practitioner.objects.count() <= 20
+    assert Qualification.objects.filter(
+        kind="practice_licence", valid_until=today + dt.timedelta(days=20)
+    ).exists()
+    assert Practitioner.objects.filter(status="suspended").exists()
+    assert Practitioner.objects.filter(
+        practice_scope="皮肤病与性病", qualifications__kind="chief_physician_filing"
+    ).exists()
+    assert Qualification.objects.filter(kind="nurse_training_hours", hours__lt=160).exists()
+    assert Practitioner.objects.filter(sites__isnull=False).exists()
+    assert Lot.objects.filter(status="recalled").exists()
+    assert Lot.objects.filter(expiry_date__lt=today).exists()
+    assert Lot.objects.filter(product__category="botulinum_toxin_a").exists()
+    assert Lot.objects.filter(product__category="hyaluronic_acid").values("product").distinct().count() == 2
+    assert any(d.is_overdue(today) for d in Device.objects.all())
+    assert Authorization.objects.filter(status="suspended").exists()
+    assert Authorization.objects.filter(status="expired").exists()
+
+
+def test_every_demo_write_is_audited_and_the_chains_verify(demo):
+    from meiguard.audit.models import AuditEntry
+
+    assert AuditEntry.objects.count() > 100
+    assert audit.verify() == []
