@@ -119,11 +119,14 @@ def _validate(auth: Authorization, on: dt.date) -> None:
 
 def _overlapping(auth: Authorization) -> Authorization | None:
     """Another authorization in force for the same scope whose term overlaps this one."""
+    same_people: dict[str, Any] = {
+        "practitioner_id": auth.practitioner_id,
+        "grantee_institution_id": auth.grantee_institution_id,
+    }
     qs = Authorization.objects.filter(
+        **same_people,
         kind=auth.kind,
         institution_id=auth.institution_id,
-        practitioner_id=auth.practitioner_id,
-        grantee_institution_id=auth.grantee_institution_id,
         procedure_code=auth.procedure_code,
         procedure_category=auth.procedure_category,
         subject=auth.subject,

@@ -145,6 +145,7 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
             )
         else:
             exc = item.error
+            assert exc is not None
             field = getattr(exc, "field", None)
             code = "NOT_FOUND" if isinstance(exc, NotFoundField) else getattr(exc, "code", "INVALID")
             message = actions.error_message(exc)
@@ -318,7 +319,7 @@ def create_authorization(request: HttpRequest, payload: AuthorizationIn) -> tupl
     data["kind"] = str(data["kind"])
     data["technology_kind"] = str(data["technology_kind"] or "")
     auth = actions.create_authorization(
-        request.actor,
+        request.actor,  # type: ignore[attr-defined]
         institution_id=payload.institution_id,
         data=data,
         activate=payload.activate,  # type: ignore[attr-defined]
@@ -355,6 +356,7 @@ class RenewIn(Schema):
     response={201: AuthorizationOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def renew_authorization(request: HttpRequest, auth_id: int, payload: RenewIn) -> tuple[int, Authorization]:
+    actor = request.actor  # type: ignore[attr-defined]
     return 201, actions.renew_authorization(
-        request.actor, auth_id, valid_until=payload.valid_until, reason=payload.reason
-    )  # type: ignore[attr-defined]
+        actor, auth_id, valid_until=payload.valid_until, reason=payload.reason
+    )

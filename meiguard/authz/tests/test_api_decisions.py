@@ -25,7 +25,9 @@ def test_it_allows_with_session_auth(clinic):
 
 
 def test_it_denies_with_every_reason_in_both_languages(clinic):
-    payload = clinic.payload(products=[{"lot_id": clinic.lot.pk, "dose_value": "250", "dose_unit": "U"}], device_ids=[])
+    payload = clinic.payload(
+        products=[{"lot_id": clinic.lot.pk, "dose_value": "250", "dose_unit": "U"}], device_ids=[]
+    )
     r = _post(clinic.world.client("li"), "/api/v1/decisions", payload)
     body = r.json()
     assert body["outcome"] == "deny"
@@ -99,8 +101,11 @@ def test_foreign_and_unknown_ids_are_404_naming_the_field(clinic):
 
 
 def test_batch_decides_each_item_and_reports_bad_ones(clinic):
-    items = [clinic.payload(), clinic.payload(practitioner_id=clinic.sun_doctor.pk),
-             clinic.payload(products=[{"lot_id": clinic.lot.pk, "dose_value": "500", "dose_unit": "U"}])]
+    items = [
+        clinic.payload(),
+        clinic.payload(practitioner_id=clinic.sun_doctor.pk),
+        clinic.payload(products=[{"lot_id": clinic.lot.pk, "dose_value": "500", "dose_unit": "U"}]),
+    ]
     r = _post(clinic.world.client("zhao"), "/api/v1/decisions/batch", {"requests": items})
     assert r.status_code == 200, r.content
     body = r.json()
@@ -120,7 +125,11 @@ def test_batch_is_limited_to_1000(clinic):
 def test_decision_log_is_searchable_and_scoped(clinic):
     li = clinic.world.client("li")
     _post(li, "/api/v1/decisions", clinic.payload())
-    _post(li, "/api/v1/decisions", clinic.payload(products=[{"lot_id": clinic.lot.pk, "dose_value": "500", "dose_unit": "U"}]))
+    _post(
+        li,
+        "/api/v1/decisions",
+        clinic.payload(products=[{"lot_id": clinic.lot.pk, "dose_value": "500", "dose_unit": "U"}]),
+    )
     rows = li.get("/api/v1/decisions", {"outcome": "deny"}).json()
     assert rows["count"] == 1 and rows["items"][0]["reason_codes"] == ["DOSE_OVER_LIMIT"]
     assert li.get("/api/v1/decisions", {"practitioner_id": clinic.li.pk}).json()["count"] == 2

@@ -14,10 +14,17 @@ from .conftest import FAR, PAST, SYSTEM
 
 
 def _new(clinic, actor_name="zhao", **data):
-    payload = {"kind": "qualification", "practitioner_id": clinic.li.pk, "procedure_code": "derm-filler-injection",
-               "valid_from": dt.date(2026, 1, 1), "valid_until": dt.date(2026, 12, 31)}
+    payload = {
+        "kind": "qualification",
+        "practitioner_id": clinic.li.pk,
+        "procedure_code": "derm-filler-injection",
+        "valid_from": dt.date(2026, 1, 1),
+        "valid_until": dt.date(2026, 12, 31),
+    }
     payload.update(data)
-    return actions.create_authorization(clinic.world.actor(actor_name), institution_id=clinic.jia.pk, data=payload)
+    return actions.create_authorization(
+        clinic.world.actor(actor_name), institution_id=clinic.jia.pk, data=payload
+    )
 
 
 def test_lifecycle_draft_active_suspended_active_revoked_is_audited(clinic):
@@ -29,10 +36,18 @@ def test_lifecycle_draft_active_suspended_active_revoked_is_audited(clinic):
     actions.change_status(zhao, auth.pk, action="reinstate", reason="核查无误")
     auth = actions.change_status(zhao, auth.pk, action="revoke", reason="离职")
     assert auth.status == "revoked"
-    codes = list(AuditEntry.objects.filter(object_type="authz.authorization", object_id=str(auth.pk))
-                 .order_by("seq").values_list("action", flat=True))
-    assert codes == ["authz.authorization.created", "authz.authorization.activated", "authz.authorization.suspended",
-                     "authz.authorization.reinstated", "authz.authorization.revoked"]
+    codes = list(
+        AuditEntry.objects.filter(object_type="authz.authorization", object_id=str(auth.pk))
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert codes == [
+        "authz.authorization.created",
+        "authz.authorization.activated",
+        "authz.authorization.suspended",
+        "authz.authorization.reinstated",
+        "authz.authorization.revoked",
+    ]
     suspended = AuditEntry.objects.get(object_id=str(auth.pk), action="authz.authorization.suspended")
     assert suspended.reason == "投诉核查"
     assert suspended.changes["status"] == ["active", "suspended"]
@@ -42,7 +57,9 @@ def test_lifecycle_draft_active_suspended_active_revoked_is_audited(clinic):
 @pytest.mark.parametrize("action", ["suspend", "revoke", "reinstate"])
 def test_it_requires_a_reason_for_suspend_reinstate_revoke(clinic, action):
     with pytest.raises(FieldErrors) as exc:
-        actions.change_status(clinic.world.actor("zhao"), clinic.auths["procedure"].pk, action=action, reason="  ")
+        actions.change_status(
+            clinic.world.actor("zhao"), clinic.auths["procedure"].pk, action=action, reason="  "
+        )
     assert "reason" in exc.value.errors
 
 
@@ -65,7 +82,9 @@ def test_it_refuses_an_overlapping_active_authorization(clinic):
 def test_a_later_non_overlapping_term_is_accepted_and_duplicates_refused_on_activation(clinic):
     zhao = clinic.world.actor("zhao")
     first = _new(clinic, valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2026, 6, 30))
-    second = _new(clinic, valid_from=dt.date(2026, 6, 15), valid_until=dt.date(2026, 12, 31))  # both drafts: fine
+    second = _new(
+        clinic, valid_from=dt.date(2026, 6, 15), valid_until=dt.date(2026, 12, 31)
+    )  # both drafts: fine
     actions.change_status(zhao, first.pk, action="activate")
     with pytest.raises(ActionError) as exc:
         actions.change_status(zhao, second.pk, action="activate")
@@ -104,7 +123,10 @@ def test_expiry_job_expires_and_is_idempotent(clinic):
         ({"max_grade": 7}, "max_grade"),
         ({"kind": "product", "procedure_code": "", "product_brand": ""}, "product_brand"),
         ({"kind": "device", "procedure_code": "", "device_model": ""}, "device_model"),
-        ({"kind": "technology", "procedure_code": "", "technology_name": "", "technology_kind": "new"}, "technology_name"),
+        (
+            {"kind": "technology", "procedure_code": "", "technology_name": "", "technology_kind": "new"},
+            "technology_name",
+        ),
         ({"color": "red"}, "color"),
     ],
 )
@@ -126,17 +148,36 @@ def test_practitioner_must_be_registered_at_the_institution(clinic):
     # The platform sees both, and is told the doctor is not registered at 甲.
     other = make_doctor(clinic.yi, "王医生")
     with pytest.raises(FieldErrors) as exc2:
-        actions.create_authorization(SYSTEM, institution_id=clinic.jia.pk, data={
-            "kind": "qualification", "practitioner_id": other.pk, "procedure_code": "derm-filler-injection",
-            "valid_from": PAST, "valid_until": FAR})
+        actions.create_authorization(
+            SYSTEM,
+            institution_id=clinic.jia.pk,
+            data={
+                "kind": "qualification",
+                "practitioner_id": other.pk,
+                "procedure_code": "derm-filler-injection",
+                "valid_from": PAST,
+                "valid_until": FAR,
+            },
+        )
     assert "practitioner_id" in exc2.value.errors
 
 
 def test_technology_authorization_between_institutions(clinic):
-    tech = actions.create_authorization(SYSTEM, institution_id=clinic.jia.pk, data={
-        "kind": "technology", "grantee_institution_id": clinic.yi.pk, "grantor": "甲诊所",
-        "technology_name": "微创眼袋技术", "technology_kind": "transfer", "scope_note": "仅限下睑袋",
-        "valid_from": PAST, "valid_until": FAR}, activate=True)
+    tech = actions.create_authorization(
+        SYSTEM,
+        institution_id=clinic.jia.pk,
+        data={
+            "kind": "technology",
+            "grantee_institution_id": clinic.yi.pk,
+            "grantor": "甲诊所",
+            "technology_name": "微创眼袋技术",
+            "technology_kind": "transfer",
+            "scope_note": "仅限下睑袋",
+            "valid_from": PAST,
+            "valid_until": FAR,
+        },
+        activate=True,
+    )
     assert tech.status == "active"
     # The grantee can read it; it is 甲's to change.
     assert Authorization.objects.visible_to(clinic.world.actor("sun")).filter(pk=tech.pk).exists()
@@ -150,8 +191,12 @@ def test_roles_that_may_not_write_are_refused(clinic):
     with pytest.raises(ActionError):
         _new(clinic, actor_name="qian")
     with pytest.raises(NotFoundField):
-        actions.change_status(clinic.world.actor("qian"), clinic.auths["procedure"].pk, action="suspend", reason="x")
+        actions.change_status(
+            clinic.world.actor("qian"), clinic.auths["procedure"].pk, action="suspend", reason="x"
+        )
     with pytest.raises(NotFoundField):
         _new(clinic, actor_name="sun")
     with pytest.raises(NotFoundField):
-        actions.change_status(clinic.world.actor("sun"), clinic.auths["procedure"].pk, action="suspend", reason="x")
+        actions.change_status(
+            clinic.world.actor("sun"), clinic.auths["procedure"].pk, action="suspend", reason="x"
+        )

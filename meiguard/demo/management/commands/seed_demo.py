@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from meiguard.authz import actions as authz
+from meiguard.authz.models import Authorization
 from meiguard.core import actions as core
 from meiguard.core.access import Actor
 from meiguard.core.choices import OrganizationKind, Role
@@ -62,7 +63,7 @@ class Command(BaseCommand):
 
     def print_logins(self) -> None:
         self.stdout.write("\n演示账号 / demo logins (password for all: %s)" % PASSWORD)
-        for username, name, org_key, role, note in LOGINS:
+        for username, name, _org, role, note in LOGINS:
             self.stdout.write(f"  {username:<7} {name:<6} {Role(role).label:<12} {note}")
         self.stdout.write("\n  http://127.0.0.1:8000/  ·  API docs: http://127.0.0.1:8000/api/v1/docs\n")
 
@@ -104,7 +105,7 @@ class Seeder:
         )
 
     def _institution(self, key: str, name: str, **fields: Any) -> None:
-        base = dict(
+        base: dict[str, Any] = dict(
             name=name,
             credit_code=credit_code(self.serial()),
             licence_kind="practice_licence",
@@ -675,7 +676,7 @@ class Seeder:
         authz.change_status(self.actor, suspended.pk, action="suspend", reason="医疗纠纷调查期间暂停")
         expired = a("yamei", "zhaoqiang", procedure_code="surg-augmentation-rhinoplasty", start=-400, end=-30)
         authz.expire_due(self.actor, on=self.today)
-        assert expired.pk
+        assert expired.pk in Authorization.objects.filter(status="expired").values_list("pk", flat=True)
         a("yamei", "huangtao", procedure_code="surg-breast-augmentation", start=-100, end=165)
         a("xiangjiang", "huangtao", procedure_code="surg-full-face-neck-lift")
         a("xiangjiang", "zhengli", subject="cosmetic_dentistry")
