@@ -43,9 +43,9 @@ def pydantic_message(err: dict[str, Any]) -> str:
         return _("请输入数字")
     if kind in ("decimal_max_digits", "decimal_max_places", "decimal_whole_digits"):
         return _("数字位数超出范围")
-    if kind.startswith("date") and "time" not in kind:
+    if kind in ("date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"):
         return _("日期格式应为 YYYY-MM-DD")
-    if kind.startswith("datetime"):
+    if kind.startswith("datetime") or kind in ("timezone_aware", "timezone_naive"):
         return _("时间格式应为 ISO 8601,例如 2026-03-03T09:30:00+08:00")
     if kind in ("enum", "literal_error"):
         return _("取值无效,可选值:%(choices)s") % {"choices": ctx.get("expected", "")}
