@@ -16,7 +16,11 @@ from meiguard.core.apierrors import pydantic_message
         ({"type": "less_than_equal", "ctx": {"le": 4}}, "不能大于 4", "at most 4"),
         ({"type": "too_long", "ctx": {"max_length": 1000}}, "1000", "1000"),
         ({"type": "literal_error", "ctx": {"expected": "'a' or 'b'"}}, "'a' or 'b'", "'a' or 'b'"),
-        ({"type": "value_error", "ctx": {"error": ValueError("统一社会信用代码校验位错误")}}, "校验位", "校验位"),
+        (
+            {"type": "value_error", "ctx": {"error": ValueError("统一社会信用代码校验位错误")}},
+            "校验位",
+            "校验位",
+        ),
         ({"type": "something_new"}, "输入无效", "Invalid input"),
     ],
 )

@@ -1,0 +1,335 @@
+"""authz pages: the point-of-care check, capabilities, the decision log with replay, the authorization archive.
+
+Thin views: parse, call one query or action, render. Foreign ids are 404s; action errors are form errors.
+With htmx the check returns only ``authz/partials/_decision_result.html``; without JS the full page renders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from meiguard.core.access import Actor
+from meiguard.core.apierrors import NotFoundField
+from meiguard.core.errors import ActionError
+
+from . import actions, queries
+from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
+from .codec import decode
+from .facts import DecisionRequest, Snapshot
+from .forms import (
+    TRANSITIONS,
+    AuthorizationForm,
+    CheckForm,
+    RenewForm,
+    TransitionForm,
+    apply_error,
+    parse_date,
+)
+from .policy import Decision, Outcome, Severity
+from .reasons import reason_message
+
+PAGE_SIZE = 25
+OUTCOMES = (Outcome.ALLOW, Outcome.ALLOW_WITH_WARNINGS, Outcome.DENY)
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined]
+
+
+def _param(request: HttpRequest, name: str) -> str:
+    return request.GET.get(name, "").strip()[:64]
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    raw = _param(request, name)
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"page": page, "querystring": query.urlencode()}
+
+
+# ---- presentation helpers ----------------------------------------------------------------------
+
+
+def outcome_view(outcome: str) -> dict[str, str]:
+    """Colour AND text (and a symbol): never colour alone."""
+    if outcome == Outcome.ALLOW:
+        return {"value": outcome, "css": "ok", "icon": "✓", "label": _("允许")}
+    if outcome == Outcome.ALLOW_WITH_WARNINGS:
+        return {"value": outcome, "css": "warn", "icon": "!", "label": _("允许(有警示)")}
+    return {"value": outcome, "css": "deny", "icon": "✗", "label": _("不允许")}
+
+
+def decision_view(decision: Decision) -> dict[str, Any]:
+    return {
+        "outcome": outcome_view(str(decision.outcome)),
+        "reasons": [
+            {
+                "code": r.code,
+                "severity": str(r.severity),
+                "css": "deny" if r.severity == Severity.DENY else "warn",
+                "severity_label": _("禁止") if r.severity == Severity.DENY else _("警示"),
+                "message": reason_message(r),
+                "rule": r.rule,
+                "facts": r.facts,
+            }
+            for r in decision.reasons
+        ],
+    }
+
+
+# ---- 授权核验 ------------------------------------------------------------------------------------
+
+
+@login_required
+def check(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    result: dict[str, Any] | None = None
+    if request.method == "POST":
+        form = CheckForm(request.POST, actor=actor)
+        if form.is_valid():
+            try:
+                checked = actions.check(actor, form.to_request(), channel=DecisionChannel.UI)
+            except (NotFoundField, ActionError) as exc:
+                apply_error(form, exc)
+            else:
+                proc = checked.snapshot.pack.procedure
+                english = (translation.get_language() or "").startswith("en")
+                result = decision_view(checked.decision) | {
+                    "log": checked.log,
+                    "snapshot": checked.snapshot,
+                    "procedure_name": proc.name_en if english and proc.name_en else proc.name_zh,
+                }
+    else:
+        form = CheckForm(initial={"institution": _int_param(request, "institution")}, actor=actor)
+    ctx = {"form": form, "result": result}
+    if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
+        return render(request, "authz/partials/_decision_result.html", ctx)
+    return render(request, "authz/check.html", ctx)
+
+
+@login_required
+def check_fields(request: HttpRequest) -> HttpResponse:
+    """The selects that depend on the chosen institution (htmx refresh)."""
+    form = CheckForm(initial={"institution": _int_param(request, "institution")}, actor=_actor(request))
+    return render(request, "authz/partials/_check_fields.html", {"form": form})
+
+
+# ---- capabilities ------------------------------------------------------------------------------
+
+
+@login_required
+def practitioner_capabilities(request: HttpRequest, pk: int) -> HttpResponse:
+    on = parse_date(_param(request, "on")) or timezone.localdate()
+    caps = queries.capabilities(_actor(request), pk, on)  # NotFoundField → 404
+    ctx = {"caps": caps, "on": on}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "authz/partials/_capabilities.html", ctx)
+    return render(request, "authz/capabilities.html", ctx)
+
+
+# ---- decision log ------------------------------------------------------------------------------
+
+
+@login_required
+def decision_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    outcome = _param(request, "outcome")
+    filters = queries.DecisionFilters(
+        institution_id=_int_param(request, "institution"),
+        practitioner_id=_int_param(request, "practitioner"),
+        procedure_code=_param(request, "procedure"),
+        outcome=outcome if outcome in OUTCOMES else "",
+        since=parse_date(_param(request, "since")),
+        until=parse_date(_param(request, "until")),
+    )
+    ctx = _page(request, queries.decisions(actor, filters)) | {
+        "f": request.GET,
+        "institutions": queries.institutions(actor),
+        "practitioners": queries.visible_practitioners(actor),
+        "outcomes": [outcome_view(o) for o in OUTCOMES],
+    }
+    return render(request, "authz/decision_list.html", ctx)
+
+
+def _request_view(req: DecisionRequest, snap: Snapshot) -> dict[str, Any]:
+    lots = {lot.id: lot for lot in snap.lots}
+    devices = {d.id: d for d in snap.devices}
+    return {
+        "req": req,
+        "products": [{"use": use, "lot": lots.get(use.lot_id)} for use in req.products],
+        "devices": [{"id": d, "device": devices.get(d)} for d in req.device_ids],
+        "supervisor": snap.supervisor,
+        "snapshot": snap,
+    }
+
+
+@login_required
+def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    replay = actions.replay(_actor(request), pk)  # NotFoundField → 404
+    row = replay.log
+    req = decode(DecisionRequest, row.request)
+    snap = decode(Snapshot, row.snapshot)
+    recorded = set(replay.recorded.codes())
+    current = set(replay.current.codes()) if replay.current is not None else set()
+    ctx = {
+        "row": row,
+        "request_view": _request_view(req, snap),
+        "recorded": decision_view(replay.recorded),
+        "replayed": decision_view(replay.replayed),
+        "current": decision_view(replay.current) if replay.current is not None else None,
+        "current_error": replay.current_error,
+        "reproducible": replay.reproducible,
+        "added_since": sorted(current - recorded),
+        "gone_since": sorted(recorded - current) if replay.current is not None else [],
+        "channel": dict(DecisionChannel.choices).get(row.channel, row.channel),
+    }
+    return render(request, "authz/decision_detail.html", ctx)
+
+
+# ---- authorization archive ---------------------------------------------------------------------
+
+EXPIRING_CHOICES = (30, 60, 90)
+
+
+@login_required
+def authorization_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    kind = _param(request, "kind")
+    status = _param(request, "status")
+    expiring = _int_param(request, "expiring")
+    filters = queries.AuthorizationFilters(
+        institution_id=_int_param(request, "institution"),
+        practitioner_id=_int_param(request, "practitioner"),
+        kind=kind if kind in AuthorizationKind.values else "",
+        status=status if status in AuthorizationStatus.values else "",
+        expiring_within=expiring if expiring in EXPIRING_CHOICES else None,
+        on=timezone.localdate(),
+    )
+    ctx = _page(request, queries.authorizations(actor, filters)) | {
+        "f": request.GET,
+        "kinds": AuthorizationKind.choices,
+        "statuses": AuthorizationStatus.choices,
+        "expiring_choices": EXPIRING_CHOICES,
+        "institutions": queries.institutions(actor),
+        "practitioners": queries.visible_practitioners(actor),
+        "can_create": bool(queries.writable_institutions(actor)),
+    }
+    return render(request, "authz/authorization_list.html", ctx)
+
+
+def _authorization_page(
+    request: HttpRequest,
+    pk: int,
+    *,
+    transition_form: TransitionForm | None = None,
+    renew_form: RenewForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    actor = _actor(request)
+    auth = queries.authorization(actor, pk)
+    can_write = queries.can_write_authorization(actor, auth)
+    transitions = [
+        (name, label) for name, label in TRANSITIONS.items() if auth.status in actions.ALLOWED[name][0]
+    ]
+    ctx = {
+        "object": auth,
+        "can_write": can_write,
+        "transitions": transitions if can_write else [],
+        "transition_form": transition_form or TransitionForm(),
+        "renew_form": renew_form or RenewForm(),
+        "can_renew": can_write
+        and auth.status in (AuthorizationStatus.ACTIVE, AuthorizationStatus.EXPIRED)
+        and auth.valid_until is not None,
+        "history": queries.authorization_history(actor, auth.pk),
+        "renewals": queries.renewals(actor, auth),
+    }
+    return render(request, "authz/authorization_detail.html", ctx, status=status)
+
+
+@login_required
+def authorization_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _authorization_page(request, pk)
+
+
+def _writable_or_403(request: HttpRequest, pk: int) -> None:
+    actor = _actor(request)
+    auth = queries.authorization(actor, pk)  # 404 if not visible
+    if not queries.can_write_authorization(actor, auth):
+        raise PermissionDenied(_("您没有管理该授权的权限"))
+
+
+@login_required
+@require_POST
+def authorization_transition(request: HttpRequest, pk: int) -> HttpResponse:
+    _writable_or_403(request, pk)
+    form = TransitionForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.change_status(
+                _actor(request), pk, action=form.cleaned_data["action"], reason=form.cleaned_data["reason"]
+            )
+        except ActionError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, _("授权状态已更新"))
+            return redirect("authz:authorization_detail", pk=pk)
+    return _authorization_page(request, pk, transition_form=form)
+
+
+@login_required
+@require_POST
+def authorization_renew(request: HttpRequest, pk: int) -> HttpResponse:
+    _writable_or_403(request, pk)
+    form = RenewForm(request.POST)
+    if form.is_valid():
+        try:
+            new = actions.renew_authorization(
+                _actor(request),
+                pk,
+                valid_until=form.cleaned_data["valid_until"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ActionError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, _("已生成续期草稿,请核对后生效"))
+            return redirect("authz:authorization_detail", pk=new.pk)
+    return _authorization_page(request, pk, renew_form=form)
+
+
+@login_required
+def authorization_create(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    if not queries.writable_institutions(actor):
+        raise PermissionDenied(_("您没有可管理授权的机构"))
+    initial: dict[str, Any] = {"valid_from": timezone.localdate()}
+    for name in ("institution", "practitioner"):
+        value = _int_param(request, name)
+        if value:
+            initial[name] = value
+    form = AuthorizationForm(request.POST or None, initial=initial, actor=actor)
+    if request.method == "POST" and form.is_valid():
+        try:
+            auth = actions.create_authorization(actor, **form.action_kwargs())
+        except (NotFoundField, ActionError) as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, _("授权已保存"))
+            return redirect("authz:authorization_detail", pk=auth.pk)
+    return render(request, "authz/authorization_form.html", {"form": form})
