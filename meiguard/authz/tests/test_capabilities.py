@@ -135,3 +135,13 @@ def test_a_warm_snapshot_saves_the_loader_queries(clinic, django_assert_num_quer
     queries.capabilities(li, clinic.li.pk, ON)
     with django_assert_num_queries(3):  # practitioner, institutions, rule pack versions
         queries.capabilities(li, clinic.li.pk, ON)
+
+
+def test_the_practitioner_page_loads_the_capability_list(clinic):
+    page = clinic.world.client("zhao").get(f"/registry/practitioners/{clinic.li.pk}/")
+    assert page.status_code == 200
+    url = f"/authz/practitioners/{clinic.li.pk}/capabilities/"
+    assert f'hx-get="{url}"' in page.content.decode()
+    partial = clinic.world.client("zhao").get(url, HTTP_HX_REQUEST="true")
+    assert partial.status_code == 200
+    assert "derm-botulinum-toxin-injection" in partial.content.decode() or "A型肉毒毒素" in partial.content.decode()
