@@ -152,9 +152,12 @@ class CheckForm(forms.Form):
                 ],
                 _("请选择项目"),
             )
+        lot_rows = list(queries.lots_at(actor, inst.pk))
+        # A dose without a unit is in the product's own dose unit (U for toxin, ml for fillers).
+        self.lot_units = {lot.pk: lot.product.dose_unit for lot in lot_rows}
         lots = [
             (lot.pk, f"{lot} · {gettext('有效期至')} {lot.expiry_date:%Y-%m-%d} · {lot.get_status_display()}")
-            for lot in queries.lots_at(actor, inst.pk)
+            for lot in lot_rows
         ]
         for row in range(LOT_ROWS):
             self.fields[f"lot_{row}"].choices = _blank(lots, _("不使用"))  # type: ignore[attr-defined]
@@ -182,6 +185,8 @@ class CheckForm(forms.Form):
             minutes = data.get(f"minutes_{row}")
             if lot is None and (value is not None or minutes is not None):
                 self.add_error(f"lot_{row}", gettext("填写剂量或分钟数时须选择批次"))
+            if value is not None and not unit and lot is not None and lot in getattr(self, "lot_units", {}):
+                unit = data[f"dose_unit_{row}"] = self.lot_units[lot]
             if value is not None and not unit:
                 self.add_error(f"dose_unit_{row}", gettext("请选择剂量单位"))
             if unit and value is None:

@@ -176,9 +176,17 @@ def test_bad_input_in_english(clinic):
     assert "This field is required" in r.content.decode()
 
 
-def test_a_dose_without_a_unit_is_a_form_error(clinic):
-    r = clinic.world.client("li").post("/authz/check/", _form(clinic, dose_unit_0=""), **HTMX)
-    assert "请选择剂量单位" in r.content.decode()
+def test_a_dose_without_a_unit_is_in_the_products_own_unit(clinic):
+    r = clinic.world.client("li").post("/authz/check/", _form(clinic, dose_unit_0="", dose_value_0="250"), **HTMX)
+    assert "请选择剂量单位" not in r.content.decode()
+    row = DecisionLog.objects.get()
+    assert row.request["products"][0]["dose_unit"] == "U"
+    assert row.reason_codes == ["DOSE_OVER_LIMIT"]
+
+
+def test_a_unit_without_a_dose_is_a_form_error(clinic):
+    r = clinic.world.client("li").post("/authz/check/", _form(clinic, dose_value_0=""), **HTMX)
+    assert "选择了单位时须填写剂量" in r.content.decode()
     assert not DecisionLog.objects.exists()
 
 
