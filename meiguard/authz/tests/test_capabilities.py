@@ -144,4 +144,7 @@ def test_the_practitioner_page_loads_the_capability_list(clinic):
     assert f'hx-get="{url}"' in page.content.decode()
     partial = clinic.world.client("zhao").get(url, HTTP_HX_REQUEST="true")
     assert partial.status_code == 200
-    assert "derm-botulinum-toxin-injection" in partial.content.decode() or "A型肉毒毒素" in partial.content.decode()
+    assert (
+        "derm-botulinum-toxin-injection" in partial.content.decode()
+        or "A型肉毒毒素" in partial.content.decode()
+    )

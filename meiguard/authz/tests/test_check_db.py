@@ -122,3 +122,28 @@ def test_boundary_licence_valid_until_today_warns(clinic, django_capture_on_comm
     checked = actions.check(clinic.world.actor("li"), clinic.request())
     assert checked.decision.outcome == Outcome.ALLOW_WITH_WARNINGS
     assert checked.decision.codes() == ("INSTITUTION_LICENCE_EXPIRING",)
+
+
+def test_every_rule_a_decision_cites_is_a_real_rule_of_the_pack(clinic):
+    from meiguard.rules.services import resolve
+
+    snap = actions.check(clinic.world.actor("li"), clinic.request()).snapshot
+    pack = resolve("湖南", dt.date(2026, 3, 3))
+    p = snap.pack
+    refs = [
+        p.grade_rule,
+        p.supervision_rule,
+        p.nurse_rule,
+        p.nurse_training_rule,
+        p.authorization_rule,
+        p.product_rule,
+        p.device_rule,
+        p.procedure.rule,
+        *(lim.rule for lim in p.dose_limits),
+        *(lim.rule for lim in p.duration_limits),
+    ]
+    assert p.chief is not None
+    refs.append(p.chief.rule)
+    for ref in refs:
+        assert ref.rule_id in pack.rules, ref
+        assert ref.source == pack.rules[ref.rule_id].source

@@ -177,7 +177,9 @@ def test_bad_input_in_english(clinic):
 
 
 def test_a_dose_without_a_unit_is_in_the_products_own_unit(clinic):
-    r = clinic.world.client("li").post("/authz/check/", _form(clinic, dose_unit_0="", dose_value_0="250"), **HTMX)
+    r = clinic.world.client("li").post(
+        "/authz/check/", _form(clinic, dose_unit_0="", dose_value_0="250"), **HTMX
+    )
     assert "请选择剂量单位" not in r.content.decode()
     row = DecisionLog.objects.get()
     assert row.request["products"][0]["dose_unit"] == "U"
