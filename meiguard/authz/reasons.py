@@ -13,6 +13,9 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from meiguard.registry.choices import ProductCategory
+from meiguard.rules.choices import Invasiveness, Profession, Subject
+
 from .policy import Reason
 
 REASONS: dict[str, Promise] = {
@@ -91,8 +94,27 @@ REASONS: dict[str, Promise] = {
 }
 
 
+# Fact values that are codes are shown by their (translated) labels in messages; the facts keep the codes.
+_LABELS: dict[str, type] = {
+    "ingredient": ProductCategory,
+    "subject": Subject,
+    "invasive": Invasiveness,
+    "profession": Profession,
+}
+
+
+def _label(key: str, value: str) -> str:
+    choices = _LABELS.get(key)
+    if choices is None:
+        return value
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
 def _format(template: Promise, facts: dict[str, str]) -> str:
-    values: defaultdict[str, str] = defaultdict(lambda: "?", facts)
+    values: defaultdict[str, str] = defaultdict(lambda: "?", {k: _label(k, v) for k, v in facts.items()})
     return str(template).format_map(values)
 
 

@@ -654,3 +654,18 @@ def test_on_is_the_calendar_day_in_china() -> None:
     assert replace(req, at=AT.astimezone(dt.UTC)).on == ON
     assert replace(req, at=dt.datetime(2026, 3, 2, 16, 0, tzinfo=dt.UTC)).on == ON
     assert replace(req, at=dt.datetime(2026, 3, 2, 15, 59, tzinfo=dt.UTC)).on == ON - D
+
+
+def test_messages_show_labels_not_codes_in_both_languages() -> None:
+    from django.utils import translation
+
+    from meiguard.authz.reasons import reason_message
+
+    req, snap = allowed_case()
+    (reason,) = decide(replace(req, products=(ProductUse(500, Decimal(300), "U"),)), snap).reasons
+    with translation.override("zh-hans"):
+        assert "A型肉毒毒素" in reason_message(reason)
+    with translation.override("en"):
+        message = reason_message(reason)
+    assert "botulinum_toxin_a" not in message
+    assert reason.fact("ingredient") == "botulinum_toxin_a"
