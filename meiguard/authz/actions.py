@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,8 @@ from meiguard.core import context
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
-from meiguard.registry.models import Institution, Practitioner
+from meiguard.registry.models import Institution, Lot, Practitioner
+from meiguard.registry.validators import parse_udi
 from meiguard.rules.services import resolve
 
 from . import snapshot as snapshots
@@ -315,12 +317,19 @@ class BatchItem:
 
 
 def check_batch(
-    actor: Actor, reqs: list[DecisionRequest], *, channel: str = DecisionChannel.BATCH
+    actor: Actor,
+    reqs: list[DecisionRequest | NotFoundField | ActionError],
+    *,
+    channel: str = DecisionChannel.BATCH,
 ) -> list[BatchItem]:
-    """Each request is decided on its own; a bad item (unknown id) is reported without failing the others."""
+    """Each request is decided on its own; a bad item (unknown id, or an error found while parsing it, passed
+    in place of its request) is reported without failing the others."""
     items: list[BatchItem] = []
     rows: list[DecisionLog] = []
     for i, req in enumerate(reqs):
+        if isinstance(req, NotFoundField | ActionError):
+            items.append(BatchItem(i, error=req))
+            continue
         try:
             snap = snapshots.load(actor, req)
         except (NotFoundField, ActionError) as exc:
@@ -361,6 +370,35 @@ def replay(actor: Actor, log_id: int) -> Replay:
     except (NotFoundField, ActionError) as exc:
         error = str(getattr(exc, "message", exc))
     return Replay(row, recorded, decide(req, snap), current, error)
+
+
+DRUG_TRACE_CODE_RE = re.compile(r"^\d{20}$")
+
+
+def lot_for_trace_code(actor: Actor, institution_id: int, code: str, *, field: str) -> int:
+    """The lot a scanned code names at this institution: a GS1 UDI with (01) DI and (10) lot (DD-05).
+
+    A 20-digit drug trace code (DD-06) names a unit, not a lot: it is resolved through the stock it was
+    received into, which the inventory module records; until then it is refused with a clear message.
+    """
+    code = code.strip()
+    if DRUG_TRACE_CODE_RE.match(code):
+        raise FieldErrors({field: [_("药品追溯码须在入库登记后才能识别批次;请改用批次或医疗器械 UDI")]})
+    try:
+        udi = parse_udi(code)
+    except ValidationError as exc:
+        raise FieldErrors({field: [str(m) for m in exc.messages]}) from None
+    if not udi.lot:
+        raise FieldErrors({field: [_("UDI 中没有批号 (10),无法确定批次")]})
+    lot_id = (
+        Lot.objects.visible_to(actor)
+        .filter(institution_id=institution_id, product__udi_di=udi.gtin, lot_no=udi.lot)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if lot_id is None:
+        raise NotFoundField(field)
+    return lot_id
 
 
 def error_message(exc: Exception) -> str:

@@ -6,10 +6,14 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import model_validator
 
+from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.errors import ActionError
 
 from . import actions
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, TechnologyKind
@@ -23,12 +27,21 @@ BATCH_MAX = 1000
 
 
 class ProductUseIn(Schema):
-    lot_id: int = Field(..., ge=1, description="批次 id")
+    lot_id: int | None = Field(None, ge=1, description="批次 id(与 trace_code 二选一)")
+    trace_code: str | None = Field(
+        None, min_length=1, max_length=120, description="扫码所得 UDI,如 (01)06901234567892(10)LOT01"
+    )
     dose_value: Decimal | None = Field(
         None, ge=0, le=100000, max_digits=10, decimal_places=3, description="本次剂量"
     )
     dose_unit: str | None = Field(None, min_length=1, max_length=8, description="剂量单位,如 U、ml")
     minutes: int | None = Field(None, ge=0, le=600, description="单部位操作分钟数(填充类)")
+
+    @model_validator(mode="after")
+    def one_way_to_name_the_lot(self) -> "ProductUseIn":
+        if (self.lot_id is None) == (self.trace_code is None):
+            raise ValueError(gettext("批次 id 与追溯码须且只能填写一个"))
+        return self
 
 
 class DecisionIn(Schema):
@@ -40,13 +53,22 @@ class DecisionIn(Schema):
     device_ids: list[int] = Field(default_factory=list, max_length=10)
     supervisor_id: int | None = Field(None, ge=1, description="在场指导的主诊医师")
 
-    def to_request(self) -> DecisionRequest:
+    def to_request(self, actor: Actor) -> DecisionRequest:
+        uses = []
+        for i, p in enumerate(self.products):
+            lot_id = p.lot_id
+            if lot_id is None:
+                assert p.trace_code is not None
+                lot_id = actions.lot_for_trace_code(
+                    actor, self.institution_id, p.trace_code, field=f"products[{i}].trace_code"
+                )
+            uses.append(ProductUse(lot_id, p.dose_value, p.dose_unit, p.minutes))
         return actions.as_request(
             institution_id=self.institution_id,
             practitioner_id=self.practitioner_id,
             procedure_code=self.procedure_code.strip(),
             at=self.at,
-            products=tuple(ProductUse(p.lot_id, p.dose_value, p.dose_unit, p.minutes) for p in self.products),
+            products=tuple(uses),
             device_ids=tuple(self.device_ids),
             supervisor_id=self.supervisor_id,
         )
@@ -108,7 +130,8 @@ class ErrorOut(Schema):
 )
 def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
     """May this practitioner perform this procedure, with these lots and devices, here, now? Every reason is listed."""
-    checked = actions.check(request.actor, payload.to_request(), channel=DecisionChannel.API)  # type: ignore[attr-defined]
+    actor = request.actor  # type: ignore[attr-defined]
+    checked = actions.check(actor, payload.to_request(actor), channel=DecisionChannel.API)  # type: ignore[attr-defined]
     return DecisionOut.of(checked.log, checked.decision)
 
 
@@ -134,7 +157,14 @@ class BatchOut(Schema):
 )
 def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
     """Up to 1,000 requests; each is decided on its own, an unknown id fails only its own item."""
-    items = actions.check_batch(request.actor, [r.to_request() for r in payload.requests])  # type: ignore[attr-defined]
+    actor = request.actor  # type: ignore[attr-defined]
+    reqs: list[DecisionRequest | NotFoundField | ActionError] = []
+    for r in payload.requests:
+        try:
+            reqs.append(r.to_request(actor))
+        except (NotFoundField, ActionError) as exc:
+            reqs.append(exc)
+    items = actions.check_batch(actor, reqs)
     out: list[BatchItemOut] = []
     for item in items:
         if item.checked is not None:
@@ -144,11 +174,11 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
                 )
             )
         else:
-            exc = item.error
-            assert exc is not None
-            field = getattr(exc, "field", None)
-            code = "NOT_FOUND" if isinstance(exc, NotFoundField) else getattr(exc, "code", "INVALID")
-            message = actions.error_message(exc)
+            error = item.error
+            assert error is not None
+            field = getattr(error, "field", None)
+            code = "NOT_FOUND" if isinstance(error, NotFoundField) else getattr(error, "code", "INVALID")
+            message = actions.error_message(error)
             out.append(
                 BatchItemOut(index=item.index, error=ErrorOut(code=code, message=message, field=field))
             )

@@ -117,6 +117,7 @@ SUPPLIER_FIELDS = frozenset(
 AUTHORIZATION_FIELDS = frozenset({"brand", "registrant", "valid_from", "valid_until", "evidence", "note"})
 PRODUCT_FIELDS = frozenset(
     {
+        "udi_di",
         "generic_name",
         "brand_name",
         "kind",

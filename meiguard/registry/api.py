@@ -710,6 +710,7 @@ class ProductOut(Schema):
     high_risk: bool
     category: str
     dose_unit: str
+    udi_di: str
     supplier_id: int
 
 
@@ -725,6 +726,7 @@ class ProductIn(Schema):
     high_risk: bool = False
     category: ProductCategory = ProductCategory.OTHER
     dose_unit: DoseUnit
+    udi_di: str = Field("", max_length=14)
 
 
 class ProductPatch(Schema):
@@ -738,6 +740,7 @@ class ProductPatch(Schema):
     high_risk: bool | None = None
     category: ProductCategory | None = None
     dose_unit: DoseUnit | None = None
+    udi_di: str | None = Field(None, max_length=14)
 
 
 class ProductFilters(Schema):

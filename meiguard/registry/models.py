@@ -610,6 +610,10 @@ class Product(models.Model):
         _("成分/品类"), max_length=32, choices=ProductCategory.choices, default=ProductCategory.OTHER
     )
     dose_unit = models.CharField(_("剂量单位"), max_length=8, choices=DoseUnit.choices)
+    # UDI-DI (DD-05): the GTIN-14 printed as (01) in the product's UDI; lets a scanned UDI find its lot.
+    udi_di = models.CharField(
+        _("UDI-DI (GTIN)"), max_length=14, blank=True, db_index=True, validators=[v.validate_gtin]
+    )
     supplier = models.ForeignKey(
         Supplier, on_delete=models.PROTECT, related_name="products", verbose_name=_("供应商")
     )

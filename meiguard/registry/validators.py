@@ -132,6 +132,16 @@ def _gs1_date(value: str) -> dt.date:
     return dt.date(year, month, day)
 
 
+def validate_gtin(value: str) -> None:
+    """A GTIN-14 with a valid check digit (the UDI-DI of a product, DD-05)."""
+    if not re.fullmatch(r"\d{14}", value or ""):
+        raise ValidationError(_("UDI-DI 应为14位数字(GTIN-14)"), code="invalid_gtin")
+    try:
+        ean.validate(value)
+    except StdnumError as exc:
+        raise ValidationError(_("GTIN 校验位不正确"), code="invalid_gtin") from exc
+
+
 def parse_udi(value: str) -> Udi:
     """Parse a human-readable GS1 UDI, e.g. ``(01)06901234567892(17)270101(10)L01(21)SN9``."""
     text = (value or "").strip()

@@ -70,7 +70,8 @@ def test_it_refuses_anonymous(clinic):
         ({"at": "yesterday"}, "at"),
         ({"at": "2026-03-03T10:00:00"}, "at"),
         ({"products": [{"lot_id": 1, "dose_value": "-5"}]}, "products.0.dose_value"),
-        ({"products": [{"dose_value": "5"}]}, "products.0.lot_id"),
+        ({"products": [{"dose_value": "5"}]}, "products.0"),
+        ({"products": [{"lot_id": 1, "trace_code": "(01)06901234567892(10)A1"}]}, "products.0"),
         ({"products": [{"lot_id": 1, "minutes": 9999}]}, "products.0.minutes"),
         ({"device_ids": "x"}, "device_ids"),
     ],
@@ -152,3 +153,58 @@ def test_replay_endpoint(clinic, django_capture_on_commit_callbacks):
     assert body["changed_since"] == ["AUTHORIZATION_SUSPENDED"]
     assert clinic.world.client("sun").get(f"/api/v1/decisions/{decision_id}/replay").status_code == 404
     assert li.get(f"/api/v1/decisions/{decision_id}").json()["id"] == decision_id
+
+
+def test_a_scanned_udi_names_the_lot(clinic, django_capture_on_commit_callbacks):
+    from meiguard.registry import actions as reg
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reg.update_product(SYSTEM, clinic.rf.pk, udi_di="06901234567892")
+        filler = reg.create_product(
+            SYSTEM,
+            supplier_id=clinic.toxin.supplier_id,
+            generic_name="透明质酸钠凝胶",
+            brand_name="衡力",
+            kind="device",
+            registration_no="国械注准20163130001",
+            registrant="华熙",
+            risk_class="III",
+            registration_valid_until="2030-12-31",
+            high_risk=True,
+            category="hyaluronic_acid",
+            dose_unit="ml",
+            udi_di="06901234567892",
+        )
+        reg.create_lot(
+            SYSTEM,
+            institution_id=clinic.jia.pk,
+            product_id=filler.pk,
+            lot_no="HA01",
+            expiry_date="2030-01-01",
+            quantity=5,
+            unit="piece",
+        )
+    li = clinic.world.client("li")
+    body = _post(
+        li,
+        "/api/v1/decisions",
+        clinic.payload(
+            procedure_code="derm-filler-injection",
+            device_ids=[],
+            products=[
+                {"trace_code": "(01)06901234567892(17)300101(10)HA01", "dose_value": "1", "dose_unit": "ml"}
+            ],
+        ),
+    ).json()
+    assert body["reasons"] and {r["code"] for r in body["reasons"]} == {"AUTHORIZATION_MISSING"}
+    assert DecisionLog.objects.get().request["products"][0]["lot_id"] > 0
+    r = _post(
+        li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "(01)06901234567892(10)NOPE"}])
+    )
+    assert (r.status_code, r.json()["field"]) == (404, "products[0].trace_code")
+    r = _post(
+        li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "(01)06901234567899(10)HA01"}])
+    )
+    assert r.status_code == 422 and r.json()["field"] == "products[0].trace_code"
+    r = _post(li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "81234567890123456789"}]))
+    assert r.status_code == 422 and "入库" in r.json()["message"]
