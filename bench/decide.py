@@ -727,14 +727,14 @@ def count_queries(
 
 def warm_rule_packs(reg: Registry) -> None:
     """Rule packs are tiny and cached per process: resolve each province's once (cold runs then pay 1 query)."""
+    from meiguard.authz import snapshot
     from meiguard.authz.facts import CHINA_TZ
-    from meiguard.authz.snapshot import snapshots
     from meiguard.rules.services import resolve
 
     on = dt.datetime.fromisoformat(AT_ISO).astimezone(CHINA_TZ).date()
     for prov in sorted(set(reg.inst_province)):
         resolve(prov, on)
-    snapshots.clear()
+    snapshot.clear()
 
 
 def measure_size(reg: Registry, samples: list[Sample], user_id: int, args: argparse.Namespace) -> SizeResult:
@@ -747,7 +747,7 @@ def measure_size(reg: Registry, samples: list[Sample], user_id: int, args: argpa
     reqs = [(decision_request(s), member_actor(s, user_id)) for s in samples]
     ids = [s.practitioner_id for s in samples]
     count_n = min(len(reqs), 300)
-    clear = snapshot.snapshots.clear
+    clear = snapshot.clear
     t: dict[str, Timing] = {}
     q: dict[str, Counter[int]] = {}
 
@@ -910,7 +910,7 @@ def measure_http(
         me: list[bytes | None] = [None] * n
         # Warm-up: the snapshot cache is fed by an earlier Zipf stream (in process, the cache the server
         # thread uses), then both endpoints get a few untimed requests.
-        snapshot.snapshots.clear()
+        snapshot.clear()
         for s in make_samples(reg, rng, zipf, warmup_n):
             snapshot.load(member_actor(s, user_id), decision_request(s))
         warm = [json.dumps(s.payload()).encode() for s in make_samples(reg, rng, zipf, min(n, 200))]

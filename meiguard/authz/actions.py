@@ -280,7 +280,12 @@ class Checked:
 
 
 def _log_row(
-    actor: Actor, req: DecisionRequest, snap: Snapshot, decision: Decision, channel: str
+    actor: Actor,
+    req: DecisionRequest,
+    snap: Snapshot,
+    decision: Decision,
+    channel: str,
+    encoded_snapshot: dict[str, Any] | None = None,
 ) -> DecisionLog:
     return DecisionLog(
         institution_id=req.institution_id,
@@ -291,7 +296,7 @@ def _log_row(
         reason_codes=list(decision.codes()),
         reasons=encode(decision.reasons),
         request=encode(req),
-        snapshot=encode(snap),
+        snapshot=encoded_snapshot if encoded_snapshot is not None else encode(snap),
         rule_pack=snap.pack.label,
         asked_by_id=actor.user_id,
         actor_label=actor.username,
@@ -302,9 +307,9 @@ def _log_row(
 
 def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.API) -> Checked:
     """Load the snapshot (checking access), decide, and append the decision to the log."""
-    snap = snapshots.load(actor, req)
+    snap, encoded = snapshots.load_for_log(actor, req)
     decision = decide(req, snap)
-    row = _log_row(actor, req, snap, decision, channel)
+    row = _log_row(actor, req, snap, decision, channel, encoded)
     row.save(force_insert=True)
     return Checked(decision, row, snap)
 
@@ -331,12 +336,12 @@ def check_batch(
             items.append(BatchItem(i, error=req))
             continue
         try:
-            snap = snapshots.load(actor, req)
+            snap, encoded = snapshots.load_for_log(actor, req)
         except (NotFoundField, ActionError) as exc:
             items.append(BatchItem(i, error=exc))
             continue
         decision = decide(req, snap)
-        row = _log_row(actor, req, snap, decision, channel)
+        row = _log_row(actor, req, snap, decision, channel, encoded)
         rows.append(row)
         items.append(BatchItem(i, checked=Checked(decision, row, snap)))
     DecisionLog.objects.bulk_create(rows, batch_size=500)

@@ -7,6 +7,7 @@ Templates use ``{name}`` placeholders filled from the reason's facts.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from django.utils import translation
@@ -17,6 +18,8 @@ from meiguard.registry.choices import ProductCategory
 from meiguard.rules.choices import Invasiveness, Profession, Subject
 
 from .policy import Reason
+
+MESSAGE_LANGUAGES = ("zh-hans", "en")
 
 REASONS: dict[str, Promise] = {
     "INSTITUTION_NOT_ACTIVE": _("机构“{institution}”当前状态为 {status},不得开展诊疗"),
@@ -126,20 +129,27 @@ def reason_message(reason: Reason) -> str:
     return _format(template, dict(reason.facts))
 
 
-def reason_messages(reason: Reason) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for lang in ("zh-hans", "en"):
+@lru_cache(maxsize=8192)
+def _messages(reason: Reason) -> tuple[tuple[str, str], ...]:
+    out = []
+    for lang in MESSAGE_LANGUAGES:
         with translation.override(lang):
-            out[lang] = reason_message(reason)
-    return out
+            out.append((lang, reason_message(reason)))
+    return tuple(out)
+
+
+def reason_messages(reason: Reason) -> dict[str, str]:
+    """The message in every product language; memoised (reasons are immutable, messages depend only on them)."""
+    return dict(_messages(reason))
 
 
 def reason_dict(reason: Reason) -> dict[str, Any]:
+    messages = reason_messages(reason)
     return {
         "code": reason.code,
         "severity": str(reason.severity),
-        "message": reason_message(reason),
-        "messages": reason_messages(reason),
+        "message": messages.get(translation.get_language() or "", messages["zh-hans"]),
+        "messages": messages,
         "rule": {
             "pack": reason.rule.pack,
             "version": reason.rule.version,

@@ -25,8 +25,10 @@ def _keys_for(instance: Any) -> list[str]:
         return [gen_key("p", instance.pk)]
     if isinstance(instance, reg.Qualification | reg.PractitionerSite):
         return [gen_key("p", instance.practitioner_id)]
-    if isinstance(instance, reg.Lot | reg.Device):
-        return [gen_key("i", instance.institution_id)]
+    if isinstance(instance, reg.Lot):
+        return [gen_key("lot", instance.pk)]
+    if isinstance(instance, reg.Device):
+        return [gen_key("dev", instance.pk)]
     if isinstance(instance, reg.Product | reg.Supplier | reg.DistributionAuthorization | RulePackVersion):
         return [gen_key("catalog")]
     if isinstance(instance, authz.Authorization):

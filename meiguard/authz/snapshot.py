@@ -1,13 +1,21 @@
-"""Build the engine's snapshot from the database in a fixed number of queries, and cache hot snapshots.
+"""Build the engine's snapshot from the database in a fixed number of queries, and cache hot parts of it.
 
-Cold path (whatever the data size): institution 1, practitioners (+ supervisor) 1, their qualifications 1,
-their multi-site registrations 1, authorizations 1, lots 1 and devices 1 (only when asked for), supplier
-distribution authorizations 1 (only with products or devices), and the rule pack (1 when its build is cached).
+A snapshot has two kinds of part, cached separately so that one practitioner asked about many procedures,
+or one lot used by many practitioners, is loaded once:
 
-Warm path: zero queries. A cached entry is keyed by the ids asked for, the China calendar day, and
-*generations* of the institution, the practitioner(s) and the catalog, kept in Django's cache. Every
-relevant write bumps a generation on commit (``authz/signals.py``), so the next request misses and reloads.
-Access is checked on every request, warm or cold, against the organisations recorded with the snapshot.
+* the **people** part — institution, rule pack, practitioner (+ supervisor), their qualifications,
+  multi-site registrations and authorizations — keyed by those ids, the China calendar day, and the
+  *generations* of the institution, the practitioner(s) and the catalog;
+* the **items** — one entry per lot or device, keyed by its id and its own generation and the catalog's.
+
+Cold queries (whatever the data size): institution 1, the rule-pack version in force 1 (memoised per day and
+catalog generation), practitioners 1, qualifications 1, sites 1, authorizations 1; and, only for items not
+cached, lots 1, devices 1, supplier distribution authorizations 1. Every query reads plain rows
+(``values_list``, no model instances, no ordering) that become frozen facts directly.
+
+Generations live in Django's cache and are bumped on commit by ``authz/signals.py`` after every relevant
+write, so the next request misses and reloads. Access is checked on every request, warm or cold, against the
+organisations recorded with each part: a foreign id is a 404 naming the request field.
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
 
@@ -35,6 +44,7 @@ from meiguard.registry.models import (
 from meiguard.rules.choices import TITLE_RANK, Title
 from meiguard.rules.services import ResolvedPack, RuleRef, resolve
 
+from .codec import encode
 from .facts import (
     AuthorizationFacts,
     ChiefRequirement,
@@ -55,7 +65,7 @@ from .facts import (
 from .models import Authorization
 
 GEN_TIMEOUT = None  # generations never expire by themselves
-MAX_ENTRIES = 20_000
+MAX_ENTRIES = 50_000
 
 
 # ---- generations -----------------------------------------------------------------------------
@@ -73,25 +83,18 @@ def bump(keys: Iterable[str]) -> None:
             cache.set(key, 1, GEN_TIMEOUT)
 
 
-# ---- the in-process snapshot cache -----------------------------------------------------------
+# ---- the in-process cache --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    snapshot: Snapshot
-    # For each request field, the organisations whose members may see it (checked on every hit).
-    visibility: tuple[tuple[str, frozenset[int]], ...]
-
-
-class SnapshotCache:
+class LRU:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self._data: OrderedDict[tuple[object, ...], Entry] = OrderedDict()
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[object, ...]) -> Entry | None:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             entry = self._data.get(key)
             if entry is None:
@@ -101,7 +104,7 @@ class SnapshotCache:
             self.hits += 1
             return entry
 
-    def put(self, key: tuple[object, ...], entry: Entry) -> None:
+    def put(self, key: Hashable, entry: Any) -> None:
         with self._lock:
             self._data[key] = entry
             self._data.move_to_end(key)
@@ -114,49 +117,61 @@ class SnapshotCache:
             self.hits = self.misses = 0
 
 
-snapshots = SnapshotCache()
+# ``snapshots`` counts a hit when the people part of a request was cached (items are counted in ``items``).
+snapshots = LRU()
+items = LRU()
+_packs = LRU(max_entries=256)
 
 
-def _cache_key(req: DecisionRequest) -> tuple[tuple[object, ...], list[str]]:
-    people = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
-    gen_keys = [gen_key("i", req.institution_id), gen_key("catalog"), *(gen_key("p", p) for p in people)]
-    gens = cache.get_many(gen_keys)
-    key = (
-        req.institution_id,
-        req.practitioner_id,
-        req.supervisor_id,
-        req.procedure_code,
-        req.on,
-        tuple(sorted({u.lot_id for u in req.products})),
-        tuple(sorted(set(req.device_ids))),
-        tuple(gens.get(k, 0) for k in gen_keys),
-    )
-    return key, gen_keys
+def clear() -> None:
+    snapshots.clear()
+    items.clear()
+    _packs.clear()
 
 
-def check_visible(actor: Actor, req: DecisionRequest, entry: Entry) -> None:
-    """404 naming the first request field the actor may not see (foreign and unknown look the same)."""
-    if actor.is_unrestricted:
-        return
-    readable = actor.readable_org_ids
-    for field_name, orgs in entry.visibility:
-        if not orgs & readable:
-            raise NotFoundField(field_name)
+class InstitutionRow(NamedTuple):
+    pk: int
+    organization_id: int
+    name: str
+    status: str
+    licence_valid_from: dt.date | None
+    licence_valid_until: dt.date | None
+    next_verification_due: dt.date | None
+    subjects: list[str]
+    province: str
+    institution_type: str
+    hospital_level: str
+    has_anesthesiology: bool
 
 
-def load(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Snapshot:
-    """The snapshot for ``req``, checked against what ``actor`` may see."""
-    key, _ = _cache_key(req) if use_cache else ((), [])
-    entry = snapshots.get(key) if use_cache else None
-    if entry is None:
-        entry = build(req)
-        if use_cache:
-            snapshots.put(key, entry)
-    check_visible(actor, req, entry)
-    return entry.snapshot
+@dataclass(slots=True)
+class People:
+    pack: ResolvedPack
+    inst: InstitutionRow
+    institution: InstitutionFacts
+    practitioner: PractitionerFacts
+    supervisor: PractitionerFacts | None
+    authorizations: tuple[AuthorizationFacts, ...]
+    visibility: tuple[tuple[str, frozenset[int]], ...]
+    pack_facts: dict[str, tuple[PackFacts, dict[str, Any]]] = field(default_factory=dict)
+    encoded: dict[str, Any] = field(default_factory=dict)
+
+    def facts_for(self, procedure_code: str) -> tuple[PackFacts, dict[str, Any]]:
+        hit = self.pack_facts.get(procedure_code)
+        if hit is None:
+            facts = pack_facts(self.pack, self.inst, procedure_code)
+            hit = self.pack_facts[procedure_code] = (facts, encode(facts))
+        return hit
 
 
-# ---- building from the database --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Item:
+    facts: LotFacts | DeviceFacts
+    organization_id: int
+    encoded: dict[str, Any]
+
+
+# ---- building facts ----------------------------------------------------------------------------
 
 
 def _ref(pack: ResolvedPack, rule_id: str, fallback_source: str) -> RuleRef:
@@ -173,7 +188,8 @@ def _title_rank(title: str) -> int:
         return 0
 
 
-def pack_facts(pack: ResolvedPack, institution: Institution, procedure_code: str) -> PackFacts:
+def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> PackFacts:
+    """The rule-pack facts for one procedure at one institution (anything with the Institution's fields)."""
     try:
         proc = pack.procedure(procedure_code)
     except KeyError:
@@ -232,7 +248,7 @@ def pack_facts(pack: ResolvedPack, institution: Institution, procedure_code: str
         nurse_training_rule=nurse_hours.rule
         if nurse_hours
         else _ref(pack, "INST.nurse-training-hours", "seed 004"),
-        authorization_rule=_ref(pack, "SP-02.privileging", "SP-02 [S23] 手术分级管理/新技术准入"),
+        authorization_rule=_ref(pack, "SP-02.privileging", "SP-02 [S23]"),
         product_rule=_ref(pack, "DD-07.registered-products", "DD-07 [S19]; DD-09 [S21]"),
         device_rule=_ref(pack, "DD-07.device-use", "DD-07 [S19]; S20"),
         dose_limits=dose_limits,
@@ -240,224 +256,361 @@ def pack_facts(pack: ResolvedPack, institution: Institution, procedure_code: str
     )
 
 
-def _practitioner_facts(
-    p: Practitioner, quals: list[Qualification], sites: list[PractitionerSite]
-) -> PractitionerFacts:
-    return PractitionerFacts(
-        id=p.pk,
-        name=p.name,
-        profession=p.profession,
-        status=p.status,
-        practice_scopes=frozenset({p.practice_scope} if p.practice_scope else ()),
-        title_rank=_title_rank(p.title),
-        main_institution_id=p.main_institution_id,
-        sites=tuple(SiteFacts(s.institution_id, s.valid_from, s.valid_until) for s in sites),
-        qualifications=tuple(
-            QualificationFacts(
-                id=q.pk,
-                kind=q.kind,
-                subject=q.subject,
-                valid_from=q.valid_from,
-                valid_until=q.valid_until,
-                verification_status=q.verification_status,
-                qualifying_years=q.qualifying_years,
-                hours=q.hours,
-                reference=q.product_reference,
-            )
-            for q in quals
-        ),
-    )
+def _pack(province: str, on: dt.date, catalog_gen: int) -> ResolvedPack:
+    key = (province, on, catalog_gen)
+    pack = _packs.get(key)
+    if pack is None:
+        pack = resolve(province, on)
+        _packs.put(key, pack)
+    return pack
 
 
-def _product_facts(
-    product, windows: dict[tuple[int, str], list[tuple[dt.date | None, dt.date | None]]]
-) -> ProductFacts:  # type: ignore[no-untyped-def]
-    brand = product.brand_name or product.generic_name
-    return ProductFacts(
-        id=product.pk,
-        name=str(product),
-        brand=brand,
-        kind=product.kind,
-        registration_no=product.registration_no,
-        registration_valid_until=product.registration_valid_until,
-        high_risk=product.high_risk,
-        ingredient=product.category,
-        dose_unit=product.dose_unit,
-        supplier_id=product.supplier_id,
-        distribution_windows=tuple(windows.get((product.supplier_id, brand), ())),
-    )
+_INSTITUTION = (
+    "pk",
+    "organization_id",
+    "name",
+    "status",
+    "licence_valid_from",
+    "licence_valid_until",
+    "next_verification_due",
+    "subjects",
+    "province",
+    "institution_type",
+    "hospital_level",
+    "has_anesthesiology",
+)
+_PERSON = (
+    "pk",
+    "name",
+    "profession",
+    "status",
+    "practice_scope",
+    "title",
+    "main_institution_id",
+    "main_institution__organization_id",
+)
+_QUAL = (
+    "practitioner_id",
+    "pk",
+    "kind",
+    "subject",
+    "valid_from",
+    "valid_until",
+    "verification_status",
+    "qualifying_years",
+    "hours",
+    "product_reference",
+)
+_SITE = (
+    "practitioner_id",
+    "pk",
+    "institution_id",
+    "valid_from",
+    "valid_until",
+    "institution__organization_id",
+)
+_AUTH = (
+    "pk",
+    "kind",
+    "institution_id",
+    "practitioner_id",
+    "status",
+    "valid_from",
+    "valid_until",
+    "procedure_code",
+    "procedure_category",
+    "subject",
+    "product_brand",
+    "device_model",
+    "max_grade",
+    "supervisor_id",
+)
+_PRODUCT = (
+    "product_id",
+    "product__generic_name",
+    "product__brand_name",
+    "product__registration_no",
+    "product__kind",
+    "product__registration_valid_until",
+    "product__high_risk",
+    "product__category",
+    "product__dose_unit",
+    "product__supplier_id",
+)
+_LOT = (
+    "pk",
+    "lot_no",
+    "institution_id",
+    "expiry_date",
+    "status",
+    "recall_level",
+    "institution__organization_id",
+    *_PRODUCT,
+)
+_DEVICE = (
+    "pk",
+    "serial_no",
+    "udi",
+    "institution_id",
+    "status",
+    "next_inspection_due",
+    "next_calibration_due",
+    "institution__organization_id",
+    *_PRODUCT,
+)
 
 
-def build(req: DecisionRequest) -> Entry:
-    institution = (
-        Institution.objects.filter(pk=req.institution_id)
-        .only(
-            "pk",
-            "organization_id",
-            "name",
-            "status",
-            "licence_valid_from",
-            "licence_valid_until",
-            "next_verification_due",
-            "subjects",
-            "province",
-            "institution_type",
-            "hospital_level",
-            "has_anesthesiology",
-        )
-        .first()
-    )
-    if institution is None:
+def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
+    """``catalog_gen`` None: resolve the rule pack afresh (no memo)."""
+    rows = list(Institution.objects.filter(pk=req.institution_id).order_by().values_list(*_INSTITUTION))
+    if not rows:
         raise NotFoundField("institution_id")
-    pack = resolve(institution.province, req.on)
-    facts = pack_facts(pack, institution, req.procedure_code)
+    inst = InstitutionRow(*rows[0])
+    pack = (
+        resolve(inst.province, req.on) if catalog_gen is None else _pack(inst.province, req.on, catalog_gen)
+    )
+    if req.procedure_code not in pack.procedures:
+        raise NotFoundField("procedure_code")
 
-    people_ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
-    people = {
-        p.pk: p
-        for p in Practitioner.objects.filter(pk__in=people_ids)
-        .select_related("main_institution")
-        .only(
-            "pk",
-            "name",
-            "profession",
-            "status",
-            "practice_scope",
-            "title",
-            "main_institution_id",
-            "main_institution__organization_id",
-        )
-    }
+    ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
+    people = {row[0]: row for row in Practitioner.objects.filter(pk__in=ids).order_by().values_list(*_PERSON)}
     if req.practitioner_id not in people:
         raise NotFoundField("practitioner_id")
     if req.supervisor_id and req.supervisor_id not in people:
         raise NotFoundField("supervisor_id")
-    quals: dict[int, list[Qualification]] = {pk: [] for pk in people}
-    for q in Qualification.objects.filter(practitioner_id__in=people_ids).order_by("pk"):
-        quals[q.practitioner_id].append(q)
-    sites: dict[int, list[PractitionerSite]] = {pk: [] for pk in people}
-    site_orgs: dict[int, set[int]] = {pk: set() for pk in people}
-    for s in (
-        PractitionerSite.objects.filter(practitioner_id__in=people_ids)
-        .select_related("institution")
-        .only(
-            "pk",
-            "practitioner_id",
-            "institution_id",
-            "valid_from",
-            "valid_until",
-            "institution__organization_id",
-        )
-        .order_by("pk")
+    quals: dict[int, list[QualificationFacts]] = {pk: [] for pk in people}
+    for q in sorted(
+        Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*_QUAL),
+        key=lambda r: r[1],
     ):
-        sites[s.practitioner_id].append(s)
-        site_orgs[s.practitioner_id].add(s.institution.organization_id)
-
-    authorizations = tuple(
-        AuthorizationFacts(
-            id=a.pk,
-            kind=a.kind,
-            institution_id=a.institution_id,
-            practitioner_id=a.practitioner_id,
-            status=a.status,
-            valid_from=a.valid_from,
-            valid_until=a.valid_until,
-            procedure_code=a.procedure_code,
-            procedure_category=a.procedure_category,
-            subject=a.subject,
-            product_brand=a.product_brand,
-            device_model=a.device_model,
-            max_grade=a.max_grade,
-            supervisor_id=a.supervisor_id,
+        quals[q[0]].append(QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]))
+    sites: dict[int, list[SiteFacts]] = {pk: [] for pk in people}
+    site_orgs: dict[int, set[int]] = {pk: set() for pk in people}
+    for s in sorted(
+        PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*_SITE),
+        key=lambda r: r[1],
+    ):
+        sites[s[0]].append(SiteFacts(s[2], s[3], s[4]))
+        site_orgs[s[0]].add(s[5])
+    auths = tuple(
+        AuthorizationFacts(*a)
+        for a in sorted(
+            Authorization.objects.filter(
+                practitioner_id=req.practitioner_id, institution_id=req.institution_id
+            )
+            .order_by()
+            .values_list(*_AUTH),
+            key=lambda r: r[0],
         )
-        for a in Authorization.objects.filter(
-            practitioner_id=req.practitioner_id, institution_id=req.institution_id
-        ).order_by("pk")
     )
 
-    lot_ids = sorted({u.lot_id for u in req.products})
-    lots = (
-        list(Lot.objects.filter(pk__in=lot_ids).select_related("product", "institution")) if lot_ids else []
-    )
-    devices = (
-        list(DeviceModel.objects.filter(pk__in=req.device_ids).select_related("product", "institution"))
-        if req.device_ids
-        else []
-    )
-    windows: dict[tuple[int, str], list[tuple[dt.date | None, dt.date | None]]] = {}
-    products = [lot.product for lot in lots] + [d.product for d in devices]
-    if products:
-        supplier_ids = {p.supplier_id for p in products}
-        for d in DistributionAuthorization.objects.filter(supplier_id__in=supplier_ids).order_by("pk"):
-            windows.setdefault((d.supplier_id, d.brand), []).append((d.valid_from, d.valid_until))
+    def person(pk: int) -> PractitionerFacts:
+        _, name, profession, status, scope, title, main_id, _org = people[pk]
+        return PractitionerFacts(
+            id=pk,
+            name=name,
+            profession=profession,
+            status=status,
+            practice_scopes=frozenset({scope} if scope else ()),
+            title_rank=_title_rank(title),
+            main_institution_id=main_id,
+            sites=tuple(sites[pk]),
+            qualifications=tuple(quals[pk]),
+        )
 
-    lot_by_id = {lot.pk: lot for lot in lots}
-    device_by_id = {d.pk: d for d in devices}
-    visibility: list[tuple[str, frozenset[int]]] = [
-        ("institution_id", frozenset({institution.organization_id})),
-    ]
+    visibility: list[tuple[str, frozenset[int]]] = [("institution_id", frozenset({inst.organization_id}))]
     for field_name, pk in (("practitioner_id", req.practitioner_id), ("supervisor_id", req.supervisor_id)):
         if pk:
-            person = people[pk]
-            visibility.append(
-                (field_name, frozenset({person.main_institution.organization_id, *site_orgs[pk]}))
-            )
-    for i, use in enumerate(req.products):
-        lot = lot_by_id.get(use.lot_id)
-        if lot is None:
-            raise NotFoundField(f"products[{i}].lot_id")
-        visibility.append((f"products[{i}].lot_id", frozenset({lot.institution.organization_id})))
-    for i, device_id in enumerate(req.device_ids):
-        device = device_by_id.get(device_id)
-        if device is None:
-            raise NotFoundField(f"device_ids[{i}]")
-        visibility.append((f"device_ids[{i}]", frozenset({device.institution.organization_id})))
-
-    snapshot = Snapshot(
-        pack=facts,
+            visibility.append((field_name, frozenset({people[pk][7], *site_orgs[pk]})))
+    return People(
+        pack=pack,
+        inst=inst,
         institution=InstitutionFacts(
-            id=institution.pk,
-            name=institution.name,
-            status=institution.status,
-            licence_valid_from=institution.licence_valid_from,
-            licence_valid_until=institution.licence_valid_until,
-            next_verification_due=institution.next_verification_due,
-            subjects=frozenset(institution.subjects),
-            province=institution.province,
+            id=inst.pk,
+            name=inst.name,
+            status=inst.status,
+            licence_valid_from=inst.licence_valid_from,
+            licence_valid_until=inst.licence_valid_until,
+            next_verification_due=inst.next_verification_due,
+            subjects=frozenset(inst.subjects),
+            province=inst.province,
         ),
-        practitioner=_practitioner_facts(
-            people[req.practitioner_id], quals[req.practitioner_id], sites[req.practitioner_id]
-        ),
-        supervisor=(
-            _practitioner_facts(people[req.supervisor_id], quals[req.supervisor_id], sites[req.supervisor_id])
-            if req.supervisor_id
-            else None
-        ),
-        authorizations=authorizations,
-        lots=tuple(
-            LotFacts(
-                id=lot.pk,
-                lot_no=lot.lot_no,
-                institution_id=lot.institution_id,
-                expiry=lot.expiry_date,
-                status=lot.status,
-                recall_level=lot.recall_level,
-                product=_product_facts(lot.product, windows),
-            )
-            for lot in lots
-        ),
-        devices=tuple(
-            DeviceFacts(
-                id=d.pk,
-                serial=d.serial_no or d.udi,
-                institution_id=d.institution_id,
-                status=d.status,
-                model=d.product.brand_name or d.product.generic_name,
-                next_inspection_due=d.next_inspection_due,
-                next_calibration_due=d.next_calibration_due,
-                product=_product_facts(d.product, windows),
-            )
-            for d in devices
-        ),
+        practitioner=person(req.practitioner_id),
+        supervisor=person(req.supervisor_id) if req.supervisor_id else None,
+        authorizations=auths,
+        visibility=tuple(visibility),
     )
-    return Entry(snapshot=snapshot, visibility=tuple(visibility))
+
+
+def _product(row: tuple[Any, ...], windows: dict[tuple[int, str], list[tuple[Any, Any]]]) -> ProductFacts:
+    pk, generic, brand_name, reg_no, kind, reg_until, high_risk, category, unit, supplier_id = row
+    brand = brand_name or generic
+    return ProductFacts(
+        id=pk,
+        name=f"{brand} ({reg_no})",
+        brand=brand,
+        kind=kind,
+        registration_no=reg_no,
+        registration_valid_until=reg_until,
+        high_risk=high_risk,
+        ingredient=category,
+        dose_unit=unit,
+        supplier_id=supplier_id,
+        distribution_windows=tuple(windows.get((supplier_id, brand), ())),
+    )
+
+
+def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, int], Item]:
+    lots = list(Lot.objects.filter(pk__in=lot_ids).order_by().values_list(*_LOT)) if lot_ids else []
+    devices = (
+        list(DeviceModel.objects.filter(pk__in=device_ids).order_by().values_list(*_DEVICE))
+        if device_ids
+        else []
+    )
+    windows: dict[tuple[int, str], list[tuple[Any, Any]]] = {}
+    supplier_ids = {r[-1] for r in lots} | {r[-1] for r in devices}
+    if supplier_ids:
+        for supplier_id, brand, start, end, _pk in sorted(
+            DistributionAuthorization.objects.filter(supplier_id__in=supplier_ids)
+            .order_by()
+            .values_list("supplier_id", "brand", "valid_from", "valid_until", "pk"),
+            key=lambda r: r[4],
+        ):
+            windows.setdefault((supplier_id, brand), []).append((start, end))
+    out: dict[tuple[str, int], Item] = {}
+    for r in lots:
+        product = _product(r[7:], windows)
+        lot = LotFacts(
+            id=r[0],
+            lot_no=r[1],
+            institution_id=r[2],
+            expiry=r[3],
+            status=r[4],
+            recall_level=r[5],
+            product=product,
+        )
+        out[("l", r[0])] = Item(lot, r[6], encode(lot))
+    for r in devices:
+        product = _product(r[8:], windows)
+        device = DeviceFacts(
+            id=r[0],
+            serial=r[1] or r[2],
+            institution_id=r[3],
+            status=r[4],
+            model=product.brand,
+            next_inspection_due=r[5],
+            next_calibration_due=r[6],
+            product=product,
+        )
+        out[("d", r[0])] = Item(device, r[7], encode(device))
+    return out
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+
+def check_visible(actor: Actor, visibility: Iterable[tuple[str, frozenset[int]]]) -> None:
+    """404 naming the first request field the actor may not see (foreign and unknown look the same)."""
+    if actor.is_unrestricted:
+        return
+    readable = actor.readable_org_ids
+    for field_name, orgs in visibility:
+        if not orgs & readable:
+            raise NotFoundField(field_name)
+
+
+def load_for_log(
+    actor: Actor, req: DecisionRequest, *, use_cache: bool = True
+) -> tuple[Snapshot, dict[str, Any]]:
+    """The snapshot for ``req`` checked against what ``actor`` may see, and its JSON form for the log."""
+    lot_ids = sorted({u.lot_id for u in req.products})
+    device_ids = sorted(set(req.device_ids))
+    people_ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
+    gen_keys = [
+        gen_key("catalog"),
+        gen_key("i", req.institution_id),
+        *(gen_key("p", p) for p in people_ids),
+        *(gen_key("lot", pk) for pk in lot_ids),
+        *(gen_key("dev", pk) for pk in device_ids),
+    ]
+    gens = cache.get_many(gen_keys) if use_cache else {}
+    catalog_gen = gens.get(gen_keys[0], 0)
+
+    people_key = (
+        req.institution_id,
+        req.practitioner_id,
+        req.supervisor_id,
+        req.on,
+        tuple(gens.get(k, 0) for k in gen_keys[: 2 + len(people_ids)]),
+    )
+    people: People | None = snapshots.get(people_key) if use_cache else None
+    if people is None:
+        people = _load_people(req, catalog_gen if use_cache else None)
+        if use_cache:
+            snapshots.put(people_key, people)
+    check_visible(actor, people.visibility)
+    facts, facts_encoded = people.facts_for(req.procedure_code)
+
+    wanted = [("l", pk) for pk in lot_ids] + [("d", pk) for pk in device_ids]
+    found: dict[tuple[str, int], Item] = {}
+    missing: list[tuple[str, int]] = []
+    for kind, pk in wanted:
+        key = (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen)
+        item = items.get(key) if use_cache else None
+        if item is None:
+            missing.append((kind, pk))
+        else:
+            found[(kind, pk)] = item
+    if missing:
+        loaded = _load_items([pk for k, pk in missing if k == "l"], [pk for k, pk in missing if k == "d"])
+        for kind, pk in missing:
+            item = loaded.get((kind, pk))
+            if item is None:
+                continue
+            found[(kind, pk)] = item
+            if use_cache:
+                items.put(
+                    (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen), item
+                )
+    for i, use in enumerate(req.products):
+        item = found.get(("l", use.lot_id))
+        if item is None:
+            raise NotFoundField(f"products[{i}].lot_id")
+        check_visible(actor, ((f"products[{i}].lot_id", frozenset({item.organization_id})),))
+    for i, device_id in enumerate(req.device_ids):
+        item = found.get(("d", device_id))
+        if item is None:
+            raise NotFoundField(f"device_ids[{i}]")
+        check_visible(actor, ((f"device_ids[{i}]", frozenset({item.organization_id})),))
+
+    lot_items = [found[("l", pk)] for pk in lot_ids]
+    device_items = [found[("d", pk)] for pk in device_ids]
+    snap = Snapshot(
+        pack=facts,
+        institution=people.institution,
+        practitioner=people.practitioner,
+        supervisor=people.supervisor,
+        authorizations=people.authorizations,
+        lots=tuple(i.facts for i in lot_items),  # type: ignore[misc]
+        devices=tuple(i.facts for i in device_items),  # type: ignore[misc]
+    )
+    if not people.encoded:
+        people.encoded.update(
+            institution=encode(people.institution),
+            practitioner=encode(people.practitioner),
+            supervisor=encode(people.supervisor),
+            authorizations=encode(people.authorizations),
+        )
+    encoded = {
+        "pack": facts_encoded,
+        **people.encoded,
+        "lots": [i.encoded for i in lot_items],
+        "devices": [i.encoded for i in device_items],
+        "extra": [],
+    }
+    return snap, encoded
+
+
+def load(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Snapshot:
+    """The snapshot for ``req``, checked against what ``actor`` may see."""
+    return load_for_log(actor, req, use_cache=use_cache)[0]

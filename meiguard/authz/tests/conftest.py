@@ -180,7 +180,7 @@ def authorize(
 @pytest.fixture
 def clinic(world) -> Clinic:
     load_builtin_packs()
-    snapshot.snapshots.clear()
+    snapshot.clear()
     jia = make_institution(world.org_jia.pk, "甲诊所")
     yi = make_institution(
         world.org_yi.pk,

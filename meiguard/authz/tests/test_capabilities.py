@@ -114,10 +114,10 @@ def test_foreign_and_unknown_practitioners_are_404(clinic):
 def test_query_count_is_pinned_and_independent_of_the_number_of_procedures(clinic, django_assert_num_queries):
     li = clinic.world.actor("li")
     queries.capabilities(li, clinic.li.pk, ON)  # warm the rule pack build cache
-    snapshot.snapshots.clear()
+    snapshot.clear()
     with CaptureQueriesContext(connection) as one:
         single = queries.capabilities(li, clinic.li.pk, ON, codes=[TOXIN])
-    snapshot.snapshots.clear()
+    snapshot.clear()
     with CaptureQueriesContext(connection) as many:
         everything = queries.capabilities(li, clinic.li.pk, ON)
     (ic_one,) = single.institutions
@@ -125,7 +125,7 @@ def test_query_count_is_pinned_and_independent_of_the_number_of_procedures(clini
     assert len(ic_one.allowed) + len(ic_one.denied) == 1
     assert len(ic_many.allowed) + len(ic_many.denied) > 40
     assert len(one) == len(many)
-    snapshot.snapshots.clear()
+    snapshot.clear()
     with django_assert_num_queries(QUERIES_ONE_INSTITUTION):
         queries.capabilities(li, clinic.li.pk, ON)
 

@@ -49,9 +49,9 @@ def _grow(clinic, n: int) -> None:
 
 def _cold(clinic, django_assert_num_queries, expected, **changes):
     actor = clinic.world.actor("li")
-    snapshot.snapshots.clear()
+    snapshot.clear()
     snapshot.load(actor, clinic.request())  # warm the rule-pack cache
-    snapshot.snapshots.clear()
+    snapshot.clear()
     req = clinic.request(**changes)
     with django_assert_num_queries(expected):
         snap = snapshot.load(actor, req)
@@ -84,3 +84,24 @@ def test_check_adds_one_insert_to_a_warm_snapshot(clinic, django_assert_num_quer
     actions.check(actor, clinic.request())
     with django_assert_num_queries(1):
         actions.check(actor, clinic.request())
+
+
+def test_lots_and_devices_are_cached_apart_from_people(clinic, django_assert_num_queries):
+    """A second person using the same lot and device loads only their own part (5 queries, pack memoised)."""
+    actor = clinic.world.actor("li")
+    snapshot.clear()
+    snapshot.load(actor, clinic.request())
+    req = clinic.request(supervisor_id=clinic.li.pk)  # a different people key, the same lot and device
+    with django_assert_num_queries(5):
+        snap = snapshot.load(actor, req)
+    assert snap.lots[0].lot_no == "B2026001"
+    assert snapshot.items.hits >= 2
+
+
+def test_another_procedure_for_the_same_person_costs_no_query(clinic, django_assert_num_queries):
+    actor = clinic.world.actor("li")
+    snapshot.load(actor, clinic.request())
+    req = clinic.request(procedure_code="derm-filler-injection", products=(), device_ids=())
+    with django_assert_num_queries(0):
+        snap = snapshot.load(actor, req)
+    assert snap.pack.procedure.code == "derm-filler-injection"
