@@ -32,6 +32,7 @@ from django.core.cache import cache
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.models import Device as DeviceModel
 from meiguard.registry.models import (
     DistributionAuthorization,
@@ -360,9 +361,36 @@ _DEVICE = (
 )
 
 
+# The loader's fixed queries, compiled once per shape (lib/fixedsql.py): plain rows, no ordering.
+Q_INSTITUTION = FixedQuery(lambda pk: Institution.objects.filter(pk=pk).order_by().values_list(*_INSTITUTION))
+Q_PEOPLE = FixedQuery(lambda ids: Practitioner.objects.filter(pk__in=ids).order_by().values_list(*_PERSON))
+Q_QUALIFICATIONS = FixedQuery(
+    lambda ids: Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*_QUAL)
+)
+Q_SITES = FixedQuery(
+    lambda ids: PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*_SITE)
+)
+Q_AUTHORIZATIONS = FixedQuery(
+    lambda practitioner, institution: (
+        Authorization.objects.filter(practitioner_id=practitioner, institution_id=institution)
+        .order_by()
+        .values_list(*_AUTH)
+    )
+)
+Q_LOTS = FixedQuery(lambda ids: Lot.objects.filter(pk__in=ids).order_by().values_list(*_LOT))
+Q_DEVICES = FixedQuery(lambda ids: DeviceModel.objects.filter(pk__in=ids).order_by().values_list(*_DEVICE))
+Q_DISTRIBUTION = FixedQuery(
+    lambda ids: (
+        DistributionAuthorization.objects.filter(supplier_id__in=ids)
+        .order_by()
+        .values_list("supplier_id", "brand", "valid_from", "valid_until", "pk")
+    )
+)
+
+
 def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
     """``catalog_gen`` None: resolve the rule pack afresh (no memo)."""
-    rows = list(Institution.objects.filter(pk=req.institution_id).order_by().values_list(*_INSTITUTION))
+    rows = Q_INSTITUTION.run(req.institution_id)
     if not rows:
         raise NotFoundField("institution_id")
     inst = InstitutionRow(*rows[0])
@@ -373,35 +401,22 @@ def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
         raise NotFoundField("procedure_code")
 
     ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
-    people = {row[0]: row for row in Practitioner.objects.filter(pk__in=ids).order_by().values_list(*_PERSON)}
+    people = {row[0]: row for row in Q_PEOPLE.run(ids)}
     if req.practitioner_id not in people:
         raise NotFoundField("practitioner_id")
     if req.supervisor_id and req.supervisor_id not in people:
         raise NotFoundField("supervisor_id")
     quals: dict[int, list[QualificationFacts]] = {pk: [] for pk in people}
-    for q in sorted(
-        Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*_QUAL),
-        key=lambda r: r[1],
-    ):
+    for q in sorted(Q_QUALIFICATIONS.run(ids), key=lambda r: r[1]):
         quals[q[0]].append(QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]))
     sites: dict[int, list[SiteFacts]] = {pk: [] for pk in people}
     site_orgs: dict[int, set[int]] = {pk: set() for pk in people}
-    for s in sorted(
-        PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*_SITE),
-        key=lambda r: r[1],
-    ):
+    for s in sorted(Q_SITES.run(ids), key=lambda r: r[1]):
         sites[s[0]].append(SiteFacts(s[2], s[3], s[4]))
         site_orgs[s[0]].add(s[5])
     auths = tuple(
         AuthorizationFacts(*a)
-        for a in sorted(
-            Authorization.objects.filter(
-                practitioner_id=req.practitioner_id, institution_id=req.institution_id
-            )
-            .order_by()
-            .values_list(*_AUTH),
-            key=lambda r: r[0],
-        )
+        for a in sorted(Q_AUTHORIZATIONS.run(req.practitioner_id, req.institution_id), key=lambda r: r[0])
     )
 
     def person(pk: int) -> PractitionerFacts:
@@ -461,20 +476,13 @@ def _product(row: tuple[Any, ...], windows: dict[tuple[int, str], list[tuple[Any
 
 
 def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, int], Item]:
-    lots = list(Lot.objects.filter(pk__in=lot_ids).order_by().values_list(*_LOT)) if lot_ids else []
-    devices = (
-        list(DeviceModel.objects.filter(pk__in=device_ids).order_by().values_list(*_DEVICE))
-        if device_ids
-        else []
-    )
+    lots = Q_LOTS.run(lot_ids) if lot_ids else []
+    devices = Q_DEVICES.run(device_ids) if device_ids else []
     windows: dict[tuple[int, str], list[tuple[Any, Any]]] = {}
     supplier_ids = {r[-1] for r in lots} | {r[-1] for r in devices}
     if supplier_ids:
         for supplier_id, brand, start, end, _pk in sorted(
-            DistributionAuthorization.objects.filter(supplier_id__in=supplier_ids)
-            .order_by()
-            .values_list("supplier_id", "brand", "valid_from", "valid_until", "pk"),
-            key=lambda r: r[4],
+            Q_DISTRIBUTION.run(sorted(supplier_ids)), key=lambda r: r[4]
         ):
             windows.setdefault((supplier_id, brand), []).append((start, end))
     out: dict[tuple[str, int], Item] = {}
