@@ -217,7 +217,15 @@ STORAGES = {
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "meiguard@localhost")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The decision engine keeps snapshot *generations* in this cache: with several worker processes it must be
+# shared (Redis), or a write in one process would not invalidate the snapshots cached by the others.
+CACHE_URL = env("CACHE_URL", "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be locmem:// or redis://host:port/db, got {CACHE_URL!r}")
 
 # Which rule-pack directory the `load_rule_pack --builtin` command reads.
 RULE_PACK_DIR = BASE_DIR / "meiguard" / "rules" / "packs"

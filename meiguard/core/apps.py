@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "meiguard.core"
     label = "core"
     verbose_name = _("组织与用户")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -61,3 +61,27 @@ def test_argon2_is_first_outside_tests():
         text=True,
     )
     assert check.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_cache_url_selects_the_backend():
+    result = subprocess.run(
+        [sys.executable, "-c", "import meiguard.settings as s; print(s.CACHES['default']['BACKEND'])"],
+        cwd=ROOT,
+        env={**os.environ, "CACHE_URL": "redis://127.0.0.1:6379/3"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "django.core.cache.backends.redis.RedisCache"
+    bad = _import_settings({"CACHE_URL": "memcached://x"})
+    assert bad.returncode != 0 and "CACHE_URL" in bad.stderr
+
+
+def test_deploy_check_warns_about_a_per_process_cache(settings):
+    from meiguard.core.checks import check_shared_cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert [w.id for w in check_shared_cache()] == ["meiguard.W001"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
+    }
+    assert check_shared_cache() == []
