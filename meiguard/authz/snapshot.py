@@ -559,12 +559,14 @@ def load_for_log(
     check_visible(actor, people.visibility)
     facts, facts_encoded = people.facts_for(req.procedure_code)
 
+    def item_key(kind: str, pk: int) -> tuple[str, int, int, int]:
+        return (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen)
+
     wanted = [("l", pk) for pk in lot_ids] + [("d", pk) for pk in device_ids]
     found: dict[tuple[str, int], Item] = {}
     missing: list[tuple[str, int]] = []
     for kind, pk in wanted:
-        key = (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen)
-        item = items.get(key) if use_cache else None
+        item = items.get(item_key(kind, pk)) if use_cache else None
         if item is None:
             missing.append((kind, pk))
         else:
@@ -577,9 +579,7 @@ def load_for_log(
                 continue
             found[(kind, pk)] = item
             if use_cache:
-                items.put(
-                    (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen), item
-                )
+                items.put(item_key(kind, pk), item)
     for i, use in enumerate(req.products):
         item = found.get(("l", use.lot_id))
         if item is None:
