@@ -18,6 +18,9 @@ def _settings_for_tests(settings, tmp_path):
     settings.AXES_ENABLED = False
     settings.FIELD_ENCRYPTION_KEY = "p4Xr5HqWf6Z2j8a1Yk3Nq0TtVb9sLmCxRz7EwUoIgDc="
     settings.LANGUAGE_CODE = "zh-hans"
+    from meiguard.authz import snapshot
+
+    snapshot.clear()  # in-process caches must not outlive the test database's rollback
     # Argon2 is deliberately slow; only test_auth checks the production hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -26,7 +26,7 @@ from . import snapshot as snapshots
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
 from .codec import decode, encode
 from .facts import DecisionRequest, Snapshot
-from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog
+from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog, DecisionSnapshot
 from .policy import Decision, decide
 from .reasons import reason_dict
 
@@ -280,12 +280,7 @@ class Checked:
 
 
 def _log_row(
-    actor: Actor,
-    req: DecisionRequest,
-    snap: Snapshot,
-    decision: Decision,
-    channel: str,
-    encoded_snapshot: dict[str, Any] | None = None,
+    actor: Actor, req: DecisionRequest, loaded: snapshots.Loaded, decision: Decision, channel: str
 ) -> DecisionLog:
     return DecisionLog(
         institution_id=req.institution_id,
@@ -296,8 +291,8 @@ def _log_row(
         reason_codes=list(decision.codes()),
         reasons=encode(decision.reasons),
         request=encode(req),
-        snapshot=encoded_snapshot if encoded_snapshot is not None else encode(snap),
-        rule_pack=snap.pack.label,
+        snapshot_id=loaded.digest,
+        rule_pack=loaded.snapshot.pack.label,
         asked_by_id=actor.user_id,
         actor_label=actor.username,
         channel=channel,
@@ -305,13 +300,28 @@ def _log_row(
     )
 
 
+def _store_snapshots(loaded: list[snapshots.Loaded]) -> None:
+    """Insert the snapshots not yet stored (one query, only when there are new ones)."""
+    new = {x.digest: x for x in loaded if not snapshots.is_stored(x.digest)}
+    if new:
+        DecisionSnapshot.objects.bulk_create(
+            [DecisionSnapshot(digest=d, data=x.encoded) for d, x in new.items()], ignore_conflicts=True
+        )
+        transaction.on_commit(lambda: snapshots.mark_stored(new))
+
+
 def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.API) -> Checked:
-    """Load the snapshot (checking access), decide, and append the decision to the log."""
-    snap, encoded = snapshots.load_for_log(actor, req)
-    decision = decide(req, snap)
-    row = _log_row(actor, req, snap, decision, channel, encoded)
+    """Load the snapshot (checking access), decide, and append the decision to the log.
+
+    No transaction of its own: the snapshot row is content-addressed and inserted first (idempotently), so the
+    log row can never name a missing snapshot, and an interrupted check leaves at most an unused snapshot.
+    """
+    loaded = snapshots.load_for_log(actor, req)
+    decision = decide(req, loaded.snapshot)
+    _store_snapshots([loaded])
+    row = _log_row(actor, req, loaded, decision, channel)
     row.save(force_insert=True)
-    return Checked(decision, row, snap)
+    return Checked(decision, row, loaded.snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,20 +341,24 @@ def check_batch(
     in place of its request) is reported without failing the others."""
     items: list[BatchItem] = []
     rows: list[DecisionLog] = []
+    all_loaded: list[snapshots.Loaded] = []
     for i, req in enumerate(reqs):
         if isinstance(req, NotFoundField | ActionError):
             items.append(BatchItem(i, error=req))
             continue
         try:
-            snap, encoded = snapshots.load_for_log(actor, req)
+            loaded = snapshots.load_for_log(actor, req)
         except (NotFoundField, ActionError) as exc:
             items.append(BatchItem(i, error=exc))
             continue
-        decision = decide(req, snap)
-        row = _log_row(actor, req, snap, decision, channel, encoded)
+        decision = decide(req, loaded.snapshot)
+        row = _log_row(actor, req, loaded, decision, channel)
         rows.append(row)
-        items.append(BatchItem(i, checked=Checked(decision, row, snap)))
-    DecisionLog.objects.bulk_create(rows, batch_size=500)
+        all_loaded.append(loaded)
+        items.append(BatchItem(i, checked=Checked(decision, row, loaded.snapshot)))
+    with transaction.atomic():
+        _store_snapshots(all_loaded)
+        DecisionLog.objects.bulk_create(rows, batch_size=500)
     return items
 
 
@@ -362,11 +376,11 @@ class Replay:
 
 
 def replay(actor: Actor, log_id: int) -> Replay:
-    row = DecisionLog.objects.visible_to(actor).filter(pk=log_id).first()
+    row = DecisionLog.objects.visible_to(actor).select_related("snapshot").filter(pk=log_id).first()
     if row is None:
         raise NotFoundField("id")
     req = decode(DecisionRequest, row.request)
-    snap = decode(Snapshot, row.snapshot)
+    snap = decode(Snapshot, row.snapshot.data)
     recorded = decode(Decision, {"outcome": row.outcome, "reasons": row.reasons})
     current: Decision | None = None
     error = ""

@@ -15,7 +15,7 @@ from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 
-from . import actions
+from . import actions, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, TechnologyKind
 from .facts import DecisionRequest, ProductUse
 from .models import Authorization, DecisionLog
@@ -213,21 +213,21 @@ class DecisionRowOut(Schema):
 @router.get("/decisions", response=list[DecisionRowOut], summary="核验记录 / Decision log")
 @paginate(LimitOffsetPagination)
 def list_decisions(request: HttpRequest, filters: Query[DecisionFilter]) -> Any:
-    qs = DecisionLog.objects.visible_to(request.actor)  # type: ignore[attr-defined]
     f = filters
-    if f.institution_id:
-        qs = qs.filter(institution_id=f.institution_id)
-    if f.practitioner_id:
-        qs = qs.filter(practitioner_id=f.practitioner_id)
-    if f.procedure_code:
-        qs = qs.filter(procedure_code=f.procedure_code)
-    if f.outcome:
-        qs = qs.filter(outcome=f.outcome)
+    qs = queries.decisions(
+        request.actor,  # type: ignore[attr-defined]
+        queries.DecisionFilters(
+            institution_id=f.institution_id,
+            practitioner_id=f.practitioner_id,
+            procedure_code=f.procedure_code or "",
+            outcome=f.outcome or "",
+        ),
+    )
     if f.since:
         qs = qs.filter(at__gte=f.since)
     if f.until:
         qs = qs.filter(at__lt=f.until)
-    return qs.defer("snapshot", "request", "reasons").order_by("-created_at", "-pk")
+    return qs
 
 
 @router.get("/decisions/{decision_id}", response={200: DecisionOut, 404: ErrorOut}, summary="核验详情")

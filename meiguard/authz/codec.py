@@ -1,13 +1,16 @@
 """JSON round-trip for the engine's frozen dataclasses (requests, snapshots, reasons).
 
 A decision log row stores the request and the snapshot it was decided on, so a past decision can be
-replayed exactly: ``decide(decode(DecisionRequest, row.request), decode(Snapshot, row.snapshot))``.
+replayed exactly: ``decide(decode(DecisionRequest, row.request), decode(Snapshot, row.snapshot.data))``.
+Snapshots are stored once per distinct content, named by ``snapshot_digest``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import types
 import typing
 from decimal import Decimal
@@ -70,3 +73,25 @@ def decode(tp: Any, data: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp(data)
     return data
+
+
+PEOPLE_KEYS = ("institution", "practitioner", "supervisor", "authorizations")
+
+
+def part_digest(encoded: Any) -> str:
+    canonical = json.dumps(encoded, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def combine_digests(pack: str, people: str, lots: list[str], devices: list[str]) -> str:
+    return hashlib.sha256("|".join([pack, people, *lots, "#", *devices]).encode()).hexdigest()
+
+
+def snapshot_digest(encoded: dict[str, Any]) -> str:
+    """The name of an encoded snapshot; the loader computes the same value from its cached parts."""
+    return combine_digests(
+        part_digest(encoded["pack"]),
+        part_digest({k: encoded[k] for k in PEOPLE_KEYS}),
+        [part_digest(x) for x in encoded["lots"]],
+        [part_digest(x) for x in encoded["devices"]],
+    )

@@ -183,6 +183,33 @@ class Authorization(models.Model):
             raise ValidationError(errors)
 
 
+class DecisionSnapshot(models.Model):
+    """The facts a decision was made on, stored once per distinct content (content-addressed, append-only).
+
+    Thousands of decisions share a snapshot (the same practitioner, lots and rules on the same day); keeping it
+    once keeps each log row small. Readable only through the decision log rows that reference it.
+    """
+
+    digest = models.CharField(_("摘要"), max_length=64, primary_key=True)
+    data = models.JSONField(_("事实快照"))
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("事实快照")
+        verbose_name_plural = _("事实快照")
+
+    def __str__(self) -> str:
+        return self.digest[:12]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("decision snapshots cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("decision snapshots cannot be deleted")
+
+
 class DecisionLogQuerySet(TenantQuerySet):
     def update(self, **kwargs: Any) -> int:
         raise AppendOnlyError("decision log entries cannot be changed")
@@ -194,11 +221,21 @@ class DecisionLogQuerySet(TenantQuerySet):
 class DecisionLog(models.Model):
     """Every decision, append-only: the request, outcome, reasons, rule-pack version and the snapshot used."""
 
+    # No single-column FK indexes: the (institution, -created_at) and (practitioner, -created_at) indexes below
+    # serve those lookups, and every index costs time on the hot insert.
     institution = models.ForeignKey(
-        "registry.Institution", on_delete=models.PROTECT, related_name="+", verbose_name=_("机构")
+        "registry.Institution",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("机构"),
+        db_index=False,
     )
     practitioner = models.ForeignKey(
-        "registry.Practitioner", on_delete=models.PROTECT, related_name="+", verbose_name=_("执业人员")
+        "registry.Practitioner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("执业人员"),
+        db_index=False,
     )
     procedure_code = models.CharField(_("项目编码"), max_length=64)
     at = models.DateTimeField(_("核验时点"))
@@ -206,7 +243,13 @@ class DecisionLog(models.Model):
     reason_codes = models.JSONField(_("原因代码"), default=list)
     reasons = models.JSONField(_("原因"), default=list)
     request = models.JSONField(_("请求"))
-    snapshot = models.JSONField(_("事实快照"))
+    snapshot = models.ForeignKey(
+        DecisionSnapshot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("事实快照"),
+    )
     rule_pack = models.CharField(_("规则包版本"), max_length=64)
     asked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -214,6 +257,7 @@ class DecisionLog(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("请求人"),
     )
     actor_label = models.CharField(_("请求人"), max_length=150)
@@ -254,4 +298,11 @@ class DecisionLog(models.Model):
         return self.institution.organization_id
 
 
-__all__ = ["Authorization", "AuthorizationKind", "AuthorizationStatus", "DecisionChannel", "DecisionLog"]
+__all__ = [
+    "Authorization",
+    "AuthorizationKind",
+    "AuthorizationStatus",
+    "DecisionChannel",
+    "DecisionLog",
+    "DecisionSnapshot",
+]

@@ -269,7 +269,7 @@ def decisions(actor: Actor, f: DecisionFilters) -> QuerySet[DecisionLog]:
         qs = qs.filter(at__lt=_start_of(f.until + dt.timedelta(days=1)))
     return (
         qs.select_related("institution", "practitioner")
-        .defer("snapshot", "request", "reasons")
+        .defer("request", "reasons")
         .order_by("-created_at", "-pk")
     )
 

@@ -10,8 +10,8 @@ or one lot used by many practitioners, is loaded once:
 
 Cold queries (whatever the data size): institution 1, the rule-pack version in force 1 (memoised per day and
 catalog generation), practitioners 1, qualifications 1, sites 1, authorizations 1; and, only for items not
-cached, lots 1, devices 1, supplier distribution authorizations 1. Every query reads plain rows
-(``values_list``, no model instances, no ordering) that become frozen facts directly.
+cached, lots 1 and devices 1 (each joined with its supplier's distribution authorizations). Every query reads
+plain rows (``values_list``, no model instances, no ordering) that become frozen facts directly.
 
 Generations live in Django's cache and are bumped on commit by ``authz/signals.py`` after every relevant
 write, so the next request misses and reloads. Access is checked on every request, warm or cold, against the
@@ -35,7 +35,6 @@ from meiguard.core.apierrors import NotFoundField
 from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.models import Device as DeviceModel
 from meiguard.registry.models import (
-    DistributionAuthorization,
     Institution,
     Lot,
     Practitioner,
@@ -45,7 +44,7 @@ from meiguard.registry.models import (
 from meiguard.rules.choices import TITLE_RANK, Title
 from meiguard.rules.services import ResolvedPack, RuleRef, resolve
 
-from .codec import encode
+from .codec import PEOPLE_KEYS, combine_digests, encode, part_digest
 from .facts import (
     AuthorizationFacts,
     ChiefRequirement,
@@ -124,10 +123,25 @@ items = LRU()
 _packs = LRU(max_entries=256)
 
 
+# Digests of snapshots known to be stored (DecisionSnapshot rows are append-only, so this never goes stale
+# in production; tests roll the database back, so ``clear()`` forgets them too).
+_stored = LRU(max_entries=200_000)
+
+
+def is_stored(digest: str) -> bool:
+    return _stored.get(digest) is not None
+
+
+def mark_stored(digests: Iterable[str]) -> None:
+    for digest in digests:
+        _stored.put(digest, True)
+
+
 def clear() -> None:
     snapshots.clear()
     items.clear()
     _packs.clear()
+    _stored.clear()
 
 
 class InstitutionRow(NamedTuple):
@@ -154,15 +168,27 @@ class People:
     supervisor: PractitionerFacts | None
     authorizations: tuple[AuthorizationFacts, ...]
     visibility: tuple[tuple[str, frozenset[int]], ...]
-    pack_facts: dict[str, tuple[PackFacts, dict[str, Any]]] = field(default_factory=dict)
+    pack_facts: dict[str, tuple[PackFacts, dict[str, Any], str]] = field(default_factory=dict)
     encoded: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""
 
-    def facts_for(self, procedure_code: str) -> tuple[PackFacts, dict[str, Any]]:
+    def facts_for(self, procedure_code: str) -> tuple[PackFacts, dict[str, Any], str]:
         hit = self.pack_facts.get(procedure_code)
         if hit is None:
             facts = pack_facts(self.pack, self.inst, procedure_code)
-            hit = self.pack_facts[procedure_code] = (facts, encode(facts))
+            encoded = encode(facts)
+            hit = self.pack_facts[procedure_code] = (facts, encoded, part_digest(encoded))
         return hit
+
+    def encode_once(self) -> None:
+        if not self.digest:
+            self.encoded.update(
+                institution=encode(self.institution),
+                practitioner=encode(self.practitioner),
+                supervisor=encode(self.supervisor),
+                authorizations=encode(self.authorizations),
+            )
+            self.digest = part_digest({k: self.encoded[k] for k in PEOPLE_KEYS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +196,7 @@ class Item:
     facts: LotFacts | DeviceFacts
     organization_id: int
     encoded: dict[str, Any]
+    digest: str
 
 
 # ---- building facts ----------------------------------------------------------------------------
@@ -338,6 +365,14 @@ _PRODUCT = (
     "product__dose_unit",
     "product__supplier_id",
 )
+# The supplier's distribution authorizations ride along (a LEFT JOIN: one row per authorization, or one
+# row of NULLs), so no separate query is needed for them.
+_WINDOWS = (
+    "product__supplier__authorizations__pk",
+    "product__supplier__authorizations__brand",
+    "product__supplier__authorizations__valid_from",
+    "product__supplier__authorizations__valid_until",
+)
 _LOT = (
     "pk",
     "lot_no",
@@ -347,6 +382,7 @@ _LOT = (
     "recall_level",
     "institution__organization_id",
     *_PRODUCT,
+    *_WINDOWS,
 )
 _DEVICE = (
     "pk",
@@ -358,6 +394,7 @@ _DEVICE = (
     "next_calibration_due",
     "institution__organization_id",
     *_PRODUCT,
+    *_WINDOWS,
 )
 
 
@@ -379,13 +416,6 @@ Q_AUTHORIZATIONS = FixedQuery(
 )
 Q_LOTS = FixedQuery(lambda ids: Lot.objects.filter(pk__in=ids).order_by().values_list(*_LOT))
 Q_DEVICES = FixedQuery(lambda ids: DeviceModel.objects.filter(pk__in=ids).order_by().values_list(*_DEVICE))
-Q_DISTRIBUTION = FixedQuery(
-    lambda ids: (
-        DistributionAuthorization.objects.filter(supplier_id__in=ids)
-        .order_by()
-        .values_list("supplier_id", "brand", "valid_from", "valid_until", "pk")
-    )
-)
 
 
 def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
@@ -457,7 +487,7 @@ def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
     )
 
 
-def _product(row: tuple[Any, ...], windows: dict[tuple[int, str], list[tuple[Any, Any]]]) -> ProductFacts:
+def _product(row: tuple[Any, ...], windows: tuple[tuple[Any, Any], ...]) -> ProductFacts:
     pk, generic, brand_name, reg_no, kind, reg_until, high_risk, category, unit, supplier_id = row
     brand = brand_name or generic
     return ProductFacts(
@@ -471,22 +501,33 @@ def _product(row: tuple[Any, ...], windows: dict[tuple[int, str], list[tuple[Any
         ingredient=category,
         dose_unit=unit,
         supplier_id=supplier_id,
-        distribution_windows=tuple(windows.get((supplier_id, brand), ())),
+        distribution_windows=windows,
     )
 
 
+def _group(
+    rows: list[tuple[Any, ...]], width: int
+) -> list[tuple[tuple[Any, ...], tuple[tuple[Any, Any], ...]]]:
+    """Fold the joined rows: one (row without window columns, the windows for the product's brand) per item."""
+    by_item: dict[Any, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
+    for r in rows:
+        head, window = r[:width], r[width:]
+        entry = by_item.setdefault(head[0], (head, []))
+        if window[0] is not None:
+            entry[1].append(window)
+    out = []
+    for head, windows in by_item.values():
+        brand = head[-8] or head[-9]  # product brand_name, else generic_name
+        mine = tuple((start, end) for _pk, b, start, end in sorted(windows, key=lambda w: w[0]) if b == brand)
+        out.append((head, mine))
+    return out
+
+
 def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, int], Item]:
-    lots = Q_LOTS.run(lot_ids) if lot_ids else []
-    devices = Q_DEVICES.run(device_ids) if device_ids else []
-    windows: dict[tuple[int, str], list[tuple[Any, Any]]] = {}
-    supplier_ids = {r[-1] for r in lots} | {r[-1] for r in devices}
-    if supplier_ids:
-        for supplier_id, brand, start, end, _pk in sorted(
-            Q_DISTRIBUTION.run(sorted(supplier_ids)), key=lambda r: r[4]
-        ):
-            windows.setdefault((supplier_id, brand), []).append((start, end))
+    lots = _group(Q_LOTS.run(lot_ids), len(_LOT) - len(_WINDOWS)) if lot_ids else []
+    devices = _group(Q_DEVICES.run(device_ids), len(_DEVICE) - len(_WINDOWS)) if device_ids else []
     out: dict[tuple[str, int], Item] = {}
-    for r in lots:
+    for r, windows in lots:
         product = _product(r[7:], windows)
         lot = LotFacts(
             id=r[0],
@@ -497,8 +538,9 @@ def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, in
             recall_level=r[5],
             product=product,
         )
-        out[("l", r[0])] = Item(lot, r[6], encode(lot))
-    for r in devices:
+        encoded = encode(lot)
+        out[("l", r[0])] = Item(lot, r[6], encoded, part_digest(encoded))
+    for r, windows in devices:
         product = _product(r[8:], windows)
         device = DeviceFacts(
             id=r[0],
@@ -510,7 +552,8 @@ def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, in
             next_calibration_due=r[6],
             product=product,
         )
-        out[("d", r[0])] = Item(device, r[7], encode(device))
+        encoded = encode(device)
+        out[("d", r[0])] = Item(device, r[7], encoded, part_digest(encoded))
     return out
 
 
@@ -527,10 +570,8 @@ def check_visible(actor: Actor, visibility: Iterable[tuple[str, frozenset[int]]]
             raise NotFoundField(field_name)
 
 
-def load_for_log(
-    actor: Actor, req: DecisionRequest, *, use_cache: bool = True
-) -> tuple[Snapshot, dict[str, Any]]:
-    """The snapshot for ``req`` checked against what ``actor`` may see, and its JSON form for the log."""
+def load_for_log(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Loaded:
+    """The snapshot for ``req`` checked against what ``actor`` may see, with its JSON form and digest."""
     lot_ids = sorted({u.lot_id for u in req.products})
     device_ids = sorted(set(req.device_ids))
     people_ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
@@ -557,7 +598,7 @@ def load_for_log(
         if use_cache:
             snapshots.put(people_key, people)
     check_visible(actor, people.visibility)
-    facts, facts_encoded = people.facts_for(req.procedure_code)
+    facts, facts_encoded, facts_digest = people.facts_for(req.procedure_code)
 
     def item_key(kind: str, pk: int) -> tuple[str, int, int, int]:
         return (kind, pk, gens.get(gen_key("lot" if kind == "l" else "dev", pk), 0), catalog_gen)
@@ -602,13 +643,10 @@ def load_for_log(
         lots=tuple(i.facts for i in lot_items),  # type: ignore[misc]
         devices=tuple(i.facts for i in device_items),  # type: ignore[misc]
     )
-    if not people.encoded:
-        people.encoded.update(
-            institution=encode(people.institution),
-            practitioner=encode(people.practitioner),
-            supervisor=encode(people.supervisor),
-            authorizations=encode(people.authorizations),
-        )
+    people.encode_once()
+    digest = combine_digests(
+        facts_digest, people.digest, [i.digest for i in lot_items], [i.digest for i in device_items]
+    )
     encoded = {
         "pack": facts_encoded,
         **people.encoded,
@@ -616,9 +654,16 @@ def load_for_log(
         "devices": [i.encoded for i in device_items],
         "extra": [],
     }
-    return snap, encoded
+    return Loaded(snap, encoded, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    snapshot: Snapshot
+    encoded: dict[str, Any]  # its JSON form, stored once per distinct content
+    digest: str  # == codec.snapshot_digest(encoded)
 
 
 def load(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Snapshot:
     """The snapshot for ``req``, checked against what ``actor`` may see."""
-    return load_for_log(actor, req, use_cache=use_cache)[0]
+    return load_for_log(actor, req, use_cache=use_cache).snapshot

@@ -184,7 +184,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     replay = actions.replay(_actor(request), pk)  # NotFoundField → 404
     row = replay.log
     req = decode(DecisionRequest, row.request)
-    snap = decode(Snapshot, row.snapshot)
+    snap = decode(Snapshot, row.snapshot.data)
     recorded = set(replay.recorded.codes())
     current = set(replay.current.codes()) if replay.current is not None else set()
     ctx = {

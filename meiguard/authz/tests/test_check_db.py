@@ -30,7 +30,7 @@ def test_every_decision_is_logged_with_request_snapshot_and_pack(clinic):
     assert row.rule_pack.startswith("cn-national v")
     assert row.actor_label == "zhao"
     assert row.channel == "ui"
-    assert row.snapshot["practitioner"]["name"] == "李医生"
+    assert row.snapshot.data["practitioner"]["name"] == "李医生"
     assert row.request["procedure_code"] == "derm-botulinum-toxin-injection"
 
 

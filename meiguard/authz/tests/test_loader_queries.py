@@ -6,11 +6,11 @@ import pytest
 
 from meiguard.authz import snapshot
 from meiguard.authz.models import Authorization
+from meiguard.authz.tests.conftest import snapshot_product
 from meiguard.registry.models import Practitioner, Qualification
 
-COLD_QUERIES = (
-    9  # institution, pack, practitioners, qualifications, sites, authorizations, lots, devices, distribution
-)
+# institution, pack version, practitioners, qualifications, sites, authorizations, lots (+ distribution), devices
+COLD_QUERIES = 8
 COLD_WITHOUT_PRODUCTS = 6
 
 
@@ -77,13 +77,46 @@ def test_cold_load_with_a_supervisor_costs_no_extra_query(clinic, django_assert_
     assert snap.supervisor is not None
 
 
-def test_check_adds_one_insert_to_a_warm_snapshot(clinic, django_assert_num_queries):
+def test_check_adds_one_insert_to_a_warm_snapshot(
+    clinic, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     from meiguard.authz import actions
 
     actor = clinic.world.actor("li")
-    actions.check(actor, clinic.request())
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check(actor, clinic.request())
     with django_assert_num_queries(1):
         actions.check(actor, clinic.request())
+
+
+def test_a_cold_check_stays_within_ten_queries(clinic, django_assert_num_queries):
+    """Loader (8) + the new snapshot (1) + the log row (1)."""
+    from meiguard.authz import actions
+    from meiguard.authz.models import DecisionSnapshot
+
+    actor = clinic.world.actor("li")
+    snapshot.clear()
+    req = clinic.request()
+    with django_assert_num_queries(10):
+        actions.check(actor, req)
+    assert DecisionSnapshot.objects.count() == 1
+
+
+def test_equal_snapshots_are_stored_once(clinic, django_capture_on_commit_callbacks):
+    from meiguard.authz import actions
+    from meiguard.authz.codec import snapshot_digest
+    from meiguard.authz.models import DecisionLog, DecisionSnapshot
+
+    actor = clinic.world.actor("li")
+    for dose in (10, 20, 30):  # the dose is in the request, not in the facts
+        with django_capture_on_commit_callbacks(execute=True):
+            actions.check(actor, clinic.request(products=(snapshot_product(clinic.lot.pk, dose),)))
+    snapshot.clear()  # a cold process does not know what is stored: the insert is ignored, not duplicated
+    actions.check(actor, clinic.request())
+    assert DecisionLog.objects.count() == 4
+    assert DecisionSnapshot.objects.count() == 1
+    stored = DecisionSnapshot.objects.get()
+    assert stored.digest == snapshot_digest(stored.data)
 
 
 def test_lots_and_devices_are_cached_apart_from_people(clinic, django_assert_num_queries):

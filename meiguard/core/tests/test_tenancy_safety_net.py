@@ -10,6 +10,7 @@ EXEMPT = {
     "core.membership": "read only through build_actor; written by platform admins",
     "core.apitoken": "looked up by hash only; managed by platform admins",
     "audit.chainhead": "internal chain pointer, never exposed",
+    "authz.decisionsnapshot": "content-addressed facts, read only through the decision log rows that name them",
     "rules.rulepack": "national and provincial rules are public reference data",
     "rules.rulepackversion": "public reference data; published versions are immutable",
     "rules.rule": "public reference data; published versions are immutable",
