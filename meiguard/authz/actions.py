@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -303,11 +303,29 @@ def _log_row(
 def _store_snapshots(loaded: list[snapshots.Loaded]) -> None:
     """Insert the snapshots not yet stored (one query, only when there are new ones)."""
     new = {x.digest: x for x in loaded if not snapshots.is_stored(x.digest)}
-    if new:
-        DecisionSnapshot.objects.bulk_create(
-            [DecisionSnapshot(digest=d, data=x.encoded) for d, x in new.items()], ignore_conflicts=True
-        )
-        transaction.on_commit(lambda: snapshots.mark_stored(new))
+    if not new:
+        return
+    # One INSERT … ON CONFLICT DO NOTHING (SQLite ≥ 3.24 and PostgreSQL): no transaction of its own, and a
+    # snapshot another process stored meanwhile is simply kept.
+    connection = connections[DecisionSnapshot.objects.db]
+    meta = DecisionSnapshot._meta
+    fields = [meta.get_field("digest"), meta.get_field("data"), meta.get_field("created_at")]
+    now = timezone.now()
+    params: list[Any] = []
+    for digest, x in new.items():
+        params += [
+            f.get_db_prep_save(v, connection) for f, v in zip(fields, (digest, x.encoded, now), strict=True)
+        ]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
+        quote(meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["(%s, %s, %s)"] * len(new)),
+        quote(fields[0].column),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    transaction.on_commit(lambda: snapshots.mark_stored(new))
 
 
 def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.API) -> Checked:
