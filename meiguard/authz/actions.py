@@ -311,20 +311,22 @@ def _store_snapshots(loaded: list[snapshots.Loaded]) -> None:
     meta = DecisionSnapshot._meta
     fields = [meta.get_field("digest"), meta.get_field("data"), meta.get_field("created_at")]
     now = timezone.now()
-    params: list[Any] = []
-    for digest, x in new.items():
-        params += [
-            f.get_db_prep_save(v, connection) for f, v in zip(fields, (digest, x.encoded, now), strict=True)
-        ]
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
-        quote(meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
-        ", ".join(["(%s, %s, %s)"] * len(new)),
-        quote(fields[0].column),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    rows = list(new.items())
+    for start in range(0, len(rows), 300):  # well under SQLite's bound-parameter limit
+        chunk = rows[start : start + 300]
+        params: list[Any] = []
+        for digest, x in chunk:
+            values = (digest, x.encoded, now)
+            params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+        sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
+            quote(meta.db_table),
+            ", ".join(quote(f.column) for f in fields),
+            ", ".join(["(%s, %s, %s)"] * len(chunk)),
+            quote(fields[0].column),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
     transaction.on_commit(lambda: snapshots.mark_stored(new))
 
 

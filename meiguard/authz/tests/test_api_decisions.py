@@ -208,3 +208,31 @@ def test_a_scanned_udi_names_the_lot(clinic, django_capture_on_commit_callbacks)
     assert r.status_code == 422 and r.json()["field"] == "products[0].trace_code"
     r = _post(li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "81234567890123456789"}]))
     assert r.status_code == 422 and "入库" in r.json()["message"]
+
+
+def test_a_batch_of_equal_facts_stores_one_snapshot(clinic):
+    from meiguard.authz.models import DecisionSnapshot
+
+    days = [f"2026-{m:02d}-{d:02d}T10:00:00+08:00" for m in range(1, 12) for d in range(1, 29)]
+    assert len(days) == 308
+    r = _post(
+        clinic.world.client("zhao"),
+        "/api/v1/decisions/batch",
+        {"requests": [clinic.payload(at=d) for d in days]},
+    )
+    assert r.status_code == 200 and r.json()["errors"] == 0
+    assert DecisionLog.objects.count() == 308
+    assert DecisionSnapshot.objects.count() == 1  # same facts every day: stored once
+
+
+def test_many_new_snapshots_are_stored_in_chunks(clinic):
+    """More new snapshots than one INSERT takes (300 rows), and some already stored."""
+    from meiguard.authz import actions, snapshot
+    from meiguard.authz.models import DecisionSnapshot
+
+    loaded = [snapshot.Loaded(None, {"n": i}, f"{i:064x}") for i in range(650)]  # type: ignore[arg-type]
+    actions._store_snapshots(loaded[:10])
+    snapshot.clear()
+    actions._store_snapshots(loaded)
+    assert DecisionSnapshot.objects.count() == 650
+    assert DecisionSnapshot.objects.get(digest=f"{42:064x}").data == {"n": 42}
