@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,7 +28,7 @@ from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
 from .codec import decode, encode
 from .facts import DecisionRequest, Snapshot
 from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog, DecisionSnapshot
-from .policy import Decision, decide
+from .policy import Decision, Reason, decide
 from .reasons import reason_dict
 
 S = AuthorizationStatus
@@ -279,6 +280,11 @@ class Checked:
     snapshot: Snapshot
 
 
+@lru_cache(maxsize=8192)
+def _encoded_reason(reason: Reason) -> dict[str, Any]:
+    return encode(reason)  # type: ignore[no-any-return]
+
+
 def _log_row(
     actor: Actor, req: DecisionRequest, loaded: snapshots.Loaded, decision: Decision, channel: str
 ) -> DecisionLog:
@@ -289,7 +295,7 @@ def _log_row(
         at=req.at,
         outcome=str(decision.outcome),
         reason_codes=list(decision.codes()),
-        reasons=encode(decision.reasons),
+        reasons=[_encoded_reason(r) for r in decision.reasons],
         request=encode(req),
         snapshot_id=loaded.digest,
         rule_pack=loaded.snapshot.pack.label,

@@ -121,6 +121,7 @@ class LRU:
 snapshots = LRU()
 items = LRU()
 _packs = LRU(max_entries=256)
+_shared_pack_facts = LRU(max_entries=20_000)
 
 
 # Digests of snapshots known to be stored (DecisionSnapshot rows are append-only, so this never goes stale
@@ -141,6 +142,7 @@ def clear() -> None:
     snapshots.clear()
     items.clear()
     _packs.clear()
+    _shared_pack_facts.clear()
     _stored.clear()
 
 
@@ -175,9 +177,24 @@ class People:
     def facts_for(self, procedure_code: str) -> tuple[PackFacts, dict[str, Any], str]:
         hit = self.pack_facts.get(procedure_code)
         if hit is None:
-            facts = pack_facts(self.pack, self.inst, procedure_code)
-            encoded = encode(facts)
-            hit = self.pack_facts[procedure_code] = (facts, encoded, part_digest(encoded))
+            # The pack facts depend only on the (immutable) pack versions, the institution's kind and the
+            # procedure, so institutions of the same kind share them.
+            inst = self.inst
+            key = (
+                self.pack.version_ids,
+                inst.institution_type,
+                inst.hospital_level,
+                tuple(sorted(inst.subjects)),
+                inst.has_anesthesiology,
+                procedure_code,
+            )
+            hit = _shared_pack_facts.get(key)
+            if hit is None:
+                facts = pack_facts(self.pack, inst, procedure_code)
+                encoded = encode(facts)
+                hit = (facts, encoded, part_digest(encoded))
+                _shared_pack_facts.put(key, hit)
+            self.pack_facts[procedure_code] = hit
         return hit
 
     def encode_once(self) -> None:

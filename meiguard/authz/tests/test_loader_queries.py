@@ -138,3 +138,24 @@ def test_another_procedure_for_the_same_person_costs_no_query(clinic, django_ass
     with django_assert_num_queries(0):
         snap = snapshot.load(actor, req)
     assert snap.pack.procedure.code == "derm-filler-injection"
+
+
+def test_pack_facts_are_shared_by_institutions_of_the_same_kind(clinic):
+    from .conftest import make_doctor, make_institution
+
+    actor = clinic.world.actor("li")
+    snapshot.load(actor, clinic.request())
+    hits = snapshot._shared_pack_facts.hits
+    from meiguard.core.models import Organization
+
+    org = Organization.objects.create(name="丙门诊部", kind="institution")
+    bing = make_institution(org.pk, "丙门诊部")  # the same kind, subjects and 麻醉科 as 甲
+    doc = make_doctor(bing, "丙医生")
+    from meiguard.core.access import Actor
+
+    snap = snapshot.load(
+        Actor.system(),
+        clinic.request(institution_id=bing.pk, practitioner_id=doc.pk, products=(), device_ids=()),
+    )
+    assert snapshot._shared_pack_facts.hits == hits + 1
+    assert snap.pack.permitted_grade == 2
