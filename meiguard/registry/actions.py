@@ -229,33 +229,68 @@ def _require_choice(value: str, choices: Iterable[str], field: str) -> None:
 # --- institutions ---------------------------------------------------------------------------------
 
 
+def _owning_organization(
+    actor: Actor,
+    organization_id: int | None,
+    *,
+    kind: str,
+    model: type[models.Model],
+    writers: frozenset[str],
+    forbidden: Any,
+    wrong_kind: Any,
+    taken: Any,
+    platform_only: Any,
+) -> Organization | None:
+    """The existing organisation a new institution or supplier is attached to (checked), or None when the
+    organisation is to be created with it (platform admins only)."""
+    if organization_id is None:
+        if not actor.is_unrestricted:
+            raise ActionError("FORBIDDEN", platform_only, field="organization_id", status=403)
+        return None
+    org = queries.visible(Organization, actor, organization_id, field="organization_id")
+    if not actor.can_write_org(org.pk, writers):
+        raise ActionError("FORBIDDEN", forbidden, field="organization_id", status=403)
+    if org.kind != kind:
+        raise FieldErrors({"organization_id": [str(wrong_kind)]})
+    if model._default_manager.filter(organization=org).exists():
+        raise FieldErrors({"organization_id": [str(taken)]})
+    return org
+
+
+def _new_organization(actor: Actor, *, name: str, kind: str, province: str, exists: Any) -> Organization:
+    if Organization.objects.filter(name=name, kind=kind).exists():
+        raise FieldErrors({"name": [str(exists)]})
+    org = Organization.objects.create(name=name, kind=kind, province=province)
+    audit.record(actor, "core.organization.created", org, before=None)
+    return org
+
+
 @transaction.atomic
 def create_institution(actor: Actor, *, organization_id: int | None = None, **fields: Any) -> Institution:
     """Register an institution. With ``organization_id``, attach it to that (existing, institution-kind)
     organisation, which the actor must administer; without, create the organisation too (platform only)."""
     _check_fields(fields, INSTITUTION_FIELDS)
     institution = Institution(**fields)
-    org: Organization | None = None
-    if organization_id is not None:
-        org = queries.visible(Organization, actor, organization_id, field="organization_id")
-        if not actor.can_write_org(org.pk, INSTITUTION_WRITERS):
-            raise ActionError("FORBIDDEN", _("无权为该组织登记机构"), field="organization_id", status=403)
-        if org.kind != OrganizationKind.INSTITUTION:
-            raise FieldErrors({"organization_id": [str(_("只能为医疗机构类组织登记机构"))]})
-        if Institution.objects.filter(organization=org).exists():
-            raise FieldErrors({"organization_id": [str(_("该组织已登记机构"))]})
-    elif not actor.is_unrestricted:
-        raise ActionError(
-            "FORBIDDEN", _("只有平台管理员可以新建机构组织"), field="organization_id", status=403
-        )
+    org = _owning_organization(
+        actor,
+        organization_id,
+        kind=OrganizationKind.INSTITUTION,
+        model=Institution,
+        writers=INSTITUTION_WRITERS,
+        forbidden=_("无权为该组织登记机构"),
+        wrong_kind=_("只能为医疗机构类组织登记机构"),
+        taken=_("该组织已登记机构"),
+        platform_only=_("只有平台管理员可以新建机构组织"),
+    )
     _validate(institution, exclude=["organization"])
     if org is None:
-        if Organization.objects.filter(name=institution.name, kind=OrganizationKind.INSTITUTION).exists():
-            raise FieldErrors({"name": [str(_("同名机构组织已存在"))]})
-        org = Organization.objects.create(
-            name=institution.name, kind=OrganizationKind.INSTITUTION, province=institution.province
+        org = _new_organization(
+            actor,
+            name=institution.name,
+            kind=OrganizationKind.INSTITUTION,
+            province=institution.province,
+            exists=_("同名机构组织已存在"),
         )
-        audit.record(actor, "core.organization.created", org, before=None)
     institution.organization = org
     if institution.next_verification_due is None and institution.licence_valid_from:
         institution.next_verification_due = _add_years(
@@ -468,25 +503,26 @@ def create_supplier(actor: Actor, *, organization_id: int | None = None, **field
     """Attach supplier details to the actor's supplier organisation, or (platform) create both."""
     _check_fields(fields, SUPPLIER_FIELDS)
     supplier = Supplier(**fields)
-    org: Organization | None = None
-    if organization_id is not None:
-        org = queries.visible(Organization, actor, organization_id, field="organization_id")
-        if not actor.can_write_org(org.pk, SUPPLIER_WRITERS):
-            raise ActionError("FORBIDDEN", _("无权为该组织登记供应商"), field="organization_id", status=403)
-        if org.kind != OrganizationKind.SUPPLIER:
-            raise FieldErrors({"organization_id": [str(_("只能为供应商类组织登记供应商"))]})
-        if Supplier.objects.filter(organization=org).exists():
-            raise FieldErrors({"organization_id": [str(_("该组织已登记供应商"))]})
-    elif not actor.is_unrestricted:
-        raise ActionError(
-            "FORBIDDEN", _("只有平台管理员可以新建供应商组织"), field="organization_id", status=403
-        )
+    org = _owning_organization(
+        actor,
+        organization_id,
+        kind=OrganizationKind.SUPPLIER,
+        model=Supplier,
+        writers=SUPPLIER_WRITERS,
+        forbidden=_("无权为该组织登记供应商"),
+        wrong_kind=_("只能为供应商类组织登记供应商"),
+        taken=_("该组织已登记供应商"),
+        platform_only=_("只有平台管理员可以新建供应商组织"),
+    )
     _validate(supplier, exclude=["organization"])
     if org is None:
-        if Organization.objects.filter(name=supplier.name, kind=OrganizationKind.SUPPLIER).exists():
-            raise FieldErrors({"name": [str(_("同名供应商组织已存在"))]})
-        org = Organization.objects.create(name=supplier.name, kind=OrganizationKind.SUPPLIER)
-        audit.record(actor, "core.organization.created", org, before=None)
+        org = _new_organization(
+            actor,
+            name=supplier.name,
+            kind=OrganizationKind.SUPPLIER,
+            province="",
+            exists=_("同名供应商组织已存在"),
+        )
     supplier.organization = org
     return _create(actor, supplier, "registry.supplier.created")
 
