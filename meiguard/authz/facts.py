@@ -8,7 +8,7 @@ by rebuilding the snapshot as of its time.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -224,7 +224,6 @@ class Snapshot:
     authorizations: tuple[AuthorizationFacts, ...] = ()  # the practitioner's, at this institution
     lots: tuple[LotFacts, ...] = ()
     devices: tuple[DeviceFacts, ...] = ()
-    extra: tuple[tuple[str, str], ...] = field(default=())
 
     def lot(self, lot_id: int) -> LotFacts | None:
         return next((lot for lot in self.lots if lot.id == lot_id), None)

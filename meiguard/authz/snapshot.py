@@ -669,7 +669,6 @@ def load_for_log(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) 
         **people.encoded,
         "lots": [i.encoded for i in lot_items],
         "devices": [i.encoded for i in device_items],
-        "extra": [],
     }
     return Loaded(snap, encoded, digest)
 
