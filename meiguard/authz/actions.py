@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from meiguard.audit import log as audit
 from meiguard.core import context
 from meiguard.core.access import Actor
-from meiguard.core.apierrors import NotFoundField
+from meiguard.core.apierrors import NotFoundField, not_found_message
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.registry.models import Institution, Lot, Practitioner
 from meiguard.registry.validators import parse_udi
@@ -448,7 +448,7 @@ def lot_for_trace_code(actor: Actor, institution_id: int, code: str, *, field: s
 
 def error_message(exc: Exception) -> str:
     if isinstance(exc, NotFoundField):
-        return _("%(field)s 指向的对象不存在或无权访问") % {"field": exc.field}
+        return not_found_message(exc.field)
     return str(getattr(exc, "message", exc))
 
 

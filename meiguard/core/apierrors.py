@@ -74,6 +74,13 @@ def pydantic_message(err: dict[str, Any]) -> str:
     return _("输入无效")
 
 
+def not_found_message(field: str | None) -> str:
+    """Unknown and foreign objects get the same words, naming the request field when there is one."""
+    if field:
+        return _("%(field)s 指向的对象不存在或无权访问") % {"field": field}
+    return _("对象不存在或无权访问")
+
+
 def error_body(code: str, message: str, field: str | None = None, errors: list[dict[str, str]] | None = None):
     return {"code": code, "message": message, "field": field, "errors": errors or []}
 
@@ -124,11 +131,9 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         field = getattr(exc, "field", None)
-        if field:
-            message = _("%(field)s 指向的对象不存在或无权访问") % {"field": field}
-        else:
-            message = _("对象不存在或无权访问")
-        return api.create_response(request, error_body("NOT_FOUND", message, field), status=404)
+        return api.create_response(
+            request, error_body("NOT_FOUND", not_found_message(field), field), status=404
+        )
 
     @api.exception_handler(PermissionDenied)
     def on_forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
