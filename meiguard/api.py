@@ -3,11 +3,17 @@
 from ninja import NinjaAPI
 
 from meiguard.authz.api import router as authz_router
+from meiguard.bulk.api import router as bulk_router
 from meiguard.core import apierrors
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
+from meiguard.lifecycle.api import router as lifecycle_router
+from meiguard.notify.api import router as notify_router
 from meiguard.registry.api import router as registry_router
+from meiguard.reviews.api import router as reviews_router
 from meiguard.rules.api import router as rules_router
+from meiguard.workflow.api import router as workflow_router
+from meiguard.workspace.api import router as workspace_router
 
 api = NinjaAPI(
     title="meiguard API",
@@ -21,3 +27,9 @@ api.add_router("/", core_router)
 api.add_router("/rules", rules_router)
 api.add_router("/registry", registry_router)
 api.add_router("/", authz_router)
+api.add_router("/notifications", notify_router)
+api.add_router("/applications", workflow_router)
+api.add_router("/lifecycle", lifecycle_router)
+api.add_router("/reviews", reviews_router)
+api.add_router("/bulk", bulk_router)
+api.add_router("/workspace", workspace_router)

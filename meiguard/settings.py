@@ -86,7 +86,15 @@ INSTALLED_APPS = [
     "meiguard.rules",
     "meiguard.registry",
     "meiguard.authz",
+    "meiguard.notify",
+    "meiguard.workflow",
+    "meiguard.lifecycle",
+    "meiguard.reviews",
+    "meiguard.bulk",
+    "meiguard.workspace",
     "meiguard.demo",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +224,8 @@ STORAGES = {
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "meiguard@localhost")
+# Absolute base for links in e-mails and exported reports.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # The decision engine keeps snapshot *generations* in this cache: with several worker processes it must be
 # shared (Redis), or a write in one process would not invalidate the snapshots cached by the others.
@@ -237,4 +247,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# Background work (django-tasks). The database backend stores tasks for `manage.py db_worker`;
+# tests run them in-process. Jobs are enqueued on commit and take ids, so a rerun is harmless.
+TASKS = {
+    "default": {
+        "BACKEND": env(
+            "TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if TESTING
+            else "django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default"],
+    }
 }

@@ -1,5 +1,7 @@
 """Every audit action code, ``<app>.<model>.<verb>`` (pretix style). ``record`` refuses others."""
 
+import importlib
+
 ACTION_CODES: dict[str, str] = {
     # core
     "core.organization.created": "组织创建",
@@ -47,3 +49,7 @@ ACTION_CODES: dict[str, str] = {
     "rules.rulepackversion.loaded": "规则包版本载入",
     "rules.rulepackversion.published": "规则包版本发布",
 }
+
+# Apps added later keep their codes beside their code (``<app>/audit_codes.py``).
+for _app in ("notify", "workflow", "lifecycle", "reviews", "bulk", "workspace"):
+    ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

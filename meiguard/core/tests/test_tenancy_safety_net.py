@@ -14,6 +14,7 @@ EXEMPT = {
     "rules.rulepack": "national and provincial rules are public reference data",
     "rules.rulepackversion": "public reference data; published versions are immutable",
     "rules.rule": "public reference data; published versions are immutable",
+    "notify.notification": "belongs to its recipient; every read filters on recipient=request.user",
 }
 
 

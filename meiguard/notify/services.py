@@ -1,0 +1,84 @@
+"""Sending notifications: ``send`` stores one in-app row per recipient and e-mails it after commit.
+
+Callers pass users (or ids). With a ``dedupe_key`` the same key is delivered to the same person once,
+however often the caller runs (the unique constraint decides, so two racing jobs cannot both send).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from meiguard.core.models import Membership, User
+
+from .models import Notification
+
+
+def send(
+    recipients: Iterable[User | int | None],
+    *,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    dedupe_key: str = "",
+    email: bool = True,
+) -> list[Notification]:
+    """Notify each distinct recipient; returns the rows created (already-sent keys are skipped)."""
+    ids = sorted({r if isinstance(r, int) else r.pk for r in recipients if r is not None})
+    if not ids:
+        return []
+    existing: set[int] = set()
+    if dedupe_key:
+        existing = set(
+            Notification.objects.filter(recipient_id__in=ids, dedupe_key=dedupe_key).values_list(
+                "recipient_id", flat=True
+            )
+        )
+    created: list[Notification] = []
+    for user_id in ids:
+        if user_id in existing:
+            continue
+        row = Notification(
+            recipient_id=user_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            url=url[:300],
+            dedupe_key=dedupe_key,
+        )
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError:  # a concurrent sender stored the same key first
+            continue
+        created.append(row)
+    if created and email:
+        pks = [n.pk for n in created]
+        transaction.on_commit(lambda: _enqueue_email(pks))
+    return created
+
+
+def _enqueue_email(pks: list[int]) -> None:
+    from .tasks import email_notifications
+
+    email_notifications.enqueue(pks)
+
+
+def users_with_roles(organization_id: int | None, roles: Iterable[str]) -> list[int]:
+    """Ids of active users holding any of ``roles`` in the organisation."""
+    if organization_id is None:
+        return []
+    return list(
+        Membership.objects.filter(
+            organization_id=organization_id, role__in=list(roles), is_active=True, user__is_active=True
+        )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def unread_count(user_id: int) -> int:
+    return Notification.objects.filter(Q(recipient_id=user_id) & Q(read_at__isnull=True)).count()

@@ -1,0 +1,3 @@
+"""Audit action codes owned by this app (merged into audit.codes.ACTION_CODES)."""
+
+CODES: dict[str, str] = {}
