@@ -8,6 +8,7 @@ association and only prints the logins. Dates are relative to today, so "expires
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +59,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 Seeder(timezone.localdate()).run()
             self.stdout.write(self.style.SUCCESS("演示数据已载入 / demo data loaded"))
+        for app in FEATURE_SEEDS:  # each is idempotent, so a rerun adds only what is missing
+            with transaction.atomic():
+                importlib.import_module(f"meiguard.{app}.demo").seed(self.stdout)
         if not options["quiet"]:
             self.print_logins()
 
@@ -66,6 +70,10 @@ class Command(BaseCommand):
         for username, name, _org, role, note in LOGINS:
             self.stdout.write(f"  {username:<7} {name:<6} {Role(role).label:<12} {note}")
         self.stdout.write("\n  http://127.0.0.1:8000/  ·  API docs: http://127.0.0.1:8000/api/v1/docs\n")
+
+
+# Feature apps seed their own demo rows on top of the base world (``<app>/demo.py`` → ``seed(stdout)``).
+FEATURE_SEEDS: tuple[str, ...] = ()
 
 
 class Seeder:
