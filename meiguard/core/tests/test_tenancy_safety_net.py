@@ -15,6 +15,7 @@ EXEMPT = {
     "rules.rulepackversion": "public reference data; published versions are immutable",
     "rules.rule": "public reference data; published versions are immutable",
     "notify.notification": "belongs to its recipient; every read filters on recipient=request.user",
+    "lifecycle.jobrun": "platform scheduler bookkeeping (job, date, status); no tenant data, counts shown to platform admins only",
 }
 
 

@@ -1,0 +1,260 @@
+"""Every state change of lifecycle: reminders (once each), expiries, and the record of scheduled runs.
+
+The bodies here are plain functions taking dates; ``tasks.py`` wraps them as django-tasks jobs taking ISO dates
+and ids, and ``run_scheduler`` enqueues them once a day. Each is idempotent: a second run for the same date
+finds the ledger rows and the expired statuses of the first and does nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from meiguard.audit import log as audit
+from meiguard.authz import actions as authz_actions
+from meiguard.authz.models import Authorization
+from meiguard.core.access import Actor
+
+from . import notices
+from .choices import EXPIRED_NOTICE, THRESHOLDS, ItemKind, Job, JobStatus
+from .models import JobRun, Reminder
+from .queries import SOURCES, ExpiringItem, Row, Source, expiring
+
+SCHEDULER = Actor.system("scheduler")
+Counts = dict[str, int]
+
+
+# ---- reminders -------------------------------------------------------------------------------------
+
+
+def _deliver(source: Source, row: Row, item: ExpiringItem, threshold: int, on: dt.date) -> int:
+    """Record the reminder in the ledger and notify; the unique constraint lets exactly one caller through."""
+    recipients = sorted(set(source.recipients(row)))
+    with transaction.atomic():
+        ledger = Reminder(
+            item_kind=item.kind,
+            object_id=item.object_id,
+            expires_on=item.expires_on,
+            threshold=threshold,
+            organization_id=item.organization_id,
+            label=item.label[:200],
+            recipient_ids=recipients,
+            sent_on=on,
+        )
+        try:
+            with transaction.atomic():
+                ledger.save(force_insert=True)
+        except IntegrityError:
+            return 0  # already sent, by an earlier run or a concurrent worker
+        created = notices.send_reminder_notice(item, threshold, recipients)
+        audit.record(
+            SCHEDULER,
+            "lifecycle.reminder.sent",
+            ledger,
+            before={},
+            reason=f"T-{threshold}" if threshold != EXPIRED_NOTICE else "expired",
+        )
+    return len(created)
+
+
+def deliver_reminder(kind: str, object_id: int, threshold: int, expires_on: dt.date, *, on: dt.date) -> int:
+    """Send the ``threshold`` reminder for one item's ``expires_on``, once. Returns notifications created.
+
+    Nothing is sent when the item no longer qualifies (used up, left, superseded, renewed to another date) or
+    when the reminder no longer fits the date (a stale task): the next scan decides afresh.
+    """
+    source = SOURCES.get(kind)
+    if source is None:
+        raise ValueError(f"unknown item kind {kind!r}")
+    if threshold not in (*THRESHOLDS, EXPIRED_NOTICE):
+        raise ValueError(f"unknown threshold {threshold!r}")
+    row = source.load(object_id)
+    if row is None:
+        return 0
+    item = source.item(row, on)
+    if item.expires_on != expires_on:
+        return 0
+    if threshold == EXPIRED_NOTICE:
+        if item.days_left >= 0:
+            return 0
+    elif item.days_left < 0 or item.bucket != threshold:
+        return 0
+    return _deliver(source, row, item, threshold, on)
+
+
+def scan_expiries(on: dt.date, *, inline: bool = False) -> Counts:
+    """Find the reminders due on ``on`` and enqueue one ``send_reminder`` each (or send them now, ``inline``).
+
+    Due means: the item expires within 90 days and the reminder for its bucket (the smallest threshold at or
+    above the days left) is not in the ledger yet. After missed days only that one is sent, not every missed one.
+    """
+    from . import tasks
+
+    window = max(THRESHOLDS)
+    items = expiring(SCHEDULER, on=on, within_days=window)
+    sent = set(
+        Reminder.objects.filter(
+            expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=window)
+        ).values_list("item_kind", "object_id", "expires_on", "threshold")
+    )
+    due = [
+        i for i in items if i.bucket is not None and (i.kind, i.object_id, i.expires_on, i.bucket) not in sent
+    ]
+    notified = 0
+    for item in due:
+        assert item.bucket is not None
+        if inline:
+            notified += deliver_reminder(item.kind, item.object_id, item.bucket, item.expires_on, on=on)
+        else:
+            transaction.on_commit(
+                partial(
+                    tasks.send_reminder.enqueue,
+                    item.kind,
+                    item.object_id,
+                    item.bucket,
+                    item.expires_on.isoformat(),
+                    on.isoformat(),
+                )
+            )
+    counts = {"expiring": len(items), "due": len(due), "already_sent": len(items) - len(due)}
+    if inline:
+        counts["notified"] = notified
+    return counts
+
+
+def flag_expired_lots(on: dt.date) -> Counts:
+    """Lots still held (available or quarantined) past their expiry date: tell the institution once per lot.
+
+    The lot's status is left alone: the engine already refuses an expired lot (LOT_EXPIRED) whatever its status.
+    """
+    source = SOURCES[ItemKind.LOT]
+    qs = source.base().filter(expiry_date__lt=on)
+    done = set(
+        Reminder.objects.filter(
+            item_kind=ItemKind.LOT, threshold=EXPIRED_NOTICE, object_id__in=qs.values("pk")
+        ).values_list("object_id", "expires_on")
+    )
+    rows = [r for r in source.rows(qs) if (r["pk"], r["expiry_date"]) not in done]
+    notified = sum(_deliver(source, r, source.item(r, on), EXPIRED_NOTICE, on) for r in rows)
+    return {"expired_lots": len(rows), "notified": notified}
+
+
+def expire_authorizations(on: dt.date) -> Counts:
+    """Active authorizations whose term ended before ``on`` become expired; their people are told.
+
+    ``authz.actions.expire_due`` is idempotent, and the notice is sent once per transition.
+    """
+    with transaction.atomic():
+        ids = authz_actions.expire_due(SCHEDULER, on=on)
+        for auth in Authorization.objects.filter(pk__in=ids):
+            notices.authorization_status_changed(auth, "expire", auth.status_reason)
+    return {"expired": len(ids)}
+
+
+JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
+    Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
+    Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
+    Job.SCAN_EXPIRIES: scan_expiries,
+}
+DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
+
+
+# ---- the record of runs ----------------------------------------------------------------------------
+
+
+def _new_run(job: str, on: dt.date, *, status: str, forced: bool) -> JobRun | None:
+    """A new attempt for (job, date); None if a concurrent caller took the same attempt number."""
+    last = JobRun.objects.filter(job=job, run_date=on).aggregate(n=Max("attempt"))["n"] or 0
+    run = JobRun(job=job, run_date=on, attempt=last + 1, status=status, forced=forced)
+    if status == JobStatus.RUNNING:
+        run.started_at = timezone.now()
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return run
+
+
+def _start(job: str, on: dt.date, run_id: int | None) -> JobRun | None:
+    if run_id is None:  # called directly, not through the scheduler: record it as its own attempt
+        for _attempt in range(3):
+            run = _new_run(job, on, status=JobStatus.RUNNING, forced=True)
+            if run is not None:
+                return run
+        return None
+    # Do-once: only a queued run can start; a second delivery of the same task finds it running or done.
+    started = JobRun.objects.filter(pk=run_id, job=job, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now()
+    )
+    return JobRun.objects.get(pk=run_id) if started == 1 else None
+
+
+def _finish(run: JobRun, status: str, *, counts: Counts | None = None, error: str = "") -> None:
+    with transaction.atomic():
+        before = audit.snapshot(run)
+        run.status = status
+        run.finished_at = timezone.now()
+        run.counts = counts or {}
+        run.error = error[-4000:]
+        run.save(update_fields=["status", "finished_at", "counts", "error"])
+        code = "lifecycle.jobrun.finished" if status == JobStatus.SUCCEEDED else "lifecycle.jobrun.failed"
+        audit.record(SCHEDULER, code, run, before=before)
+
+
+def run_job(job: str, on_iso: str, run_id: int | None = None) -> Counts:
+    """Run one daily job for a date, recorded in JobRun; a failure is recorded and re-raised."""
+    body = JOB_BODIES[job]
+    on = dt.date.fromisoformat(on_iso)
+    run = _start(job, on, run_id)
+    if run is None:
+        return {"skipped": 1}
+    try:
+        counts = body(on)
+    except Exception:
+        _finish(run, JobStatus.FAILED, error=traceback.format_exc())
+        raise
+    _finish(run, JobStatus.SUCCEEDED, counts=counts)
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    job: str
+    run: JobRun | None  # the new run, or the one that made this a no-op
+    enqueued: bool
+
+
+def enqueue_daily(
+    actor: Actor, *, on: dt.date, force: bool = False, jobs: Iterable[str] = DAILY_JOBS
+) -> list[Planned]:
+    """Enqueue the daily jobs for ``on``. A job already queued, running or done for that date is skipped
+    unless ``force``; a failed one is tried again. The task is enqueued after the run row commits."""
+    from . import tasks
+
+    planned: list[Planned] = []
+    for job in jobs:
+        if job not in JOB_BODIES:
+            raise ValueError(f"unknown job {job!r}")
+        with transaction.atomic():
+            last = JobRun.objects.filter(job=job, run_date=on).order_by("-attempt").first()
+            if last is not None and last.status != JobStatus.FAILED and not force:
+                planned.append(Planned(job, last, enqueued=False))
+                continue
+            run = _new_run(job, on, status=JobStatus.QUEUED, forced=force)
+            if run is None:  # another scheduler enqueued it a moment ago
+                planned.append(Planned(job, None, enqueued=False))
+                continue
+            audit.record(
+                actor, "lifecycle.jobrun.enqueued", run, before={}, reason="--force" if force else ""
+            )
+            transaction.on_commit(partial(tasks.TASKS[job].enqueue, on.isoformat(), run.pk))
+        planned.append(Planned(job, run, enqueued=True))
+    return planned

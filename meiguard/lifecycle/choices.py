@@ -1,0 +1,43 @@
+"""Lifecycle vocabulary: what can expire, reminder thresholds, job run states."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Reminders go out this many days before an expiry date, each once (smallest first when caught up).
+THRESHOLDS: tuple[int, ...] = (7, 30, 60, 90)
+# Ledger threshold for the "has expired" notice (lots still in stock past their expiry date).
+EXPIRED_NOTICE = 0
+
+
+class ItemKind(models.TextChoices):
+    INSTITUTION_LICENCE = "institution_licence", _("机构执业许可证")
+    QUALIFICATION = "qualification", _("人员资质")
+    PRACTITIONER_SITE = "practitioner_site", _("多点执业")
+    SUPPLIER_LICENCE = "supplier_licence", _("供应商营业执照")
+    DISTRIBUTION_AUTHORIZATION = "distribution_authorization", _("经销授权")
+    PRODUCT_REGISTRATION = "product_registration", _("产品注册证")
+    AUTHORIZATION = "authorization", _("授权")
+    LOT = "lot", _("批次效期")
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("已排队")
+    RUNNING = "running", _("运行中")
+    SUCCEEDED = "succeeded", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class Job(models.TextChoices):
+    """The daily jobs, in the order the scheduler enqueues them."""
+
+    EXPIRE_AUTHORIZATIONS = "expire_authorizations", _("授权到期失效")
+    FLAG_EXPIRED_LOTS = "flag_expired_lots", _("过期批次提醒")
+    SCAN_EXPIRIES = "scan_expiries", _("到期提醒扫描")
+
+
+def bucket_for(days_left: int) -> int | None:
+    """The smallest threshold at or above ``days_left`` (7/30/60/90), or None beyond the last one."""
+    for threshold in THRESHOLDS:
+        if days_left <= threshold:
+            return threshold
+    return None

@@ -1,0 +1,52 @@
+"""Background jobs (django-tasks). JSON arguments only: ISO dates and ids. Each is idempotent.
+
+``run_scheduler`` enqueues the three daily jobs; ``scan_expiries`` enqueues one ``send_reminder`` per reminder
+due. Run the worker with ``manage.py db_worker``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from django_tasks import task
+
+from . import actions
+from .choices import Job
+
+
+@task()
+def expire_authorizations(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Authorizations past their term become expired (the engine denies them) and their people are told."""
+    return actions.run_job(Job.EXPIRE_AUTHORIZATIONS, on_iso, run_id)
+
+
+@task()
+def flag_expired_lots(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Lots still held past their expiry date: one notice per lot to the institution."""
+    return actions.run_job(Job.FLAG_EXPIRED_LOTS, on_iso, run_id)
+
+
+@task()
+def scan_expiries(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Find the reminders due on the date and enqueue ``send_reminder`` for each."""
+    return actions.run_job(Job.SCAN_EXPIRIES, on_iso, run_id)
+
+
+@task()
+def send_reminder(
+    kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
+) -> int:
+    """Send one reminder once (the ledger's unique constraint decides); returns notifications created."""
+    on = dt.date.fromisoformat(on_iso) if on_iso else None
+    return actions.deliver_reminder(
+        kind, object_id, threshold, dt.date.fromisoformat(expires_on_iso), on=on or timezone.localdate()
+    )
+
+
+TASKS: dict[str, Any] = {
+    Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
+    Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
+    Job.SCAN_EXPIRIES: scan_expiries,
+}

@@ -1,0 +1,95 @@
+"""The /lifecycle/ staff page: what expires soon (filters, pagination, Excel export) and recent scheduled runs.
+
+Thin views: parse the filters, call ``queries.expiring``, render. With htmx the filter form swaps only the
+results (``lifecycle/partials/_expiring.html``); without JS the whole page renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from meiguard.core.access import Actor
+from meiguard.registry.models import Institution
+
+from . import exporters, queries
+from .choices import THRESHOLDS, ItemKind
+
+PAGE_SIZE = 25
+WITHIN_CHOICES = (30, 90, 180, 365)
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str = ""
+    bucket: int | None = None
+    institution: int | None = None
+    within: int = 90
+
+    @classmethod
+    def parse(cls, request: HttpRequest) -> Filters:
+        """Unknown or malformed values are ignored (the filter shows 全部), never an error page."""
+        get = request.GET
+        kind = get.get("kind", "").strip()
+        bucket = get.get("bucket", "").strip()
+        institution = get.get("institution", "").strip()
+        within = get.get("within", "").strip()
+        return cls(
+            kind=kind if kind in ItemKind.values else "",
+            bucket=int(bucket) if bucket.isdigit() and int(bucket) in THRESHOLDS else None,
+            institution=int(institution) if institution.isdigit() and len(institution) < 12 else None,
+            within=int(within) if within.isdigit() and int(within) in WITHIN_CHOICES else 90,
+        )
+
+
+def _items(request: HttpRequest, f: Filters) -> list[queries.ExpiringItem]:
+    items = queries.expiring(
+        _actor(request), on=timezone.localdate(), within_days=f.within, institution_id=f.institution
+    )
+    return queries.filter_items(items, kind=f.kind, bucket=f.bucket)
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    f = Filters.parse(request)
+    page = Paginator(_items(request, f), PAGE_SIZE).get_page(request.GET.get("page"))
+    sent = queries.reminders_sent(actor, page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx: dict[str, Any] = {
+        "f": f,
+        "page": page,
+        "rows": [(item, sent.get(item.key, [])) for item in page.object_list],
+        "querystring": query.urlencode(),
+        "today": timezone.localdate(),
+        "kinds": queries.kind_choices(),
+        "thresholds": THRESHOLDS,
+        "within_choices": WITHIN_CHOICES,
+        "institutions": list(Institution.objects.visible_to(actor).order_by("name").values("pk", "name")),
+        "runs": queries.recent_runs(10),
+        "show_run_details": actor.is_unrestricted,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "lifecycle/partials/_expiring.html", ctx)
+    return render(request, "lifecycle/index.html", ctx)
+
+
+@login_required
+def export(request: HttpRequest) -> HttpResponse:
+    items = _items(request, Filters.parse(request))
+    body = exporters.expiring_xlsx(items, site_url=settings.SITE_URL)
+    response = HttpResponse(body, content_type=exporters.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="expiring-{timezone.localdate():%Y%m%d}.xlsx"'
+    return response
