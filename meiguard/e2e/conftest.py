@@ -98,7 +98,8 @@ def browser() -> Iterator[Browser]:
                 slow_mo=float(os.environ.get("E2E_SLOWMO") or 0),
             )
         except PlaywrightError as exc:
-            pytest.fail(f"Chromium at {path} did not start ({exc}). Run `bash scripts/setup`.", pytrace=False)
+            hint = "headed mode needs a display (try `xvfb-run -a`)" if headed else "run `bash scripts/setup`"
+            pytest.fail(f"Chromium at {path} did not start: {exc}\n{hint}", pytrace=False)
         yield launched
         launched.close()
     finally:

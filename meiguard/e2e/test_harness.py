@@ -32,8 +32,9 @@ def test_login_reports_a_refused_password_and_the_user_can_still_sign_in(page, w
     shot(page, "signed-in")
 
 
-def test_a_failing_browser_test_leaves_a_screenshot(tmp_path):
-    """Runs ``_selfcheck.py`` (a test that fails on purpose) in a child pytest on SQLite."""
+def test_a_failing_browser_test_leaves_a_screenshot_and_page_errors_are_reported(tmp_path):
+    """Runs ``_selfcheck.py`` (one test fails on purpose, one passes while its page throws) in a child pytest
+    on SQLite."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env |= {"TEST_OUTPUT_DIR": str(tmp_path / "out"), "MEIGUARD_TESTING": "1", "E2E_HEADED": ""}
     proc = subprocess.run(
@@ -47,7 +48,8 @@ def test_a_failing_browser_test_leaves_a_screenshot(tmp_path):
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
-    assert "1 failed" in output, output
+    assert "1 failed" in output and "1 error" in output, output
+    assert "JavaScript errors on the page:\nboom from the page" in output
     png = tmp_path / "out" / "screenshots" / "test_fails_on_purpose" / "01-failure.png"
     assert png.is_file(), output
     assert png.read_bytes()[:8] == PNG
