@@ -6,12 +6,12 @@ Mounted at /api/v1/rules. Any signed-in user (session or bearer token) may read 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 
-from . import queries, services
+from . import impact, queries, services
 from .choices import Invasiveness, RuleKind, Subject
 from .models import Rule, RulePack, RulePackVersion
 from .services import Procedure, RuleRef, RuleSnapshot
@@ -300,4 +300,195 @@ def resolve(request: HttpRequest, params: Query[ResolveQuery]) -> ResolvedOut:
             if r.kind != RuleKind.PROCEDURE
         ],
         warnings=list(pack.warnings),
+    )
+
+
+# ---- rule-change impact (规则变更影响评估) --------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, str]] = []
+
+
+class ImpactQuery(Schema):
+    on: dt.date | None = Field(None, description="评估日期(默认今天)/ assess as if in force on this day")
+    institution_id: int | None = Field(None, ge=1)
+    direction: impact.Direction | None = None
+    format: Literal["json", "xlsx"] = "json"
+    limit: int = Field(500, ge=1, le=5000)
+    offset: int = Field(0, ge=0)
+    refresh: bool = Field(False, description="重新计算,不用缓存 / recompute")
+
+
+class ReasonChangeOut(Schema):
+    code: str
+    severity: str
+    message: str
+    rule: RuleRefOut
+    facts: dict[str, str]
+
+    @staticmethod
+    def of(r: Any) -> ReasonChangeOut:
+        return ReasonChangeOut(
+            code=r.code,
+            severity=str(r.severity),
+            message=impact.reason_text(r),
+            rule=RuleRefOut.of(r.rule),
+            facts=dict(r.facts),
+        )
+
+
+class ProductUseOut(Schema):
+    lot_id: int
+    dose_value: str | None
+    dose_unit: str | None
+    minutes: int | None
+
+
+class ImpactRowOut(Schema):
+    institution_id: int
+    institution_name: str
+    province: str
+    practitioner_id: int
+    practitioner_name: str
+    procedure_code: str
+    procedure_name: str
+    authorization_ids: list[int]
+    sources: list[str]
+    supervisor_id: int | None
+    products: list[ProductUseOut]
+    device_ids: list[int]
+    items: str
+    asked: int
+    before: str
+    after: str
+    direction: str
+    added: list[ReasonChangeOut]
+    removed: list[ReasonChangeOut]
+
+    @staticmethod
+    def of(r: impact.ImpactRow) -> ImpactRowOut:
+        return ImpactRowOut(
+            institution_id=r.institution_id,
+            institution_name=r.institution_name,
+            province=r.province,
+            practitioner_id=r.practitioner_id,
+            practitioner_name=r.practitioner_name,
+            procedure_code=r.procedure_code,
+            procedure_name=r.procedure_name,
+            authorization_ids=list(r.authorization_ids),
+            sources=list(r.sources),
+            supervisor_id=r.supervisor_id,
+            products=[
+                ProductUseOut(
+                    lot_id=u.lot_id,
+                    dose_value=str(u.dose_value) if u.dose_value is not None else None,
+                    dose_unit=u.dose_unit,
+                    minutes=u.minutes,
+                )
+                for u in r.products
+            ],
+            device_ids=list(r.device_ids),
+            items=r.items,
+            asked=r.asked,
+            before=r.before,
+            after=r.after,
+            direction=r.direction,
+            added=[ReasonChangeOut.of(x) for x in r.added],
+            removed=[ReasonChangeOut.of(x) for x in r.removed],
+        )
+
+
+class InstitutionImpactOut(Schema):
+    institution_id: int
+    name: str
+    province: str
+    questions: int
+    changed: int
+    counts: dict[str, int]
+
+
+class ComparisonOut(Schema):
+    province: str
+    before: str
+    after: str
+
+
+class ImpactOut(Schema):
+    version_id: int
+    version: str
+    status: str
+    effective_from: dt.date | None
+    province: str
+    on: dt.date
+    lookback_days: int
+    computed_at: dt.datetime
+    questions: int
+    totals: dict[str, int]
+    comparisons: list[ComparisonOut]
+    notes: list[str]
+    institutions: list[InstitutionImpactOut]
+    count: int
+    limit: int
+    offset: int
+    rows: list[ImpactRowOut]
+
+
+@router.get(
+    "/versions/{version_id}/impact",
+    response={200: ImpactOut, 403: ErrorOut, 404: ErrorOut},
+    summary="规则变更影响评估 / Rule-change impact",
+    description=(
+        "Decisions that change (allow ↔ deny, warnings) if this version is in force on `on`. "
+        "Institution admins, compliance officers, medical directors and auditors see their own "
+        "institutions; platform admins all. `format=xlsx` returns the Excel workbook (sheets 汇总, 明细)."
+    ),
+)
+def version_impact(request: HttpRequest, version_id: int, params: Query[ImpactQuery]) -> Any:
+    org_ids = impact.viewer_org_ids(request.actor)  # type: ignore[attr-defined]  # 403 for other roles
+    version = impact.get_version(version_id)  # 404
+    report = impact.report_for(version, on=params.on, refresh=params.refresh).restricted_to(org_ids)
+    rows = report.select(
+        institution_id=params.institution_id, direction=params.direction.value if params.direction else ""
+    )
+    if params.format == "xlsx":
+        response = HttpResponse(
+            impact.workbook(report, rows),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{impact.xlsx_filename(report)}"'
+        return response
+    return ImpactOut(
+        version_id=report.version_id,
+        version=report.version_label,
+        status=report.version_status,
+        effective_from=report.effective_from,
+        province=report.province,
+        on=report.on,
+        lookback_days=report.lookback_days,
+        computed_at=report.computed_at,
+        questions=report.questions,
+        totals=report.totals(),
+        comparisons=[
+            ComparisonOut(province=c.province, before=c.before, after=c.after) for c in report.comparisons
+        ],
+        notes=[n.message for n in report.notes],
+        institutions=[
+            InstitutionImpactOut(
+                institution_id=i.institution_id,
+                name=i.name,
+                province=i.province,
+                questions=i.questions,
+                changed=i.changed,
+                counts=dict(i.counts),
+            )
+            for i in report.institutions
+        ],
+        count=len(rows),
+        limit=params.limit,
+        offset=params.offset,
+        rows=[ImpactRowOut.of(r) for r in rows[params.offset : params.offset + params.limit]],
     )

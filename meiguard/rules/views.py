@@ -1,14 +1,22 @@
-"""Rule-pack pages: packs and versions, a version's rules and procedure catalog, version diff."""
+"""Rule-pack pages: packs and versions, a version's rules and procedure catalog, version diff, impact report."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
-from . import queries, services
+from . import impact, queries, services
 from .choices import Jurisdiction
 from .forms import DiffForm, ProcedureFilterForm
+
+IMPACT_PAGE_SIZE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @login_required
@@ -30,6 +38,7 @@ def version_detail(request: HttpRequest, code: str, version: int) -> HttpRespons
         return render(request, "rules/partials/_procedure_table.html", ctx)
     overlay = v.pack.jurisdiction == Jurisdiction.PROVINCIAL
     ctx["rules"] = queries.version_rules(v, include_procedures=overlay)
+    ctx["can_view_impact"] = impact.may_view(request.actor)  # type: ignore[attr-defined]
     return render(request, "rules/version_detail.html", ctx)
 
 
@@ -47,3 +56,96 @@ def version_diff(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request, "rules/version_diff.html", {"pack": pack, "form": form, "diff": diff, "versions": versions}
     )
+
+
+# ---- rule-change impact (规则变更影响评估) --------------------------------------------------------
+
+
+def _impact_params(request: HttpRequest) -> dict[str, Any]:
+    """on (default today), institution, direction; bad values are ignored (the page shows the default)."""
+    raw_on = request.GET.get("on", "").strip()[:10]
+    try:
+        on = dt.date.fromisoformat(raw_on) if raw_on else None
+    except ValueError:
+        on = None
+    raw_inst = request.GET.get("institution", "").strip()
+    direction = request.GET.get("direction", "").strip()
+    return {
+        "on": on or timezone.localdate(),
+        "institution_id": int(raw_inst) if raw_inst.isdigit() and len(raw_inst) < 12 else None,
+        "direction": direction if direction in impact.Direction.values else "",
+        "refresh": request.GET.get("refresh") == "1",
+    }
+
+
+def _impact_report(request: HttpRequest, pk: int, params: dict[str, Any]) -> tuple[Any, impact.ImpactReport]:
+    org_ids = impact.viewer_org_ids(request.actor)  # type: ignore[attr-defined]  # 403 for other roles
+    version = impact.get_version(pk)  # 404
+    report = impact.report_for(version, on=params["on"], refresh=params["refresh"]).restricted_to(org_ids)
+    return version, report
+
+
+def _outcome_view(outcome: str) -> dict[str, str]:
+    css, icon = {"allow": ("ok", "✓"), "allow_with_warnings": ("warn", "!")}.get(outcome, ("deny", "✗"))
+    return {"css": css, "icon": icon, "label": impact.outcome_label(outcome)}
+
+
+def _reason_view(reason: Any) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "severity": str(reason.severity),
+        "message": impact.reason_text(reason),
+        "rule": reason.rule,
+    }
+
+
+def _row_view(row: impact.ImpactRow) -> dict[str, Any]:
+    return {
+        "row": row,
+        "before": _outcome_view(row.before),
+        "after": _outcome_view(row.after),
+        "direction": impact.direction_label(row.direction),
+        "sources": impact.source_labels(row.sources),
+        "added": [_reason_view(r) for r in row.added],
+        "removed": [_reason_view(r) for r in row.removed],
+    }
+
+
+@login_required
+def version_impact(request: HttpRequest, pk: int) -> HttpResponse:
+    params = _impact_params(request)
+    version, report = _impact_report(request, pk, params)
+    rows = report.select(institution_id=params["institution_id"], direction=params["direction"])
+    page = Paginator(rows, IMPACT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    for name in ("page", "refresh"):
+        query.pop(name, None)
+    query["on"] = params["on"].isoformat()
+    ctx = {
+        "version": version,
+        "report": report,
+        "params": params,
+        "page": page,
+        "row_views": [_row_view(r) for r in page],
+        "querystring": query.urlencode(),
+        "directions": impact.Direction.choices,
+        "totals": report.totals(),
+        "status": impact.status_label(version.status),
+        "summary": [
+            {"inst": i, "counts": [i.count(d) for d in impact.Direction.values]}
+            for i in report.changed_institutions()
+        ],
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "rules/impact_rows.html", ctx)
+    return render(request, "rules/impact.html", ctx)
+
+
+@login_required
+def version_impact_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
+    params = _impact_params(request)
+    _version, report = _impact_report(request, pk, params)
+    rows = report.select(institution_id=params["institution_id"], direction=params["direction"])
+    response = HttpResponse(impact.workbook(report, rows), content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{impact.xlsx_filename(report)}"'
+    return response

@@ -6,6 +6,8 @@ limit) and 250 U (denied); 赵医生 (美容外科 主诊) is authorized for 眉
 (北京) 孙医生 is authorized for botulinum toxin.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported from authz's conftest and test_impact are parameters here)
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,7 +64,7 @@ def log_request(c: Clinic, dose: int, **changes: object):
 
 
 @pytest.fixture
-def scene(clinic) -> Scene:  # noqa: F811
+def scene(clinic) -> Scene:
     surgeon = make_doctor(clinic.jia, "赵医生", subject="cosmetic_surgery", scope="外科", trainings=())
     brow = authorize(clinic.jia, surgeon, procedure_code="surg-brow-lift")
     eyelid = authorize(clinic.jia, surgeon, procedure_code="surg-double-eyelid")
@@ -268,9 +270,7 @@ def test_bulk_facts_are_the_loaders_facts(scene):
     loaded = snapshot.load(SYSTEM, req, use_cache=False)
     people = impact._people_facts([c.li.pk])
     auths = impact._authorization_facts([c.li.pk])
-    rows = list(
-        type(c.jia).objects.filter(pk=c.jia.pk).order_by().values_list(*snapshot._INSTITUTION)
-    )
+    rows = list(type(c.jia).objects.filter(pk=c.jia.pk).order_by().values_list(*snapshot._INSTITUTION))
     inst = impact._institution_facts(snapshot.InstitutionRow(*rows[0]))
 
     assert people[c.li.pk] == loaded.practitioner
