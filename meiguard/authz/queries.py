@@ -285,6 +285,7 @@ class AuthorizationFilters:
     status: str = ""
     expiring_within: int | None = None  # days: active and ending within that many days of ``on``
     on: dt.date | None = None
+    q: str = ""  # text in the grantee's name or the scope (procedure, brand, model, technology)
 
 
 def authorizations(actor: Actor, f: AuthorizationFilters) -> QuerySet[Authorization]:
@@ -297,6 +298,16 @@ def authorizations(actor: Actor, f: AuthorizationFilters) -> QuerySet[Authorizat
         qs = qs.filter(kind=f.kind)
     if f.status:
         qs = qs.filter(status=f.status)
+    if f.q:
+        qs = qs.filter(
+            Q(practitioner__name__icontains=f.q)
+            | Q(grantee_institution__name__icontains=f.q)
+            | Q(procedure_code__icontains=f.q)
+            | Q(procedure_category__icontains=f.q)
+            | Q(product_brand__icontains=f.q)
+            | Q(device_model__icontains=f.q)
+            | Q(technology_name__icontains=f.q)
+        )
     if f.expiring_within is not None and f.on is not None:
         qs = qs.filter(
             status=AuthorizationStatus.ACTIVE,

@@ -17,11 +17,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as L
 from django.views.decorators.http import require_POST
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
+from meiguard.rules.choices import Subject
+from meiguard.workspace.listing import Column, Listing
 
 from . import actions, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
@@ -36,6 +39,7 @@ from .forms import (
     apply_error,
     parse_date,
 )
+from .models import Authorization, DecisionLog
 from .policy import Decision, Outcome, Severity
 from .reasons import reason_message
 
@@ -56,11 +60,89 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {"page": page, "querystring": query.urlencode()}
+def _listed(request: HttpRequest, qs: QuerySet[Any], listing: Listing) -> HttpResponse | dict[str, Any]:
+    """Sort by ``?sort=``; ``?format=xlsx`` answers with the export, otherwise the page's context."""
+    listed = listing.prepare(request, qs)
+    if listed.wants_export:
+        return listed.xlsx_response(str(request.user))
+    page = Paginator(listed.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {"page": page, **listed.context()}
+
+
+def scope_text(a: Authorization) -> str:
+    """The authorization's scope as plain text (the export's version of ``_authorization_scope.html``)."""
+    parts: list[str] = []
+    if a.procedure_code:
+        parts.append(a.procedure_code)
+    if a.procedure_category:
+        parts.append(_("类别") + ":" + a.procedure_category)
+    if a.subject:
+        parts.append(str(dict(Subject.choices).get(a.subject, a.subject)))
+    if a.product_brand:
+        parts.append(_("品牌") + ":" + a.product_brand)
+    if a.device_model:
+        parts.append(_("型号") + ":" + a.device_model)
+    if a.technology_name:
+        parts.append(f"{a.technology_name} ({a.get_technology_kind_display()})")
+    if a.max_grade:
+        parts.append(_("≤%(g)s级") % {"g": a.max_grade})
+    return " · ".join(parts)
+
+
+def _grantee(a: Authorization) -> str:
+    if a.practitioner:
+        return a.practitioner.name
+    return a.grantee_institution.name if a.grantee_institution else ""
+
+
+def _outcome_label(row: DecisionLog) -> str:
+    return str(outcome_view(row.outcome)["label"])
+
+
+# Each list's columns, declared once: the page's sortable headers and the Excel export come from them.
+AUTHORIZATIONS = Listing(
+    "authorizations",
+    L("授权档案"),
+    (
+        Column("id", "#", lambda a: a.pk, order_by=("pk",), width=8),
+        Column("kind", L("授权类型"), lambda a: a.get_kind_display(), order_by=("kind",)),
+        Column(
+            "grantee",
+            L("被授权人/机构"),
+            _grantee,
+            order_by=("practitioner__name", "grantee_institution__name"),
+        ),
+        Column("scope", L("范围"), scope_text, width=36),
+        Column(
+            "institution", L("机构"), lambda a: a.institution.name, order_by=("institution__name",), width=26
+        ),
+        Column("valid_until", L("有效期"), order_by=("valid_until",)),
+        Column("status", L("状态"), lambda a: a.get_status_display(), order_by=("status",)),
+        Column("valid_from", L("生效日期"), lambda a: a.valid_from, screen=False),
+        Column("valid_until_date", L("截止日期"), lambda a: a.valid_until, screen=False),
+        Column("grantor", L("授权方"), lambda a: a.grantor, screen=False, width=24),
+    ),
+)
+DECISIONS = Listing(
+    "decisions",
+    L("核验记录"),
+    (
+        Column("id", "#", lambda r: r.pk, order_by=("pk",), width=8),
+        Column("at", L("核验时点"), lambda r: r.at, order_by=("at",)),
+        Column(
+            "institution", L("机构"), lambda r: r.institution.name, order_by=("institution__name",), width=26
+        ),
+        Column(
+            "practitioner", L("执业人员"), lambda r: r.practitioner.name, order_by=("practitioner__name",)
+        ),
+        Column("procedure", L("项目"), lambda r: r.procedure_code, order_by=("procedure_code",), width=30),
+        Column("outcome", L("结论"), _outcome_label, order_by=("outcome",)),
+        Column("reasons", L("原因代码"), lambda r: list(r.reason_codes or ()), width=36),
+        Column("asked_by", L("请求人"), lambda r: r.actor_label, order_by=("actor_label",)),
+        Column("channel", L("渠道"), lambda r: r.get_channel_display(), screen=False, width=10),
+        Column("rule_pack", L("规则包版本"), lambda r: r.rule_pack, screen=False, width=20),
+    ),
+)
 
 
 # ---- presentation helpers ----------------------------------------------------------------------
@@ -158,7 +240,10 @@ def decision_list(request: HttpRequest) -> HttpResponse:
         since=parse_date(_param(request, "since")),
         until=parse_date(_param(request, "until")),
     )
-    ctx = _page(request, queries.decisions(actor, filters)) | {
+    listed = _listed(request, queries.decisions(actor, filters), DECISIONS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "f": request.GET,
         "institutions": queries.institutions(actor),
         "practitioners": queries.visible_practitioners(actor),
@@ -220,8 +305,12 @@ def authorization_list(request: HttpRequest) -> HttpResponse:
         status=status if status in AuthorizationStatus.values else "",
         expiring_within=expiring if expiring in EXPIRING_CHOICES else None,
         on=timezone.localdate(),
+        q=_param(request, "q"),
     )
-    ctx = _page(request, queries.authorizations(actor, filters)) | {
+    listed = _listed(request, queries.authorizations(actor, filters), AUTHORIZATIONS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "f": request.GET,
         "kinds": AuthorizationKind.choices,
         "statuses": AuthorizationStatus.choices,

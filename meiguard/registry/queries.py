@@ -282,6 +282,23 @@ def audit_history(actor: Actor, obj: models.Model, limit: int = 50) -> list[Any]
     )
 
 
+def audit_history_of(actor: Actor, objects: dict[str, list[Any]], limit: int = 50) -> list[Any]:
+    """The visible audit entries of several objects at once (one query), newest first.
+
+    ``objects`` maps a model label (``registry.qualification``) to primary keys, e.g. a practitioner with
+    their qualifications and multi-site registrations, so the detail page shows the whole record's history.
+    """
+    from meiguard.audit.models import AuditEntry
+
+    q = Q()
+    for label, pks in objects.items():
+        if pks:
+            q |= Q(object_type=label, object_id__in=[str(pk) for pk in pks])
+    if not q:
+        return []
+    return list(AuditEntry.objects.visible_to(actor).filter(q).order_by("-created_at", "-seq")[:limit])
+
+
 @dataclass(frozen=True)
 class PermittedGrade:
     """The highest procedure grade the institution may perform, with the rule it comes from.

@@ -13,14 +13,23 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.access import Actor
 from meiguard.core.errors import ActionError
 from meiguard.rules.choices import PROVINCES, InstitutionType, Profession, Subject
+from meiguard.workspace.listing import Column, Listing
 
 from . import actions, queries
-from .choices import DeviceStatus, InstitutionStatus, LotStatus, PractitionerStatus, ProductKind
+from .choices import (
+    DeviceStatus,
+    InstitutionStatus,
+    LotStatus,
+    PractitionerStatus,
+    ProductCategory,
+    ProductKind,
+)
 from .forms import (
     InstitutionForm,
     PractitionerForm,
@@ -32,6 +41,163 @@ from .forms import (
 from .models import Device, Institution, Lot, Practitioner, Product, Qualification
 
 PAGE_SIZE = 25
+L = _lazy
+
+
+def _type_text(i: Institution) -> str:
+    return (
+        f"{i.get_institution_type_display()} · {i.get_hospital_level_display()}"
+        if i.hospital_level
+        else (str(i.get_institution_type_display()))
+    )
+
+
+def _product_name(p: Product) -> str:
+    return p.brand_name or p.generic_name
+
+
+# Each list's columns, declared once: the page's sortable headers and the Excel export come from them.
+INSTITUTIONS = Listing(
+    "institutions",
+    L("医疗机构"),
+    (
+        Column("name", L("机构名称"), lambda i: i.name, order_by=("name",), width=28),
+        Column("type", L("机构类型"), _type_text, order_by=("institution_type", "hospital_level"), width=24),
+        Column("place", L("省份/城市"), lambda i: f"{i.province} {i.city}", order_by=("province", "city")),
+        Column(
+            "licence_valid_until",
+            L("许可证有效期至"),
+            lambda i: i.licence_valid_until,
+            order_by=("licence_valid_until",),
+        ),
+        Column("status", L("状态"), lambda i: i.get_status_display(), order_by=("status",)),
+        Column("credit_code", L("统一社会信用代码"), lambda i: i.credit_code, screen=False, width=22),
+        Column(
+            "licence_no", L("执业许可证登记号/备案凭证编号"), lambda i: i.licence_no, screen=False, width=28
+        ),
+        Column("subjects", L("医疗美容诊疗科目"), lambda i: i.subject_labels(), screen=False, width=30),
+        Column("next_verification_due", L("下次校验到期日"), lambda i: i.next_verification_due, screen=False),
+    ),
+)
+PRACTITIONERS = Listing(
+    "practitioners",
+    L("执业人员"),
+    (
+        Column("name", L("姓名"), lambda p: p.name, order_by=("name",)),
+        # Masked exactly as on the page: the export never carries a full ID number.
+        Column("id_number", L("身份证号"), lambda p: p.masked_id_number, width=22),
+        Column(
+            "profession",
+            L("职业"),
+            lambda p: f"{p.get_profession_display()} · {p.get_title_display()}",
+            order_by=("profession", "title"),
+        ),
+        Column(
+            "main_institution",
+            L("主执业机构"),
+            lambda p: p.main_institution.name,
+            order_by=("main_institution__name",),
+            width=28,
+        ),
+        Column("status", L("状态"), lambda p: p.get_status_display(), order_by=("status",)),
+        Column("licence_no", L("执业证书编码"), lambda p: p.licence_no, screen=False, width=20),
+        Column("practising_since", L("开始执业日期"), lambda p: p.practising_since, screen=False),
+    ),
+)
+PRODUCTS = Listing(
+    "products",
+    L("产品"),
+    (
+        Column("name", L("产品"), _product_name, order_by=("brand_name", "generic_name"), width=24),
+        Column(
+            "kind",
+            L("类别"),
+            lambda p: f"{p.get_kind_display()} {p.get_risk_class_display()}".strip(),
+            order_by=("kind", "risk_class"),
+        ),
+        Column(
+            "registration_no",
+            L("注册证/备案/批准文号"),
+            lambda p: p.registration_no,
+            order_by=("registration_no",),
+            width=24,
+        ),
+        Column(
+            "registration_valid_until",
+            L("注册证有效期至"),
+            lambda p: p.registration_valid_until,
+            order_by=("registration_valid_until",),
+        ),
+        Column("supplier", L("供应商"), lambda p: p.supplier.name, order_by=("supplier__name",), width=26),
+        Column("generic_name", L("通用名称"), lambda p: p.generic_name, screen=False, width=24),
+        Column("registrant", L("注册人/上市许可持有人"), lambda p: p.registrant, screen=False, width=26),
+        Column("category", L("成分/品类"), lambda p: p.get_category_display(), screen=False),
+        Column("high_risk", L("高风险"), lambda p: p.high_risk, screen=False, width=10),
+    ),
+)
+LOTS = Listing(
+    "lots",
+    L("批次"),
+    (
+        Column(
+            "product",
+            L("产品"),
+            lambda lot: _product_name(lot.product),
+            order_by=("product__brand_name", "product__generic_name"),
+        ),
+        Column("lot_no", L("批号"), lambda lot: lot.lot_no, order_by=("lot_no",)),
+        Column("expiry_date", L("失效日期"), lambda lot: lot.expiry_date, order_by=("expiry_date",)),
+        Column("quantity", L("数量"), lambda lot: lot.quantity, order_by=("quantity",), width=12),
+        Column(
+            "institution",
+            L("机构"),
+            lambda lot: lot.institution.name,
+            order_by=("institution__name",),
+            width=26,
+        ),
+        Column("status", L("状态"), lambda lot: lot.get_status_display(), order_by=("status",)),
+        Column("unit", L("单位"), lambda lot: lot.get_unit_display(), screen=False, width=12),
+        Column("production_date", L("生产日期"), lambda lot: lot.production_date, screen=False),
+        Column(
+            "recall_level",
+            L("召回级别"),
+            lambda lot: lot.get_recall_level_display() if lot.recall_level else "",
+            screen=False,
+        ),
+    ),
+)
+DEVICES = Listing(
+    "devices",
+    L("设备"),
+    (
+        Column(
+            "product",
+            L("产品"),
+            lambda d: _product_name(d.product),
+            order_by=("product__brand_name", "product__generic_name"),
+        ),
+        Column("serial_no", L("序列号"), lambda d: d.serial_no or d.udi_di, order_by=("serial_no",)),
+        Column(
+            "next_inspection_due",
+            L("下次检查到期"),
+            lambda d: d.next_inspection_due,
+            order_by=("next_inspection_due",),
+        ),
+        Column(
+            "next_calibration_due",
+            L("下次校准到期"),
+            lambda d: d.next_calibration_due,
+            order_by=("next_calibration_due",),
+        ),
+        Column(
+            "institution", L("机构"), lambda d: d.institution.name, order_by=("institution__name",), width=26
+        ),
+        Column("status", L("状态"), lambda d: d.get_status_display(), order_by=("status",)),
+        Column("udi_di", L("UDI-DI (GTIN)"), lambda d: d.udi_di, screen=False),
+        Column("last_inspection_on", L("上次检查日期"), lambda d: d.last_inspection_on, screen=False),
+        Column("last_calibration_on", L("上次校准日期"), lambda d: d.last_calibration_on, screen=False),
+    ),
+)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -54,11 +220,13 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {"page": page, "querystring": query.urlencode()}
+def _listed(request: HttpRequest, qs: QuerySet[Any], listing: Listing) -> HttpResponse | dict[str, Any]:
+    """Sort by ``?sort=``; ``?format=xlsx`` answers with the export, otherwise the page's context."""
+    listed = listing.prepare(request, qs)
+    if listed.wants_export:
+        return listed.xlsx_response(str(request.user))
+    page = Paginator(listed.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {"page": page, **listed.context()}
 
 
 def _detail_ctx(request: HttpRequest, obj: Any, **extra: Any) -> dict[str, Any]:
@@ -101,7 +269,10 @@ def institution_list(request: HttpRequest) -> HttpResponse:
         subject=_param(request, "subject") or None,
         q=_param(request, "q") or None,
     )
-    ctx = _page(request, qs) | {
+    listed = _listed(request, qs, INSTITUTIONS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "types": InstitutionType.choices,
         "statuses": InstitutionStatus.choices,
         "subjects": Subject.choices,
@@ -182,7 +353,10 @@ def practitioner_list(request: HttpRequest) -> HttpResponse:
         q=_param(request, "q") or None,
         expiring_before=_date_param(request, "expiring_before"),
     )
-    ctx = _page(request, qs) | {
+    listed = _listed(request, qs, PRACTITIONERS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "professions": Profession.choices,
         "statuses": PractitionerStatus.choices,
         "f": request.GET,
@@ -195,14 +369,26 @@ def practitioner_list(request: HttpRequest) -> HttpResponse:
 def practitioner_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     practitioner = queries.visible(Practitioner, actor, pk)
+    qualifications = list(queries.qualifications(actor, practitioner_id=practitioner.pk))
+    sites = list(queries.practitioner_sites(actor, practitioner_id=practitioner.pk))
     ctx = _detail_ctx(
         request,
         practitioner,
-        qualifications=queries.qualifications(actor, practitioner_id=practitioner.pk),
-        sites=queries.practitioner_sites(actor, practitioner_id=practitioner.pk),
+        qualifications=qualifications,
+        sites=sites,
         status_form=PractitionerStatusForm(initial={"status": practitioner.status}),
         today=timezone.localdate(),
     )
+    # The whole record's history: the person, their credentials and their multi-site registrations.
+    ctx["history"] = queries.audit_history_of(
+        actor,
+        {
+            "registry.practitioner": [practitioner.pk],
+            "registry.qualification": [q.pk for q in qualifications],
+            "registry.practitionersite": [s.pk for s in sites],
+        },
+    )
+    ctx["history_mixed"] = True
     return render(request, "registry/practitioner_detail.html", ctx)
 
 
@@ -338,13 +524,24 @@ def qualification_verify(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def product_list(request: HttpRequest) -> HttpResponse:
     high_risk = {"1": True, "0": False}.get(_param(request, "high_risk"))
+    category = _param(request, "category")
     qs = queries.products(
         _actor(request),
         kind=_param(request, "kind") or None,
         high_risk=high_risk,
+        category=category if category in ProductCategory.values else None,
+        supplier_id=_int_param(request, "supplier"),
         q=_param(request, "q") or None,
     )
-    ctx = _page(request, qs) | {"kinds": ProductKind.choices, "f": request.GET}
+    listed = _listed(request, qs, PRODUCTS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
+        "kinds": ProductKind.choices,
+        "categories": ProductCategory.choices,
+        "suppliers": queries.suppliers(_actor(request)),
+        "f": request.GET,
+    }
     return render(request, "registry/product_list.html", ctx)
 
 
@@ -367,8 +564,12 @@ def lot_list(request: HttpRequest) -> HttpResponse:
         institution_id=_int_param(request, "institution"),
         q=_param(request, "q") or None,
     )
-    ctx = _page(request, qs) | {
+    listed = _listed(request, qs, LOTS)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "statuses": LotStatus.choices,
+        "institutions": queries.institutions(_actor(request)),
         "f": request.GET,
         "today": timezone.localdate(),
     }
@@ -391,8 +592,12 @@ def device_list(request: HttpRequest) -> HttpResponse:
         institution_id=_int_param(request, "institution"),
         q=_param(request, "q") or None,
     )
-    ctx = _page(request, qs) | {
+    listed = _listed(request, qs, DEVICES)
+    if isinstance(listed, HttpResponse):
+        return listed
+    ctx = listed | {
         "statuses": DeviceStatus.choices,
+        "institutions": queries.institutions(_actor(request)),
         "f": request.GET,
         "today": timezone.localdate(),
     }
