@@ -54,6 +54,17 @@ def _decrypt(token: str) -> bytes:
     return base64.b64decode(decrypt(token))
 
 
+def file_size(size: int) -> str:
+    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{max(1, round(size / 1024))} KB"
+
+
+def too_large(size: int) -> str:
+    return _("文件过大(%(size)s),最大 %(max)s") % {
+        "size": file_size(size),
+        "max": file_size(MAX_UPLOAD_BYTES),
+    }
+
+
 def check_kind(kind: str) -> str:
     if kind not in SHEETS_BY_KIND:
         raise FieldErrors(
@@ -66,9 +77,7 @@ def read_upload(kind: str, file_name: str, content: bytes) -> list[SheetRows]:
     """The file's rows in the format of ``kind``, or ``FileRejected`` (400) naming every file-level problem."""
     check_kind(kind)
     if len(content) > MAX_UPLOAD_BYTES:
-        raise FileRejected(
-            [_("文件过大(%(size)s MB),最大 %(max)s MB") % {"size": round(len(content) / 1048576, 1), "max": round(MAX_UPLOAD_BYTES / 1048576, 1)}]
-        )
+        raise FileRejected([too_large(len(content))])
     sheets = workbook.read(content, file_name, SHEETS_BY_KIND[kind], str(ImportKind(kind).label))
     if not any(sheet.rows for sheet in sheets):
         raise FileRejected([_("文件中没有数据行(数据应从第2行开始)")])
@@ -97,7 +106,9 @@ def apply(actor: Actor, pk: int) -> ImportRun:
     content = _decrypt(source.content)
     if hashlib.sha256(content).hexdigest() != source.sha256:  # pragma: no cover - storage corruption
         raise ActionError("RUN_EXPIRED", _("保存的文件已损坏,请重新上传文件"), status=409)
-    return _run(actor, kind=source.kind, file_name=source.file_name, content=content, write=True, source=source)
+    return _run(
+        actor, kind=source.kind, file_name=source.file_name, content=content, write=True, source=source
+    )
 
 
 def _run(
@@ -126,10 +137,7 @@ def _run(
     except _Rollback:
         pass
     assert outcome is not None
-    if write:
-        status = RunStatus.FAILED
-    else:
-        status = RunStatus.INVALID if outcome.errors else RunStatus.VALID
+    status = RunStatus.FAILED if write else (RunStatus.INVALID if outcome.errors else RunStatus.VALID)
     with transaction.atomic():
         _purge()
         return _record(
@@ -159,9 +167,18 @@ def _record(actor: Actor, *, outcome: Result, **fields: Any) -> ImportRun:
 def _applied(actor: Actor, meta: dict[str, Any], outcome: Result, source: ImportRun | None) -> ImportRun:
     run = _record(actor, mode=RunMode.APPLY, status=RunStatus.APPLIED, outcome=outcome, source=source, **meta)
     totals = run.totals()
-    changes = {"kind": meta["kind"], "file_name": meta["file_name"], "sha256": meta["sha256"], "counts": totals}
+    changes = {
+        "kind": meta["kind"],
+        "file_name": meta["file_name"],
+        "sha256": meta["sha256"],
+        "counts": totals,
+    }
     orgs = sorted(
-        set(Institution.objects.filter(pk__in=outcome.institution_ids()).values_list("organization_id", flat=True))
+        set(
+            Institution.objects.filter(pk__in=outcome.institution_ids()).values_list(
+                "organization_id", flat=True
+            )
+        )
     )
     for org_id in orgs or [None]:
         audit.record(
@@ -196,4 +213,6 @@ def _applied(actor: Actor, meta: dict[str, Any], outcome: Result, source: Import
 
 def _purge() -> None:
     """Stored uploads are only kept while they can be applied."""
-    ImportRun.objects.filter(created_at__lt=timezone.now() - APPLY_WITHIN).exclude(content="").update(content="")
+    ImportRun.objects.filter(created_at__lt=timezone.now() - APPLY_WITHIN).exclude(content="").update(
+        content=""
+    )

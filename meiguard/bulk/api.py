@@ -5,8 +5,6 @@ a 400 whose ``errors[]`` lists every problem; row errors are part of the run rep
 200 with them, a failed apply 422 with them, nothing written).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Any, Literal
 
@@ -72,7 +70,7 @@ class ImportRunOut(Schema):
     changes: list[ChangeOut]
 
     @staticmethod
-    def of(run: ImportRun, *, rows: bool = True) -> ImportRunOut:
+    def of(run: ImportRun, *, rows: bool = True) -> "ImportRunOut":
         return ImportRunOut(
             id=run.pk,
             kind=run.kind,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from meiguard.authz.models import AUTHORIZATION_WRITERS, Authorization
 from meiguard.core.access import Actor
@@ -24,7 +24,7 @@ from meiguard.registry.models import Institution, Practitioner, Qualification
 from . import queries
 from .choices import ImportKind
 from .importer import AUTH_SCOPE, AUTH_TEXT, PRACTITIONER_FIELDS, QUALIFICATION_FIELDS, QUALIFICATION_KEY
-from .specs import AUTHORIZATIONS, PRACTITIONERS, QUALIFICATIONS, SHEETS_BY_KIND
+from .specs import AUTHORIZATIONS, FORMAT_LANGUAGE, PRACTITIONERS, QUALIFICATIONS, SHEETS_BY_KIND
 from .workbook import InstitutionRow, build
 
 ID_READER_ROLES = REGISTRY_WRITERS | AUTHORIZATION_WRITERS
@@ -41,7 +41,8 @@ class IdNumbers:
         self.full = set(
             Practitioner.objects.filter(pk__in=practitioner_ids)
             .filter(
-                Q(main_institution__organization_id__in=orgs) | Q(sites__institution__organization_id__in=orgs)
+                Q(main_institution__organization_id__in=orgs)
+                | Q(sites__institution__organization_id__in=orgs)
             )
             .values_list("pk", flat=True)
         )
@@ -81,7 +82,13 @@ def qualification_rows(actor: Actor, institutions: QuerySet[Institution]) -> Ite
         Qualification.objects.visible_to(actor)
         .filter(practitioner__main_institution__in=institutions)
         .select_related("practitioner")
-        .order_by("practitioner__main_institution__credit_code", "practitioner__name", "practitioner_id", "kind", "pk")
+        .order_by(
+            "practitioner__main_institution__credit_code",
+            "practitioner__name",
+            "practitioner_id",
+            "kind",
+            "pk",
+        )
     )
     ids = IdNumbers(actor, {q.practitioner_id for q in quals})
     for q in quals:
@@ -99,7 +106,9 @@ def authorization_rows(actor: Actor, institutions: QuerySet[Institution]) -> Ite
         .select_related("institution", "practitioner", "grantee_institution", "supervisor")
         .order_by("institution__credit_code", "valid_from", "pk")
     )
-    people = {a.practitioner_id for a in auths if a.practitioner_id} | {a.supervisor_id for a in auths if a.supervisor_id}
+    people = {a.practitioner_id for a in auths if a.practitioner_id} | {
+        a.supervisor_id for a in auths if a.supervisor_id
+    }
     ids = IdNumbers(actor, people)
     for a in auths:
         yield {
@@ -134,7 +143,8 @@ def _institution_sheet(actor: Actor, extra: QuerySet[Institution] | None = None)
 
 def template(actor: Actor, kind: str) -> bytes:
     """An empty workbook of ``kind``, listing the institutions the actor may import into."""
-    label = ImportKind(kind).label
+    with translation.override(FORMAT_LANGUAGE):
+        label = str(ImportKind(kind).label)
     return build(
         SHEETS_BY_KIND[kind],
         institutions=_institution_sheet(actor),
@@ -147,7 +157,8 @@ def export(actor: Actor, kind: str, *, institution_id: int | None = None) -> byt
     scope = institutions_in_scope(actor, institution_id)
     specs = SHEETS_BY_KIND[kind]
     rows = {spec.kind: list(ROWS[spec.kind](actor, scope)) for spec in specs}
-    label = ImportKind(kind).label
+    with translation.override(FORMAT_LANGUAGE):
+        label = str(ImportKind(kind).label)
     stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M")
     return build(
         specs,
@@ -157,7 +168,9 @@ def export(actor: Actor, kind: str, *, institution_id: int | None = None) -> byt
     )
 
 
-def export_rows(actor: Actor, kind: str, *, institution_id: int | None = None) -> dict[str, list[dict[str, Any]]]:
+def export_rows(
+    actor: Actor, kind: str, *, institution_id: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The rows an export of ``kind`` holds, before they are written to cells (for the API and tests)."""
     scope = institutions_in_scope(actor, institution_id)
     return {spec.kind: list(ROWS[spec.kind](actor, scope)) for spec in SHEETS_BY_KIND[kind]}

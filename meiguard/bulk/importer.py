@@ -34,7 +34,16 @@ from meiguard.registry.crypto import blind_index
 from meiguard.registry.models import Institution, Practitioner, Qualification
 
 from .choices import RowAction
-from .specs import AUTHORIZATIONS, PRACTITIONERS, QUALIFICATIONS, SHEETS, CellError, Column, ColumnType, SheetSpec
+from .specs import (
+    AUTHORIZATIONS,
+    PRACTITIONERS,
+    QUALIFICATIONS,
+    SHEETS,
+    CellError,
+    Column,
+    ColumnType,
+    SheetSpec,
+)
 from .workbook import SheetRows
 
 PRACTITIONER_FIELDS = (
@@ -109,7 +118,9 @@ class Row:
             self.errors.append(RowError(self.spec.title, self.number, "", str(self.number), message))
             return
         letter = self.letters.get(column.key, "")
-        self.errors.append(RowError(self.spec.title, self.number, column.header, f"{letter}{self.number}", message))
+        self.errors.append(
+            RowError(self.spec.title, self.number, column.header, f"{letter}{self.number}", message)
+        )
 
     def col(self, key: str) -> Column:
         return self.spec.by_key[key]
@@ -214,10 +225,14 @@ class Importer:
                 self.institutions[inst.credit_code] = inst
         if ids:
             index = {blind_index(i): i for i in ids}
-            found = list(Practitioner.objects.filter(id_number_index__in=index).select_related("main_institution"))
+            found = list(
+                Practitioner.objects.filter(id_number_index__in=index).select_related("main_institution")
+            )
             self.people = {p.id_number_index: p for p in found}
             pks = [p.pk for p in found]
-            self.visible_people = set(Practitioner.objects.visible_to(self.actor).filter(pk__in=pks).values_list("pk", flat=True))
+            self.visible_people = set(
+                Practitioner.objects.visible_to(self.actor).filter(pk__in=pks).values_list("pk", flat=True)
+            )
             self.writable_people = set(
                 Practitioner.objects.writable_by(self.actor).filter(pk__in=pks).values_list("pk", flat=True)
             )
@@ -282,7 +297,8 @@ class Importer:
             return False
         row.error(
             None,
-            _("与第 %(row)s 行重复(%(what)s相同),同一条记录只能出现一次") % {"row": first.number, "what": what},
+            _("与第 %(row)s 行重复(%(what)s相同),同一条记录只能出现一次")
+            % {"row": first.number, "what": what},
         )
         return True
 
@@ -341,7 +357,10 @@ class Importer:
             person = self._person(row, "practitioner", "practitioner_name")
             key_values = tuple(v[k] for k in QUALIFICATION_KEY)
             if v["practitioner"] and self._duplicate(
-                seen, row, (v["practitioner"], *key_values), _("身份证号、资质类型、证书编号、专业、年度、学分类别")
+                seen,
+                row,
+                (v["practitioner"], *key_values),
+                _("身份证号、资质类型、证书编号、专业、年度、学分类别"),
             ):
                 continue
             if person is None or row.errors:
@@ -366,7 +385,9 @@ class Importer:
             if len(matches) > 1:
                 row.error(
                     None,
-                    _("系统中有 %(n)s 条相同的资质(身份证号、类型、证书编号、专业、年度、学分类别均相同),无法确定更新哪一条")
+                    _(
+                        "系统中有 %(n)s 条相同的资质(身份证号、类型、证书编号、专业、年度、学分类别均相同),无法确定更新哪一条"
+                    )
                     % {"n": len(matches)},
                 )
                 continue
@@ -400,8 +421,10 @@ class Importer:
                 *(v[f] for f in AUTH_SCOPE),
                 v["valid_from"],
             )
-            if v["institution"] and v["kind"] and self._duplicate(
-                seen, row, key, _("授权机构、类型、被授权人/机构、范围、生效日期")
+            if (
+                v["institution"]
+                and v["kind"]
+                and self._duplicate(seen, row, key, _("授权机构、类型、被授权人/机构、范围、生效日期"))
             ):
                 continue
             if inst is None or row.errors:
@@ -409,9 +432,20 @@ class Importer:
             row.institution_id = inst.pk
             row.person, row.supervisor = person, supervisor
             new_person = isinstance(person, Row) and person.action == RowAction.CREATE
-            matches = [] if new_person else existing.get(
-                (inst.pk, v["kind"], _obj_pk(person), grantee.pk if grantee else None, *(v[f] for f in AUTH_SCOPE), v["valid_from"]),
-                [],
+            matches = (
+                []
+                if new_person
+                else existing.get(
+                    (
+                        inst.pk,
+                        v["kind"],
+                        _obj_pk(person),
+                        grantee.pk if grantee else None,
+                        *(v[f] for f in AUTH_SCOPE),
+                        v["valid_from"],
+                    ),
+                    [],
+                )
             )
             if len(matches) > 1:
                 matches = [a for a in matches if a.status == v["status"]]
@@ -436,13 +470,19 @@ class Importer:
         for name, value in wanted.items():
             if getattr(auth, name) != value:
                 column = row.col(name)
-                shown = column.label(getattr(auth, name)) if column.type == ColumnType.CHOICE else getattr(auth, name)
+                shown = (
+                    column.label(getattr(auth, name))
+                    if column.type == ColumnType.CHOICE
+                    else getattr(auth, name)
+                )
                 row.error(
                     column,
                     _("已有授权不能通过导入修改(系统中为“%(value)s”);如需变更,请在授权档案中撤销后新建或续期")
                     % {"value": "" if shown is None else shown},
                 )
-        if auth.supervisor_id != _obj_pk(row.supervisor) or (isinstance(row.supervisor, Row) and row.supervisor.action == RowAction.CREATE):
+        if auth.supervisor_id != _obj_pk(row.supervisor) or (
+            isinstance(row.supervisor, Row) and row.supervisor.action == RowAction.CREATE
+        ):
             row.error(row.col("supervisor"), _("已有授权的指导主诊医师不能通过导入修改"))
         if auth.status != v["status"]:
             if auth.status == AuthorizationStatus.DRAFT and v["status"] == AuthorizationStatus.ACTIVE:
@@ -472,7 +512,8 @@ class Importer:
             if failed is not None:
                 row.error(
                     None,
-                    _("所引用的“%(sheet)s”表第 %(row)s 行未能导入") % {"sheet": failed.spec.title, "row": failed.number},
+                    _("所引用的“%(sheet)s”表第 %(row)s 行未能导入")
+                    % {"sheet": failed.spec.title, "row": failed.number},
                 )
                 continue
             try:

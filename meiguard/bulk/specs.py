@@ -109,7 +109,9 @@ class Column:
         text = raw.isoformat() if isinstance(raw, dt.date) else str(raw)
         text = text.replace("\u3000", " ").strip()
         if self.max_length is not None and len(text) > self.max_length:
-            raise CellError(_("长度不能超过 %(n)s 个字符(现为 %(m)s 个)") % {"n": self.max_length, "m": len(text)})
+            raise CellError(
+                _("长度不能超过 %(n)s 个字符(现为 %(m)s 个)") % {"n": self.max_length, "m": len(text)}
+            )
         return text
 
     def _run_validators(self, value: str) -> None:
@@ -132,7 +134,8 @@ class Column:
     def _long_number_as_text(self, raw: Any, what: str) -> str:
         if isinstance(raw, int | float | Decimal) and not isinstance(raw, bool):
             raise CellError(
-                _("%(what)s须以文本格式填写(数字格式会丢失末几位),请先把单元格设为文本再输入") % {"what": what}
+                _("%(what)s须以文本格式填写(数字格式会丢失末几位),请先把单元格设为文本再输入")
+                % {"what": what}
             )
         return v.normalize_code(self._text(raw))
 
@@ -180,9 +183,9 @@ class Column:
             number = None
         elif isinstance(raw, int):
             number = raw
-        elif isinstance(raw, float) and raw.is_integer():
-            number = int(raw)
-        elif isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", raw):
+        elif (isinstance(raw, float) and raw.is_integer()) or (
+            isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", raw)
+        ):
             number = int(raw)
         if number is None:
             raise CellError(_("应为整数"))
@@ -382,10 +385,20 @@ QUALIFICATIONS = SheetSpec(
             width=22,
         ),
         Column(
-            "practitioner_name", "姓名", required=True, max_length=64, help="须与身份证号对应人员的姓名一致", width=12
+            "practitioner_name",
+            "姓名",
+            required=True,
+            max_length=64,
+            help="须与身份证号对应人员的姓名一致",
+            width=12,
         ),
         Column(
-            "kind", "资质类型", ColumnType.CHOICE, required=True, choices=_pairs(QualificationKind.choices), width=24
+            "kind",
+            "资质类型",
+            ColumnType.CHOICE,
+            required=True,
+            choices=_pairs(QualificationKind.choices),
+            width=24,
         ),
         Column(
             "number",
@@ -544,7 +557,9 @@ AUTHORIZATIONS = SheetSpec(
         Column("subject", "专业", ColumnType.CHOICE, choices=_pairs(Subject.choices), fields=("subject",)),
         Column("product_brand", "产品品牌", max_length=128, fields=("product_brand",), help="产品授权必填"),
         Column("device_model", "设备型号", max_length=128, fields=("device_model",), help="设备授权必填"),
-        Column("technology_name", "技术名称", max_length=128, fields=("technology_name",), help="技术授权必填"),
+        Column(
+            "technology_name", "技术名称", max_length=128, fields=("technology_name",), help="技术授权必填"
+        ),
         Column(
             "technology_kind",
             "技术授权类别",

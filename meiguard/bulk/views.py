@@ -58,7 +58,7 @@ def _hub(
         "export": export or ExportForm(actor=actor),
         "problems": problems or [],
         "runs": queries.runs(actor)[:RECENT_RUNS],
-        "max_mb": round(actions.MAX_UPLOAD_BYTES / 1048576, 1),
+        "max_size": actions.file_size(actions.MAX_UPLOAD_BYTES),
         "max_rows": MAX_ROWS,
     }
     return render(request, "bulk/index.html", ctx, status=status)
@@ -97,11 +97,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         return _hub(request, upload=form, status=400)
     file = form.cleaned_data["file"]
     if file.size > actions.MAX_UPLOAD_BYTES:
-        problems = [
-            _("文件过大(%(size)s MB),最大 %(max)s MB")
-            % {"size": round(file.size / 1048576, 1), "max": round(actions.MAX_UPLOAD_BYTES / 1048576, 1)}
-        ]
-        return _hub(request, upload=form, problems=problems, status=400)
+        return _hub(request, upload=form, problems=[actions.too_large(file.size)], status=400)
     try:
         run = actions.dry_run(
             _actor(request), kind=form.cleaned_data["kind"], file_name=file.name, content=file.read()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,6 @@ from .specs import (
     INSTITUTIONS_SHEET,
     INSTRUCTIONS_SHEET,
     OPTIONS_SHEET,
-    Column,
     ColumnType,
     Ref,
     SheetSpec,
@@ -46,7 +45,13 @@ REQUIRED_FONT = Font(bold=True, color="A4161A")
 HEADER_FILL = PatternFill("solid", fgColor="EEF1F5")
 DATE_FORMAT = "yyyy-mm-dd"
 TEXT_FORMAT = "@"
-TEXT_TYPES = (ColumnType.TEXT, ColumnType.CODE, ColumnType.ID_NUMBER, ColumnType.CREDIT_CODE, ColumnType.CHOICE)
+TEXT_TYPES = (
+    ColumnType.TEXT,
+    ColumnType.CODE,
+    ColumnType.ID_NUMBER,
+    ColumnType.CREDIT_CODE,
+    ColumnType.CHOICE,
+)
 
 
 class FileRejected(ActionError):
@@ -69,7 +74,7 @@ class InstitutionRow:
 
 def build(
     specs: Sequence[SheetSpec],
-    rows: dict[str, Iterable[dict[str, Any]]] | None = None,
+    rows: Mapping[str, Iterable[dict[str, Any]]] | None = None,
     *,
     institutions: Sequence[InstitutionRow] = (),
     title: str = "",
@@ -119,7 +124,13 @@ def _formats(ws: Worksheet, spec: SheetSpec) -> None:
     """Text columns stay text (long numbers keep every digit); date columns show YYYY-MM-DD."""
     for idx, column in enumerate(spec.columns, start=1):
         letter = get_column_letter(idx)
-        fmt = DATE_FORMAT if column.type == ColumnType.DATE else TEXT_FORMAT if column.type in TEXT_TYPES else None
+        fmt = (
+            DATE_FORMAT
+            if column.type == ColumnType.DATE
+            else TEXT_FORMAT
+            if column.type in TEXT_TYPES
+            else None
+        )
         if fmt is None:
             continue
         ws.column_dimensions[letter].number_format = fmt
@@ -244,7 +255,14 @@ def _instructions(wb: Workbook, specs: Sequence[SheetSpec], title: str) -> None:
             if column.type == ColumnType.CHOICE and column.default is not None:
                 allowed += f"(留空为“{column.label(column.default)}”)"
             ws.append(
-                [spec.title, column.header, "必填" if column.required else "选填", column.format_text(), allowed, column.help]
+                [
+                    spec.title,
+                    column.header,
+                    "必填" if column.required else "选填",
+                    column.format_text(),
+                    allowed,
+                    column.help,
+                ]
             )
     for letter, width in zip("ABCDEF", (12, 26, 10, 34, 48, 56), strict=True):
         ws.column_dimensions[letter].width = width
@@ -351,7 +369,8 @@ def read(content: bytes, file_name: str, specs: Sequence[SheetSpec], kind_label:
                     continue
                 if len(sheet.rows) >= MAX_ROWS:
                     problems.append(
-                        _("工作表“%(sheet)s”数据超过 %(n)s 行,请分批导入") % {"sheet": spec.title, "n": MAX_ROWS}
+                        _("工作表“%(sheet)s”数据超过 %(n)s 行,请分批导入")
+                        % {"sheet": spec.title, "n": MAX_ROWS}
                     )
                     break
                 padded = tuple(values) + (None,) * max(0, width - len(values))

@@ -38,7 +38,9 @@ def read_rows(content: bytes) -> dict[str, list[list[Any]]]:
     wb = load_workbook(io.BytesIO(content))
     titles = {s.title for s in SHEETS.values()}
     return {
-        ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets if ws.title in titles
+        ws.title: [list(r) for r in ws.iter_rows(values_only=True)]
+        for ws in wb.worksheets
+        if ws.title in titles
     }
 
 
@@ -94,7 +96,9 @@ def qualification_row(id_no: str, person: str, **changes: Any) -> dict[str, Any]
     return row
 
 
-def authorization_row(institution_code: str, id_no: str, person: str | None, **changes: Any) -> dict[str, Any]:
+def authorization_row(
+    institution_code: str, id_no: str, person: str | None, **changes: Any
+) -> dict[str, Any]:
     row = {
         "institution": institution_code,
         "kind": "产品授权",

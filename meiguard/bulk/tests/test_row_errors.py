@@ -7,7 +7,14 @@ import pytest
 from meiguard.authz.tests.conftest import credit_code, id_number
 from meiguard.bulk import actions
 from meiguard.bulk.specs import AUTHORIZATIONS, PRACTITIONERS, QUALIFICATIONS
-from meiguard.bulk.tests.conftest import authorization_row, doctor_row, nurse_row, qualification_row, sheet, xlsx
+from meiguard.bulk.tests.conftest import (
+    authorization_row,
+    doctor_row,
+    nurse_row,
+    qualification_row,
+    sheet,
+    xlsx,
+)
 from meiguard.registry.crypto import mask_id_number
 
 
@@ -41,7 +48,11 @@ def one_practitioner(world, clinic, **changes):
             "身份证号须以文本格式填写(数字格式会丢失末几位),请先把单元格设为文本再输入",
         ),
         ({"licence_no": "ab-12"}, "执业证书编码", "执业证书编码应为8–30位数字或大写字母"),
-        ({"institution": "91430100MA4L0000XX"}, "主执业机构统一社会信用代码", "统一社会信用代码无效(应为18位且校验位正确)"),
+        (
+            {"institution": "91430100MA4L0000XX"},
+            "主执业机构统一社会信用代码",
+            "统一社会信用代码无效(应为18位且校验位正确)",
+        ),
     ],
 )
 def test_a_bad_cell_names_its_row_column_and_reason(clinic, world, changes, column, message):
@@ -59,13 +70,22 @@ def test_a_masked_id_number_cannot_be_imported(clinic, world):
 def test_numbers_dates_and_choices_are_parsed_from_typed_cells(clinic, world):
     number = id_number()
     row = nurse_row(
-        clinic.jia.credit_code, f" {number[:6]} {number[6:]} ", practising_since=dt.datetime(2019, 7, 1), title=None
+        clinic.jia.credit_code,
+        f" {number[:6]} {number[6:]} ",
+        practising_since=dt.datetime(2019, 7, 1),
+        title=None,
     )
-    quals = qualification_row(number, "周护士", kind="护士培训学时", number=None, issuer=None, hours=180, year="2025")
+    quals = qualification_row(
+        number, "周护士", kind="护士培训学时", number=None, issuer=None, hours=180, year="2025"
+    )
     run = dry(
         world.actor("wang"),
         "full",
-        {"执业人员": sheet(PRACTITIONERS, row), "资质": sheet(QUALIFICATIONS, quals), "授权": [AUTHORIZATIONS.headers]},
+        {
+            "执业人员": sheet(PRACTITIONERS, row),
+            "资质": sheet(QUALIFICATIONS, quals),
+            "授权": [AUTHORIZATIONS.headers],
+        },
     )
     assert run.errors == []
     assert run.totals()["create"] == 2
@@ -88,7 +108,9 @@ def test_every_error_of_every_row_is_reported_not_just_the_first(clinic, world):
 
 def test_model_rules_are_reported_on_their_columns(clinic, world):
     """A doctor needs a licence number, category and scope (registry ``Practitioner.clean``)."""
-    row = doctor_row(clinic.jia.credit_code, id_number(), licence_no=None, practice_category=None, practice_scope=None)
+    row = doctor_row(
+        clinic.jia.credit_code, id_number(), licence_no=None, practice_category=None, practice_scope=None
+    )
     run = dry(world.actor("wang"), "practitioners", {"执业人员": sheet(PRACTITIONERS, row)})
     assert sorted(errors(run)) == sorted(
         [
@@ -106,18 +128,36 @@ def test_an_institution_the_actor_cannot_see_or_write_is_an_error_on_each_row(cl
     ]
     run = dry(world.actor("wang"), "practitioners", {"执业人员": sheet(PRACTITIONERS, *rows)})
     assert errors(run) == [
-        ("执业人员", 2, "主执业机构统一社会信用代码", f"统一社会信用代码为 {clinic.yi.credit_code} 的机构不存在或无权访问"),
-        ("执业人员", 3, "主执业机构统一社会信用代码", f"统一社会信用代码为 {rows[1]['institution']} 的机构不存在或无权访问"),
+        (
+            "执业人员",
+            2,
+            "主执业机构统一社会信用代码",
+            f"统一社会信用代码为 {clinic.yi.credit_code} 的机构不存在或无权访问",
+        ),
+        (
+            "执业人员",
+            3,
+            "主执业机构统一社会信用代码",
+            f"统一社会信用代码为 {rows[1]['institution']} 的机构不存在或无权访问",
+        ),
     ]
     # a doctor sees 甲 but may not register staff there
-    run = dry(world.actor("li"), "practitioners", {"执业人员": sheet(PRACTITIONERS, nurse_row(clinic.jia.credit_code, id_number()))})
-    assert errors(run) == [("执业人员", 2, "主执业机构统一社会信用代码", "无权为机构“甲诊所”导入(需要该机构的管理角色)")]
+    run = dry(
+        world.actor("li"),
+        "practitioners",
+        {"执业人员": sheet(PRACTITIONERS, nurse_row(clinic.jia.credit_code, id_number()))},
+    )
+    assert errors(run) == [
+        ("执业人员", 2, "主执业机构统一社会信用代码", "无权为机构“甲诊所”导入(需要该机构的管理角色)")
+    ]
 
 
 def test_a_person_registered_elsewhere_cannot_be_moved(clinic, world):
     row = nurse_row(clinic.jia.credit_code, clinic.sun_doctor.id_number, name="孙医生")
     run = dry(world.actor("wang"), "practitioners", {"执业人员": sheet(PRACTITIONERS, row)})
-    assert errors(run) == [("执业人员", 2, "身份证号", "该身份证号已登记为执业人员(主执业机构可添加多点执业)")]
+    assert errors(run) == [
+        ("执业人员", 2, "身份证号", "该身份证号已登记为执业人员(主执业机构可添加多点执业)")
+    ]
 
 
 def test_duplicates_within_the_file_are_reported_on_the_later_row(clinic, world):
@@ -131,10 +171,26 @@ def test_qualification_references_are_checked(clinic, world):
     li = clinic.li
     rows = [
         qualification_row(id_number(), "无名氏"),  # nobody
-        qualification_row(li.id_number, "李四", kind="继续医学教育学分", number=None, credits=5, credit_class="I类学分", year=2025),
+        qualification_row(
+            li.id_number,
+            "李四",
+            kind="继续医学教育学分",
+            number=None,
+            credits=5,
+            credit_class="I类学分",
+            year=2025,
+        ),
         qualification_row(clinic.sun_doctor.id_number, "孙医生"),  # invisible to wang
         qualification_row(li.id_number, "李医生", kind="职称证书", number=None, issuer=None),  # model rules
-        qualification_row(li.id_number, "李医生", kind="继续医学教育学分", number=None, credits="1.25", credit_class="I类学分", year=2024),
+        qualification_row(
+            li.id_number,
+            "李医生",
+            kind="继续医学教育学分",
+            number=None,
+            credits="1.25",
+            credit_class="I类学分",
+            year=2024,
+        ),
     ]
     run = dry(world.actor("wang"), "qualifications", {"资质": sheet(QUALIFICATIONS, *rows)})
     not_found = "身份证号对应的人员不存在或无权访问(可在本文件“执业人员”表中一并登记)"
@@ -172,9 +228,18 @@ def test_authorization_rules_from_the_archive_are_reported(clinic, world):
     jia = clinic.jia.credit_code
     li = clinic.li
     rows = [
-        authorization_row(jia, li.id_number, "李医生", kind="资质授权(项目)", product_brand=None, procedure_code="no-such-procedure"),
+        authorization_row(
+            jia,
+            li.id_number,
+            "李医生",
+            kind="资质授权(项目)",
+            product_brand=None,
+            procedure_code="no-such-procedure",
+        ),
         authorization_row(jia, li.id_number, "李医生", product_brand=None),
-        authorization_row(jia, li.id_number, "李医生", product_brand="衡力", valid_from="2026-06-01", status="生效"),
+        authorization_row(
+            jia, li.id_number, "李医生", product_brand="衡力", valid_from="2026-06-01", status="生效"
+        ),
         authorization_row(jia, li.id_number, "李医生", status="暂停"),
         authorization_row(jia, clinic.sun_doctor.id_number, "孙医生"),
         authorization_row(jia, li.id_number, None, product_brand="瑞蓝", max_grade=5),
@@ -185,7 +250,12 @@ def test_authorization_rules_from_the_archive_are_reported(clinic, world):
         ("授权", 3, "产品品牌", "产品授权须指定品牌"),
         ("授权", 4, "生效日期", f"与生效中的授权 #{clinic.auths['product'].pk} 范围相同且期限重叠"),
         ("授权", 5, "状态", "新增授权的状态只能是“草稿”或“生效”"),
-        ("授权", 6, "被授权人身份证号", "身份证号对应的人员不存在或无权访问(可在本文件“执业人员”表中一并登记)"),
+        (
+            "授权",
+            6,
+            "被授权人身份证号",
+            "身份证号对应的人员不存在或无权访问(可在本文件“执业人员”表中一并登记)",
+        ),
         ("授权", 7, "被授权人姓名", "填写身份证号时须填写姓名,用于核对"),
         ("授权", 7, "最高手术级别", "不能大于 4"),
     ]
@@ -205,7 +275,12 @@ def test_existing_authorizations_cannot_be_changed_by_import(clinic, world):
     )
     run = dry(world.actor("wang"), "authorizations", {"授权": sheet(AUTHORIZATIONS, row)})
     assert errors(run) == [
-        ("授权", 2, "截止日期", "已有授权不能通过导入修改(系统中为“2030-12-31”);如需变更,请在授权档案中撤销后新建或续期"),
+        (
+            "授权",
+            2,
+            "截止日期",
+            "已有授权不能通过导入修改(系统中为“2030-12-31”);如需变更,请在授权档案中撤销后新建或续期",
+        ),
         ("授权", 2, "状态", "状态不能通过导入由“生效”改为“暂停”,请在授权档案中操作"),
     ]
     assert product.pk
@@ -214,4 +289,6 @@ def test_existing_authorizations_cannot_be_changed_by_import(clinic, world):
 def test_an_authorization_institution_needs_an_authorization_role(clinic, world):
     row = authorization_row(clinic.jia.credit_code, clinic.li.id_number, "李医生")
     run = dry(world.actor("li"), "authorizations", {"授权": sheet(AUTHORIZATIONS, row)})
-    assert ("授权", 2, "授权机构统一社会信用代码", "无权为机构“甲诊所”导入(需要该机构的管理角色)") in errors(run)
+    assert ("授权", 2, "授权机构统一社会信用代码", "无权为机构“甲诊所”导入(需要该机构的管理角色)") in errors(
+        run
+    )

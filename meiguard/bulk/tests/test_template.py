@@ -98,7 +98,9 @@ def test_the_institutions_sheet_lists_what_the_actor_may_import_into(clinic, wor
     assert rows == [["机构名称", "统一社会信用代码", "省份"], ["甲诊所", clinic.jia.credit_code, "湖南"]]
     # sun manages 乙 only; a doctor manages nothing
     sun = _open(exporters.template(world.actor("sun"), "practitioners"))
-    assert [r[1] for r in sun[INSTITUTIONS_SHEET].iter_rows(min_row=2, values_only=True)] == [clinic.yi.credit_code]
+    assert [r[1] for r in sun[INSTITUTIONS_SHEET].iter_rows(min_row=2, values_only=True)] == [
+        clinic.yi.credit_code
+    ]
     li = _open(exporters.template(world.actor("li"), "practitioners"))
     assert li[INSTITUTIONS_SHEET].max_row == 1
 
