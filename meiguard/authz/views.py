@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as L
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.access import Actor
@@ -102,45 +102,62 @@ def _outcome_label(row: DecisionLog) -> str:
 # Each list's columns, declared once: the page's sortable headers and the Excel export come from them.
 AUTHORIZATIONS = Listing(
     "authorizations",
-    L("授权档案"),
+    gettext_lazy("授权档案"),
     (
         Column("id", "#", lambda a: a.pk, order_by=("pk",), width=8),
-        Column("kind", L("授权类型"), lambda a: a.get_kind_display(), order_by=("kind",)),
+        Column("kind", gettext_lazy("授权类型"), lambda a: a.get_kind_display(), order_by=("kind",)),
         Column(
             "grantee",
-            L("被授权人/机构"),
+            gettext_lazy("被授权人/机构"),
             _grantee,
             order_by=("practitioner__name", "grantee_institution__name"),
         ),
-        Column("scope", L("范围"), scope_text, width=36),
+        Column("scope", gettext_lazy("范围"), scope_text, width=36),
         Column(
-            "institution", L("机构"), lambda a: a.institution.name, order_by=("institution__name",), width=26
+            "institution",
+            gettext_lazy("机构"),
+            lambda a: a.institution.name,
+            order_by=("institution__name",),
+            width=26,
         ),
-        Column("valid_until", L("有效期"), order_by=("valid_until",)),
-        Column("status", L("状态"), lambda a: a.get_status_display(), order_by=("status",)),
-        Column("valid_from", L("生效日期"), lambda a: a.valid_from, screen=False),
-        Column("valid_until_date", L("截止日期"), lambda a: a.valid_until, screen=False),
-        Column("grantor", L("授权方"), lambda a: a.grantor, screen=False, width=24),
+        Column("valid_until", gettext_lazy("有效期"), order_by=("valid_until",)),
+        Column("status", gettext_lazy("状态"), lambda a: a.get_status_display(), order_by=("status",)),
+        Column("valid_from", gettext_lazy("生效日期"), lambda a: a.valid_from, screen=False),
+        Column("valid_until_date", gettext_lazy("截止日期"), lambda a: a.valid_until, screen=False),
+        Column("grantor", gettext_lazy("授权方"), lambda a: a.grantor, screen=False, width=24),
     ),
 )
 DECISIONS = Listing(
     "decisions",
-    L("核验记录"),
+    gettext_lazy("核验记录"),
     (
         Column("id", "#", lambda r: r.pk, order_by=("pk",), width=8),
-        Column("at", L("核验时点"), lambda r: r.at, order_by=("at",)),
+        Column("at", gettext_lazy("核验时点"), lambda r: r.at, order_by=("at",)),
         Column(
-            "institution", L("机构"), lambda r: r.institution.name, order_by=("institution__name",), width=26
+            "institution",
+            gettext_lazy("机构"),
+            lambda r: r.institution.name,
+            order_by=("institution__name",),
+            width=26,
         ),
         Column(
-            "practitioner", L("执业人员"), lambda r: r.practitioner.name, order_by=("practitioner__name",)
+            "practitioner",
+            gettext_lazy("执业人员"),
+            lambda r: r.practitioner.name,
+            order_by=("practitioner__name",),
         ),
-        Column("procedure", L("项目"), lambda r: r.procedure_code, order_by=("procedure_code",), width=30),
-        Column("outcome", L("结论"), _outcome_label, order_by=("outcome",)),
-        Column("reasons", L("原因代码"), lambda r: list(r.reason_codes or ()), width=36),
-        Column("asked_by", L("请求人"), lambda r: r.actor_label, order_by=("actor_label",)),
-        Column("channel", L("渠道"), lambda r: r.get_channel_display(), screen=False, width=10),
-        Column("rule_pack", L("规则包版本"), lambda r: r.rule_pack, screen=False, width=20),
+        Column(
+            "procedure",
+            gettext_lazy("项目"),
+            lambda r: r.procedure_code,
+            order_by=("procedure_code",),
+            width=30,
+        ),
+        Column("outcome", gettext_lazy("结论"), _outcome_label, order_by=("outcome",)),
+        Column("reasons", gettext_lazy("原因代码"), lambda r: list(r.reason_codes or ()), width=36),
+        Column("asked_by", gettext_lazy("请求人"), lambda r: r.actor_label, order_by=("actor_label",)),
+        Column("channel", gettext_lazy("渠道"), lambda r: r.get_channel_display(), screen=False, width=10),
+        Column("rule_pack", gettext_lazy("规则包版本"), lambda r: r.rule_pack, screen=False, width=20),
     ),
 )
 

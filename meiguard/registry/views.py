@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.access import Actor
@@ -41,7 +41,6 @@ from .forms import (
 from .models import Device, Institution, Lot, Practitioner, Product, Qualification
 
 PAGE_SIZE = 25
-L = _lazy
 
 
 def _type_text(i: Institution) -> str:
@@ -59,108 +58,148 @@ def _product_name(p: Product) -> str:
 # Each list's columns, declared once: the page's sortable headers and the Excel export come from them.
 INSTITUTIONS = Listing(
     "institutions",
-    L("医疗机构"),
+    gettext_lazy("医疗机构"),
     (
-        Column("name", L("机构名称"), lambda i: i.name, order_by=("name",), width=28),
-        Column("type", L("机构类型"), _type_text, order_by=("institution_type", "hospital_level"), width=24),
-        Column("place", L("省份/城市"), lambda i: f"{i.province} {i.city}", order_by=("province", "city")),
+        Column("name", gettext_lazy("机构名称"), lambda i: i.name, order_by=("name",), width=28),
+        Column(
+            "type",
+            gettext_lazy("机构类型"),
+            _type_text,
+            order_by=("institution_type", "hospital_level"),
+            width=24,
+        ),
+        Column(
+            "place",
+            gettext_lazy("省份/城市"),
+            lambda i: f"{i.province} {i.city}",
+            order_by=("province", "city"),
+        ),
         Column(
             "licence_valid_until",
-            L("许可证有效期至"),
+            gettext_lazy("许可证有效期至"),
             lambda i: i.licence_valid_until,
             order_by=("licence_valid_until",),
         ),
-        Column("status", L("状态"), lambda i: i.get_status_display(), order_by=("status",)),
-        Column("credit_code", L("统一社会信用代码"), lambda i: i.credit_code, screen=False, width=22),
+        Column("status", gettext_lazy("状态"), lambda i: i.get_status_display(), order_by=("status",)),
         Column(
-            "licence_no", L("执业许可证登记号/备案凭证编号"), lambda i: i.licence_no, screen=False, width=28
+            "credit_code", gettext_lazy("统一社会信用代码"), lambda i: i.credit_code, screen=False, width=22
         ),
-        Column("subjects", L("医疗美容诊疗科目"), lambda i: i.subject_labels(), screen=False, width=30),
-        Column("next_verification_due", L("下次校验到期日"), lambda i: i.next_verification_due, screen=False),
+        Column(
+            "licence_no",
+            gettext_lazy("执业许可证登记号/备案凭证编号"),
+            lambda i: i.licence_no,
+            screen=False,
+            width=28,
+        ),
+        Column(
+            "subjects", gettext_lazy("医疗美容诊疗科目"), lambda i: i.subject_labels(), screen=False, width=30
+        ),
+        Column(
+            "next_verification_due",
+            gettext_lazy("下次校验到期日"),
+            lambda i: i.next_verification_due,
+            screen=False,
+        ),
     ),
 )
 PRACTITIONERS = Listing(
     "practitioners",
-    L("执业人员"),
+    gettext_lazy("执业人员"),
     (
-        Column("name", L("姓名"), lambda p: p.name, order_by=("name",)),
+        Column("name", gettext_lazy("姓名"), lambda p: p.name, order_by=("name",)),
         # Masked exactly as on the page: the export never carries a full ID number.
-        Column("id_number", L("身份证号"), lambda p: p.masked_id_number, width=22),
+        Column("id_number", gettext_lazy("身份证号"), lambda p: p.masked_id_number, width=22),
         Column(
             "profession",
-            L("职业"),
+            gettext_lazy("职业"),
             lambda p: f"{p.get_profession_display()} · {p.get_title_display()}",
             order_by=("profession", "title"),
         ),
         Column(
             "main_institution",
-            L("主执业机构"),
+            gettext_lazy("主执业机构"),
             lambda p: p.main_institution.name,
             order_by=("main_institution__name",),
             width=28,
         ),
-        Column("status", L("状态"), lambda p: p.get_status_display(), order_by=("status",)),
-        Column("licence_no", L("执业证书编码"), lambda p: p.licence_no, screen=False, width=20),
-        Column("practising_since", L("开始执业日期"), lambda p: p.practising_since, screen=False),
+        Column("status", gettext_lazy("状态"), lambda p: p.get_status_display(), order_by=("status",)),
+        Column("licence_no", gettext_lazy("执业证书编码"), lambda p: p.licence_no, screen=False, width=20),
+        Column("practising_since", gettext_lazy("开始执业日期"), lambda p: p.practising_since, screen=False),
     ),
 )
 PRODUCTS = Listing(
     "products",
-    L("产品"),
+    gettext_lazy("产品"),
     (
-        Column("name", L("产品"), _product_name, order_by=("brand_name", "generic_name"), width=24),
+        Column(
+            "name", gettext_lazy("产品"), _product_name, order_by=("brand_name", "generic_name"), width=24
+        ),
         Column(
             "kind",
-            L("类别"),
+            gettext_lazy("类别"),
             lambda p: f"{p.get_kind_display()} {p.get_risk_class_display()}".strip(),
             order_by=("kind", "risk_class"),
         ),
         Column(
             "registration_no",
-            L("注册证/备案/批准文号"),
+            gettext_lazy("注册证/备案/批准文号"),
             lambda p: p.registration_no,
             order_by=("registration_no",),
             width=24,
         ),
         Column(
             "registration_valid_until",
-            L("注册证有效期至"),
+            gettext_lazy("注册证有效期至"),
             lambda p: p.registration_valid_until,
             order_by=("registration_valid_until",),
         ),
-        Column("supplier", L("供应商"), lambda p: p.supplier.name, order_by=("supplier__name",), width=26),
-        Column("generic_name", L("通用名称"), lambda p: p.generic_name, screen=False, width=24),
-        Column("registrant", L("注册人/上市许可持有人"), lambda p: p.registrant, screen=False, width=26),
-        Column("category", L("成分/品类"), lambda p: p.get_category_display(), screen=False),
-        Column("high_risk", L("高风险"), lambda p: p.high_risk, screen=False, width=10),
+        Column(
+            "supplier",
+            gettext_lazy("供应商"),
+            lambda p: p.supplier.name,
+            order_by=("supplier__name",),
+            width=26,
+        ),
+        Column("generic_name", gettext_lazy("通用名称"), lambda p: p.generic_name, screen=False, width=24),
+        Column(
+            "registrant",
+            gettext_lazy("注册人/上市许可持有人"),
+            lambda p: p.registrant,
+            screen=False,
+            width=26,
+        ),
+        Column("category", gettext_lazy("成分/品类"), lambda p: p.get_category_display(), screen=False),
+        Column("high_risk", gettext_lazy("高风险"), lambda p: p.high_risk, screen=False, width=10),
     ),
 )
 LOTS = Listing(
     "lots",
-    L("批次"),
+    gettext_lazy("批次"),
     (
         Column(
             "product",
-            L("产品"),
+            gettext_lazy("产品"),
             lambda lot: _product_name(lot.product),
             order_by=("product__brand_name", "product__generic_name"),
         ),
-        Column("lot_no", L("批号"), lambda lot: lot.lot_no, order_by=("lot_no",)),
-        Column("expiry_date", L("失效日期"), lambda lot: lot.expiry_date, order_by=("expiry_date",)),
-        Column("quantity", L("数量"), lambda lot: lot.quantity, order_by=("quantity",), width=12),
+        Column("lot_no", gettext_lazy("批号"), lambda lot: lot.lot_no, order_by=("lot_no",)),
+        Column(
+            "expiry_date", gettext_lazy("失效日期"), lambda lot: lot.expiry_date, order_by=("expiry_date",)
+        ),
+        Column("quantity", gettext_lazy("数量"), lambda lot: lot.quantity, order_by=("quantity",), width=12),
         Column(
             "institution",
-            L("机构"),
+            gettext_lazy("机构"),
             lambda lot: lot.institution.name,
             order_by=("institution__name",),
             width=26,
         ),
-        Column("status", L("状态"), lambda lot: lot.get_status_display(), order_by=("status",)),
-        Column("unit", L("单位"), lambda lot: lot.get_unit_display(), screen=False, width=12),
-        Column("production_date", L("生产日期"), lambda lot: lot.production_date, screen=False),
+        Column("status", gettext_lazy("状态"), lambda lot: lot.get_status_display(), order_by=("status",)),
+        Column("unit", gettext_lazy("单位"), lambda lot: lot.get_unit_display(), screen=False, width=12),
+        Column("production_date", gettext_lazy("生产日期"), lambda lot: lot.production_date, screen=False),
         Column(
             "recall_level",
-            L("召回级别"),
+            gettext_lazy("召回级别"),
             lambda lot: lot.get_recall_level_display() if lot.recall_level else "",
             screen=False,
         ),
@@ -168,34 +207,44 @@ LOTS = Listing(
 )
 DEVICES = Listing(
     "devices",
-    L("设备"),
+    gettext_lazy("设备"),
     (
         Column(
             "product",
-            L("产品"),
+            gettext_lazy("产品"),
             lambda d: _product_name(d.product),
             order_by=("product__brand_name", "product__generic_name"),
         ),
-        Column("serial_no", L("序列号"), lambda d: d.serial_no or d.udi_di, order_by=("serial_no",)),
+        Column(
+            "serial_no", gettext_lazy("序列号"), lambda d: d.serial_no or d.udi_di, order_by=("serial_no",)
+        ),
         Column(
             "next_inspection_due",
-            L("下次检查到期"),
+            gettext_lazy("下次检查到期"),
             lambda d: d.next_inspection_due,
             order_by=("next_inspection_due",),
         ),
         Column(
             "next_calibration_due",
-            L("下次校准到期"),
+            gettext_lazy("下次校准到期"),
             lambda d: d.next_calibration_due,
             order_by=("next_calibration_due",),
         ),
         Column(
-            "institution", L("机构"), lambda d: d.institution.name, order_by=("institution__name",), width=26
+            "institution",
+            gettext_lazy("机构"),
+            lambda d: d.institution.name,
+            order_by=("institution__name",),
+            width=26,
         ),
-        Column("status", L("状态"), lambda d: d.get_status_display(), order_by=("status",)),
-        Column("udi_di", L("UDI-DI (GTIN)"), lambda d: d.udi_di, screen=False),
-        Column("last_inspection_on", L("上次检查日期"), lambda d: d.last_inspection_on, screen=False),
-        Column("last_calibration_on", L("上次校准日期"), lambda d: d.last_calibration_on, screen=False),
+        Column("status", gettext_lazy("状态"), lambda d: d.get_status_display(), order_by=("status",)),
+        Column("udi_di", gettext_lazy("UDI-DI (GTIN)"), lambda d: d.udi_di, screen=False),
+        Column(
+            "last_inspection_on", gettext_lazy("上次检查日期"), lambda d: d.last_inspection_on, screen=False
+        ),
+        Column(
+            "last_calibration_on", gettext_lazy("上次校准日期"), lambda d: d.last_calibration_on, screen=False
+        ),
     ),
 )
 

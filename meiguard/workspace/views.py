@@ -1,0 +1,37 @@
+"""The staff workspace: the role dashboard at "/" and its panels, each refreshable on its own with htmx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from meiguard.core.access import Actor
+
+from . import queries
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor  # type: ignore[attr-defined]
+
+
+def dashboard_context(request: HttpRequest) -> dict[str, Any]:
+    """The panels of the signed-in user's roles (the home page renders them)."""
+    board, panels = queries.dashboard(_actor(request), timezone.now())
+    return {"board": board, "panels": panels}
+
+
+@login_required
+def panel(request: HttpRequest, key: str) -> HttpResponse:
+    """One panel, fresh: the fragment for htmx, or a page holding just that panel without JS."""
+    actor = _actor(request)
+    if key not in queries.panel_keys(actor):
+        raise Http404("no such panel")
+    board = queries.Board(actor, timezone.now())
+    ctx = {"panel": queries.build_panel(board, key), "board": board}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "workspace/panels/_panel.html", ctx)
+    return render(request, "workspace/panel_page.html", ctx)
