@@ -653,7 +653,7 @@ def assess(
         lot_ids = sorted({u.lot_id for k in keys for u in k[4]})
         device_ids = sorted({d for k in keys for d in k[5]})
         items = snapshots._load_items(lot_ids, device_ids) if (lot_ids or device_ids) else {}
-        for key in sorted(keys, key=lambda k: (k[0], k[2], k[3] or 0, repr(k[4]), k[5])):
+        for key in keys:
             row = _evaluate(
                 key,
                 questions[key],
@@ -865,18 +865,6 @@ def report_for(
     report = assess(candidate, on=on, lookback_days=lookback)
     cache.set(key, report, CACHE_SECONDS)
     return report
-
-
-def report_for_actor(
-    actor: Actor,
-    candidate: RulePackVersion,
-    *,
-    on: dt.date | None = None,
-    refresh: bool = False,
-) -> ImpactReport:
-    """The cached report restricted to what ``actor`` may see (``PermissionDenied`` for other roles)."""
-    org_ids = viewer_org_ids(actor)
-    return report_for(candidate, on=on, refresh=refresh).restricted_to(org_ids)
 
 
 # ---- presentation helpers (pages, API, Excel) ----------------------------------------------------
