@@ -163,3 +163,9 @@ def test_api_runs_hide_counts_from_non_admins(c, world, django_capture_on_commit
     assert {d["job"] for d in data} == {"expire_authorizations", "flag_expired_lots", "scan_expiries"}
     assert all(d["counts"] is None and d["status"] == "succeeded" for d in data)
     assert JobRun.objects.count() == 3
+
+
+def test_the_page_speaks_english(c, world, items):
+    page = world.client("zhao").get("/lifecycle/", headers={"Accept-Language": "en"}).content.decode()
+    assert "Expiry reminders" in page and "Export to Excel" in page and "Lot expiry" in page
+    assert "5 days" in page
