@@ -69,7 +69,7 @@ def _finding_for_write(actor: Actor, pk: int) -> Finding:
     row = queries.finding(actor, pk)
     queries.require_write(actor, row.campaign)
     return (
-        Finding.objects.select_for_update()
+        Finding.objects.select_for_update(of=("self",))
         .select_related("campaign", "campaign__institution", "practitioner", "authorization", "item")
         .get(pk=row.pk)
     )

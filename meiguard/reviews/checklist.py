@@ -272,7 +272,7 @@ def denied_decisions(institution: Institution, start: dt.date, end: dt.date) -> 
                     "first_at": g["first"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                     "last_at": g["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                 },
-                source="PR-01/IN-01 超范围执业;授权档案",
+                source="IN-01/IN-03 超范围执业 [S01][S07b];核验记录",
             )
         )
     return out
@@ -400,7 +400,7 @@ def expiring_in_use(
                     "lookback": lookback_days,
                     "last_used": hits[-1][1].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                 },
-                source="授权档案(有效期)",
+                source="授权档案有效期;核验记录",
             )
         )
     return out

@@ -10,8 +10,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from .checklist import MONTHLY_BY_CODE, REASON_LABELS
 from .choices import ItemCategory
@@ -71,7 +71,7 @@ def item_detail(item: ChecklistItem) -> str:
         return str(check.description) if check else ""
     if item.category == ItemCategory.DENIED_DECISIONS:
         codes = facts.get("codes") or {}
-        facts["reasons"] = _g("、").join(
+        facts["reasons"] = pgettext("list separator", "、").join(
             f"{REASON_LABELS.get(code, code)} ×{n}" for code, n in sorted(codes.items())
         )
     template = DETAILS.get(_template_key(item))

@@ -29,11 +29,13 @@ from meiguard.core.choices import INSTITUTION_WRITERS
 from meiguard.core.errors import ActionError
 from meiguard.registry.models import Institution
 
+from .checklist import MONTHLY_CHECKS
 from .choices import CampaignKind, CampaignStatus, FindingStatus, ItemCategory
 from .models import Campaign, ChecklistItem, Finding
 from .periods import quarter_of
 
 DEFAULT_OVERDUE_DAYS = 15
+MONTHLY_POSITION = {check.code: i for i, check in enumerate(MONTHLY_CHECKS)}
 
 
 def overdue_days() -> int:
@@ -162,9 +164,23 @@ def items_by_category(campaign: Campaign) -> list[tuple[str, Any, list[Checklist
     """(category, label, items) in a fixed order; empty categories are kept so the page says "none"."""
     labels = dict(ItemCategory.choices)
     grouped: dict[str, list[ChecklistItem]] = {c: [] for c in CATEGORY_ORDER}
-    for item in items(campaign):
-        grouped.setdefault(item.category, []).append(item)
+    for row in items(campaign):
+        grouped.setdefault(row.category, []).append(row)
+    for rows in grouped.values():
+        rows.sort(key=_item_order)
     return [(c, labels.get(c, c), rows) for c, rows in grouped.items()]
+
+
+def _item_order(row: ChecklistItem) -> tuple[Any, ...]:
+    """Most evidence first for data-derived items; monthly checks by month, in the list's own order."""
+    facts = row.evidence or {}
+    if row.category == ItemCategory.MONTHLY_CHECK:
+        return (row.month or 0, MONTHLY_POSITION.get(row.check_code, 99), row.key)
+    if row.category == ItemCategory.TRAINING_SHORT:
+        return (str(facts.get("kind", "")), str(facts.get("practitioner", "")), row.key)
+    if row.category == ItemCategory.EXPIRING_IN_USE:
+        return (int(facts.get("days_left", 0)), row.key)
+    return (-row.evidence_count, row.key)
 
 
 def item(actor: Actor, pk: int, field: str = "id") -> ChecklistItem:

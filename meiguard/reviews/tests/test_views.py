@@ -170,3 +170,18 @@ def test_creating_a_campaign_from_the_page(clinic):
     r = client.post("/reviews/new/", {"institution": clinic.jia.pk, "kind": "internal", "period": "2026-Q9"})
     assert r.status_code == 422
     assert clinic.world.client("li").get("/reviews/new/").status_code == 403
+
+
+def test_the_admin_inspects_but_never_changes(clinic, campaign):
+    from meiguard.core.models import User
+
+    User.objects.create_superuser(username="root", password="pw-root-123456")
+    from django.test import Client
+
+    client = Client()
+    client.login(username="root", password="pw-root-123456")
+    assert client.get("/admin/reviews/campaign/").status_code == 200
+    assert client.get(f"/admin/reviews/campaign/{campaign.pk}/change/").status_code == 200
+    assert client.get("/admin/reviews/campaign/add/").status_code == 403
+    r = client.post(f"/admin/reviews/campaign/{campaign.pk}/change/", {"summary": "edited"})
+    assert r.status_code == 403
