@@ -102,6 +102,16 @@ class ApplicationForm(forms.Form):
         self.fields["supervisor"].choices = _blank(  # type: ignore[attr-defined]
             [(p.pk, f"{p.name} · {p.main_institution.name}") for p in queries.supervisors_for(actor)], _("无")
         )
+        # Suggestions (a <datalist>): the rule pack's procedures and categories, the registry's brands.
+        self.procedure_options, self.category_options = queries.procedure_options(places)
+        self.brand_options = queries.brand_options()
+        for name, listing in (
+            ("procedure_code", "wf-procedures"),
+            ("procedure_category", "wf-categories"),
+            ("product_brand", "wf-brands"),
+            ("device_model", "wf-brands"),
+        ):
+            self.fields[name].widget.attrs["list"] = listing
 
     @classmethod
     def initial_for(cls, app: Application) -> dict[str, Any]:

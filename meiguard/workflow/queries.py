@@ -17,10 +17,11 @@ from meiguard.audit.models import AuditEntry
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.choices import Role
+from meiguard.core.errors import ActionError
 from meiguard.core.models import User
 from meiguard.notify.services import users_with_roles
 from meiguard.registry.models import Institution, Practitioner, PractitionerSite, Product
-from meiguard.rules.services import Procedure, ResolvedPack
+from meiguard.rules.services import Procedure, ResolvedPack, resolve
 
 from .choices import (
     APPLY_ROLES,
@@ -132,6 +133,24 @@ def practitioners_for_apply(actor: Actor, institution_id: int | None = None) -> 
         .select_related("main_institution")
         .order_by("name", "pk")
     )
+
+
+def procedure_options(places: list[Institution]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(code, label) of the procedures in the rule pack in force for the first institution, and the categories."""
+    if not places:
+        return [], []
+    try:
+        pack = resolve(places[0].province, timezone.localdate())
+    except ActionError:
+        return [], []
+    procs = sorted(pack.procedures.values(), key=lambda p: (p.subject, p.grade or 0, p.code))
+    options = [(p.code, f"{p.name} · {p.grade or '-'}") for p in procs]
+    return options, sorted({p.category for p in procs})
+
+
+def brand_options() -> list[str]:
+    rows = Product.objects.values_list("brand_name", "generic_name")
+    return sorted({brand or generic for brand, generic in rows})
 
 
 def supervisors_for(actor: Actor) -> QuerySet[Practitioner]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from meiguard.audit.codes import ACTION_CODES
 from meiguard.authz.choices import AuthorizationKind
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
@@ -74,6 +75,12 @@ def _risk_view(app: Application) -> list[dict[str, Any]]:
     ]
 
 
+def _labelled(entries: list[Any]) -> list[Any]:
+    for e in entries:
+        e.action_label = ACTION_CODES.get(e.action, e.action)
+    return entries
+
+
 # ---- lists -------------------------------------------------------------------------------------
 
 
@@ -121,7 +128,14 @@ def application_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     if not queries.institutions_for_apply(actor):
         raise PermissionDenied(_("您没有可提交授权申请的机构"))
+
     initial: dict[str, Any] = {"valid_from": timezone.localdate(), "kind": AuthorizationKind.QUALIFICATION}
+    places = queries.institutions_for_apply(actor)
+    if len(places) == 1:
+        initial["institution"] = places[0].pk
+    own = queries.practitioners_for_apply(actor).filter(user_id=actor.user_id).first()
+    if own is not None:
+        initial["practitioner"] = own.pk
     for name in ("institution", "practitioner"):
         value = _int_param(request, name)
         if value:
@@ -192,7 +206,7 @@ def _detail_context(request: HttpRequest, app: Application) -> dict[str, Any]:
         "risk_reasons": _risk_view(app),
         "evidence": queries.evidence(app),
         "timeline": queries.timeline(app),
-        "history": queries.history(actor, app),
+        "history": _labelled(queries.history(actor, app)),
         "can_manage": queries.can_manage(actor, app),
         "can_withdraw": queries.can_withdraw(actor, app),
         "current_step": step,
