@@ -149,13 +149,13 @@ def application_create(request: HttpRequest) -> HttpResponse:
                     actor, institution_id=form.cleaned_data["institution"], data=form.data_for_action()
                 )
             except (NotFoundField, ActionError) as exc:
-                if isinstance(exc, ActionError):
-                    _forbid_or_raise(exc)
-                apply_error(form, exc)
+                apply_error(form, exc)  # shown on the field it names (e.g. "only for yourself")
+                status = exc.status if isinstance(exc, ActionError) else 404
             else:
                 messages.success(request, _("申请草稿已保存。请上传材料并查看缺项后提交。"))
                 return redirect("workflow:detail", pk=app.pk)
-        status = 422
+        else:
+            status = 422
     return render(request, "workflow/application_form.html", {"form": form, "object": None}, status=status)
 
 
@@ -177,13 +177,13 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 actions.update_application(actor, pk, data=form.data_for_action())
             except (NotFoundField, ActionError) as exc:
-                if isinstance(exc, ActionError):
-                    _forbid_or_raise(exc)
                 apply_error(form, exc)
+                status = exc.status if isinstance(exc, ActionError) else 404
             else:
                 messages.success(request, _("申请已保存"))
                 return redirect("workflow:detail", pk=pk)
-        status = 422
+        else:
+            status = 422
     return render(request, "workflow/application_form.html", {"form": form, "object": app}, status=status)
 
 

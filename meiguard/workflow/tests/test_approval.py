@@ -341,3 +341,42 @@ def test_withdrawing_an_application_in_review_closes_its_steps(wf):
     actions.withdraw(wf.actor("li"), app.pk, reason="暂不开展")
     assert not queries.pending_for(wf.actor("zhou")).exists()
     assert _stages(app) == [(1, "medical_director", "cancelled")]
+
+
+def test_an_institution_level_application_reaches_its_approvers(wf):
+    wf.with_committee(quorum=1, members=("he",))
+    app = wf.submitted(
+        "wang",
+        kind="technology",
+        practitioner_id=None,
+        procedure_code="",
+        technology_name="新型溶脂技术",
+        technology_kind="new",
+    )
+    assert app.risk_level == "high"
+    assert [s.application_id for s in queries.pending_for(wf.actor("zhou"))] == [app.pk]
+    wf.vote("zhou", app)
+    wf.vote("zhao", app)
+    app = wf.vote("he", app)
+    auth = app.authorization
+    assert (auth.kind, auth.practitioner_id, auth.grantee_institution_id) == ("technology", None, wf.jia.pk)
+    assert (auth.technology_name, auth.status) == ("新型溶脂技术", "active")
+
+
+def test_pending_for_is_one_query_however_many_rows(wf, django_assert_num_queries):
+    zhou = wf.actor("zhou")
+    wf.submitted("li")
+    with django_assert_num_queries(1):
+        rows = [
+            (s.application.practitioner.name, s.application.institution.name)
+            for s in queries.pending_for(zhou)
+        ]
+    assert len(rows) == 1
+    for code in ("derm-microneedling", "derm-ipl", "derm-laser-treatment", "derm-cryotherapy"):
+        wf.submitted("li", procedure_code=code)
+    with django_assert_num_queries(1):
+        rows = [
+            (s.application.practitioner.name, s.application.institution.name)
+            for s in queries.pending_for(zhou)
+        ]
+    assert len(rows) == 5

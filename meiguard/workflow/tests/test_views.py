@@ -188,3 +188,9 @@ def test_pages_in_english(wf):
     app = wf.draft("li")
     page = wf.client("li").get(f"/applications/{app.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Submit for approval" in page and "提交审批" not in page
+
+
+def test_a_refused_draft_shows_the_reason_on_the_form(wf):
+    resp = wf.client("li").post("/applications/new/", _form(wf, practitioner=""))
+    assert resp.status_code == 403 and "医生和护士只能为本人申请授权" in resp.content.decode()
+    assert not Application.objects.exists()
