@@ -128,12 +128,15 @@ def application_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     if not queries.institutions_for_apply(actor):
         raise PermissionDenied(_("您没有可提交授权申请的机构"))
-
     initial: dict[str, Any] = {"valid_from": timezone.localdate(), "kind": AuthorizationKind.QUALIFICATION}
     places = queries.institutions_for_apply(actor)
     if len(places) == 1:
         initial["institution"] = places[0].pk
-    own = queries.practitioners_for_apply(actor).filter(user_id=actor.user_id).first()
+    own = (
+        queries.practitioners_for_apply(actor).filter(user_id=actor.user_id).first()
+        if actor.user_id
+        else None
+    )
     if own is not None:
         initial["practitioner"] = own.pk
     for name in ("institution", "practitioner"):
