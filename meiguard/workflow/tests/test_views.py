@@ -194,3 +194,13 @@ def test_a_refused_draft_shows_the_reason_on_the_form(wf):
     resp = wf.client("li").post("/applications/new/", _form(wf, practitioner=""))
     assert resp.status_code == 403 and "医生和护士只能为本人申请授权" in resp.content.decode()
     assert not Application.objects.exists()
+
+
+def test_admin_is_for_inspection_only(wf, admin_client):
+    app = wf.submitted("li")
+    wf.with_committee()
+    assert admin_client.get("/admin/workflow/application/").status_code == 200
+    page = admin_client.get(f"/admin/workflow/application/{app.pk}/change/")
+    assert page.status_code == 200 and "医务科审核" in page.content.decode()
+    assert admin_client.get("/admin/workflow/expertcommittee/").status_code == 200
+    assert admin_client.get("/admin/workflow/application/add/").status_code == 403
