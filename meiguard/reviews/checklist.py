@@ -264,6 +264,7 @@ def denied_decisions(institution: Institution, start: dt.date, end: dt.date) -> 
                     "practitioner": names.get(person, f"#{person}"),
                     "procedure": code,
                     "procedure_name": proc.name_zh if proc else code,
+                    "procedure_name_en": proc.name_en if proc else "",
                     "count": g["count"],
                     "codes": dict(sorted(counted.items())),
                     "scope": sum(n for c, n in counted.items() if c in SCOPE_CODES),
@@ -292,6 +293,12 @@ def _scope_label(auth: Authorization, pack: ResolvedPack | None) -> str:
         or auth.device_model
         or auth.technology_name
     )
+
+
+def _scope_label_en(auth: Authorization, pack: ResolvedPack | None) -> str:
+    """The English procedure name where the pack has one (other scopes are names, shown as they are)."""
+    proc = pack.procedures.get(auth.procedure_code) if (pack and auth.procedure_code) else None
+    return proc.name_en if proc else ""
 
 
 def _covers(auth: Authorization, code: str, pack: ResolvedPack | None) -> bool:
@@ -393,6 +400,7 @@ def expiring_in_use(
                     "authorization": auth.pk,
                     "kind": auth.kind,
                     "scope": _scope_label(auth, pack),
+                    "scope_en": _scope_label_en(auth, pack),
                     "valid_until": auth.valid_until.isoformat(),
                     "days_left": days_left,
                     "window": window,

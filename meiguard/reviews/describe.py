@@ -10,8 +10,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import Promise
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
 
 from .checklist import MONTHLY_BY_CODE, REASON_LABELS
 from .choices import ItemCategory
@@ -44,6 +44,15 @@ DETAILS: dict[str, Promise] = {
 }
 
 
+def _localized(facts: dict[str, Any]) -> dict[str, Any]:
+    """Procedure names in English where the item stored one and English is active."""
+    if (get_language() or "").startswith("en"):
+        for key in ("procedure_name", "scope"):
+            if facts.get(f"{key}_en"):
+                facts[key] = facts[f"{key}_en"]
+    return facts
+
+
 def _fill(template: Promise, facts: dict[str, Any]) -> str:
     values: defaultdict[str, str] = defaultdict(lambda: "?", {k: str(v) for k, v in facts.items()})
     return str(template).format_map(values)
@@ -56,7 +65,7 @@ def _template_key(item: ChecklistItem) -> str:
 
 
 def item_title(item: ChecklistItem) -> str:
-    facts = dict(item.evidence or {})
+    facts = _localized(dict(item.evidence or {}))
     if item.category == ItemCategory.MONTHLY_CHECK:
         check = MONTHLY_BY_CODE.get(item.check_code)
         facts["check"] = str(check.label) if check else item.check_code

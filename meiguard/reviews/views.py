@@ -191,16 +191,18 @@ def campaign_rebuild(request: HttpRequest, pk: int) -> HttpResponse:
 def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
     _writable_campaign(request, pk)
     form = CloseCampaignForm(request.POST)
+    status = 422
     if form.is_valid():
         try:
             actions.close_campaign(_actor(request), pk, **form.cleaned_data)
         except ActionError as exc:
             _forbidden(exc)
             apply_error(form, exc)
+            status = exc.status
         else:
             messages.success(request, _("审查已结束"))
             return redirect("reviews:campaign_detail", pk=pk)
-    return _detail(request, pk, close_form=form, status=409 if form.errors else 200)
+    return _detail(request, pk, close_form=form, status=status)
 
 
 # ---- checklist items ---------------------------------------------------------------------------------------

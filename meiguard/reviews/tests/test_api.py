@@ -70,6 +70,7 @@ def test_a_review_end_to_end(clinic, qian, django_capture_on_commit_callbacks):
 
     listed = qian.get(f"{API}/campaigns", {"status": "open", "period": "2026-Q1"}).json()
     assert listed["count"] == 1 and listed["items"][0]["open_findings"] == 1
+    assert listed["items"][0]["institution"] == "甲诊所"
     r = _post(
         qian, f"{API}/campaigns/{cid}/close", {"summary": "一项暂停授权", "note": "暂停的授权待医务科复核"}
     )

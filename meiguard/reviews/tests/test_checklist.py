@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import translation
+
 from meiguard.authz import actions as authz_actions
 from meiguard.authz.tests.conftest import make_doctor
 from meiguard.registry import actions as reg
-from meiguard.reviews import checklist
+from meiguard.reviews import actions, checklist
 from meiguard.reviews.choices import ItemCategory
+from meiguard.reviews.models import ChecklistItem
 from meiguard.reviews.periods import Quarter
 
-from .conftest import SYSTEM, add_cme, at, authorize, check, deny_missing, full_cme, make_nurse
+from .conftest import SYSTEM, TODAY, add_cme, at, authorize, check, deny_missing, full_cme, make_nurse
 
 Q1 = Quarter(2026, 1)
 
@@ -198,3 +201,18 @@ def test_each_month_of_the_quarter_gets_the_four_internal_checks():
     }
     assert all(i.institution_practice and i.source.startswith("seed 00") for i in items)
     assert len({i.key for i in items}) == 12
+
+
+def test_item_titles_follow_the_active_language(clinic, campaign):
+    deny_missing(clinic)
+    actions.rebuild_checklist(clinic.world.actor("qian"), campaign.pk, today=TODAY)
+    item = ChecklistItem.objects.get(campaign=campaign, category=ItemCategory.DENIED_DECISIONS)
+    with translation.override("zh-hans"):
+        assert item.title == "李医生 · 填充物注射(透明质酸等):1 次核验被拒(超范围或授权失效)"
+        assert "无项目授权 ×1" in item.detail
+    with translation.override("en"):
+        assert (
+            item.title
+            == "李医生 · Dermal filler injection (HA etc.): denied 1× (scope or authorization validity)"
+        )
+        assert "no procedure authorization ×1" in item.detail

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
 from meiguard.authz.choices import AuthorizationStatus
 from meiguard.authz.models import Authorization
+from meiguard.core.models import User
 from meiguard.reviews import actions
 from meiguard.reviews.choices import ItemCategory, ItemStatus
 from meiguard.reviews.models import Campaign, ChecklistItem, Finding
@@ -173,11 +178,7 @@ def test_creating_a_campaign_from_the_page(clinic):
 
 
 def test_the_admin_inspects_but_never_changes(clinic, campaign):
-    from meiguard.core.models import User
-
     User.objects.create_superuser(username="root", password="pw-root-123456")
-    from django.test import Client
-
     client = Client()
     client.login(username="root", password="pw-root-123456")
     assert client.get("/admin/reviews/campaign/").status_code == 200
@@ -185,3 +186,28 @@ def test_the_admin_inspects_but_never_changes(clinic, campaign):
     assert client.get("/admin/reviews/campaign/add/").status_code == 403
     r = client.post(f"/admin/reviews/campaign/{campaign.pk}/change/", {"summary": "edited"})
     assert r.status_code == 403
+
+
+def _detail_queries(client, campaign) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/reviews/{campaign.pk}/").status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_detail_page_query_count_does_not_grow_with_items_and_findings(clinic, campaign):
+    _built(clinic, campaign)
+    qian = clinic.world.actor("qian")
+    client = clinic.world.client("qian")
+    actions.raise_finding(qian, campaign.pk, practitioner_id=clinic.li.pk, description="one", action="warn")
+    few = _detail_queries(client, campaign)
+    items = list(ChecklistItem.objects.filter(campaign=campaign))
+    for i, item in enumerate(items[:6]):
+        actions.raise_finding(
+            qian,
+            campaign.pk,
+            item_id=item.pk,
+            authorization_id=clinic.auths["product"].pk,
+            description=f"f{i}",
+        )
+    many = _detail_queries(client, campaign)
+    assert many == few, (few, many)
