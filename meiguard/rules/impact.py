@@ -53,7 +53,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from meiguard.authz import snapshot as snapshots
 from meiguard.authz.choices import AuthorizationKind, AuthorizationStatus
@@ -959,7 +959,7 @@ def workbook(report: ImpactReport, rows: Sequence[ImpactRow] | None = None) -> b
         [
             _("机构"),
             _("省份"),
-            _("执业人员"),
+            pgettext("impact", "执业人员"),
             _("授权"),
             _("项目编码"),
             _("项目名称"),
