@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from meiguard.authz.choices import AuthorizationStatus
 from meiguard.authz.models import Authorization
 from meiguard.notify.models import Notification, NotificationKind
 from meiguard.notify.services import send
@@ -74,8 +75,10 @@ def send_reminder_notice(item: ExpiringItem, threshold: int, recipients: list[in
     )
 
 
-def _status_text(action: str, label: str, holder: str, reason: str) -> tuple[str, str]:
-    facts = {"label": label, "holder": holder, "reason": reason or "—"}
+def _status_text(
+    action: str, label: str, holder: str, reason: str, successor: int | None = None
+) -> tuple[str, str]:
+    facts = {"label": label, "holder": holder, "reason": reason or "—", "successor": successor}
     titles = {
         "suspend": _("授权已暂停:%(label)s"),
         "reinstate": _("授权已恢复:%(label)s"),
@@ -88,7 +91,10 @@ def _status_text(action: str, label: str, holder: str, reason: str) -> tuple[str
         "revoke": _("该授权已终止,核验将拒绝相关操作。"),
         "expire": _("授权期限届满,核验将拒绝相关操作;如需继续执业请办理续期。"),
     }
-    body = "\n".join([_("被授权人:%(holder)s") % facts, _("原因:%(reason)s") % facts, str(effects[action])])
+    effect = str(effects[action])
+    if action == "expire" and successor is not None:
+        effect = _("已由续期授权 #%(successor)s 接续,核验不受影响。") % facts
+    body = "\n".join([_("被授权人:%(holder)s") % facts, _("原因:%(reason)s") % facts, effect])
     return titles[action] % facts, body
 
 
@@ -108,8 +114,15 @@ def authorization_status_changed(auth: Authorization, action: str, reason: str =
         organization_id=row["institution__organization_id"],
         grantee_organization_id=row["grantee_institution__organization_id"],
     )
+    successor = None
+    if action == "expire":  # a renewal already in force takes over: say so rather than alarm anyone
+        successor = (
+            Authorization.objects.filter(renews_id=auth.pk, status=AuthorizationStatus.ACTIVE)
+            .values_list("pk", flat=True)
+            .first()
+        )
     with translation.override(settings.LANGUAGE_CODE):
-        title, body = _status_text(action, label, holder, reason)
+        title, body = _status_text(action, label, holder, reason, successor)
     return send(
         recipients,
         kind=NotificationKind.EXPIRY if action == "expire" else NotificationKind.SUSPENSION,

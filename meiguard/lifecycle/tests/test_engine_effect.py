@@ -114,3 +114,18 @@ def test_technology_grants_tell_both_institutions(c, world, django_capture_on_co
     grant.refresh_from_db()
     assert grant.status == "expired"
     assert set(Notification.objects.values_list("recipient__username", flat=True)) == {"zhao", "sun_co"}
+
+
+def test_an_expiry_with_an_active_renewal_says_the_renewal_takes_over(
+    c, world, django_capture_on_commit_callbacks
+):
+    authz.change_status(SYSTEM, c.auths["procedure"].pk, action="revoke", reason="改为短期授权")
+    old = authorize(c.jia, c.li, valid_from=PAST, valid_until=dt.date(2026, 3, 10))
+    new = authz.renew_authorization(SYSTEM, old.pk, valid_until=dt.date(2027, 3, 10))
+    authz.change_status(SYSTEM, new.pk, action="activate")
+    Notification.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.run_job("expire_authorizations", "2026-03-11")
+    note = Notification.objects.get(recipient=world.users["li"])
+    assert note.title.startswith("授权已到期失效") and f"已由续期授权 #{new.pk} 接续" in note.body
+    assert check(c, dt.date(2026, 3, 11)).allowed  # the renewal is in force

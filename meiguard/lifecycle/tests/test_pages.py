@@ -163,6 +163,8 @@ def test_api_runs_hide_counts_from_non_admins(c, world, django_capture_on_commit
     assert {d["job"] for d in data} == {"expire_authorizations", "flag_expired_lots", "scan_expiries"}
     assert all(d["counts"] is None and d["status"] == "succeeded" for d in data)
     assert JobRun.objects.count() == 3
+    assert world.client("zhao").get("/api/v1/lifecycle/runs?limit=0").status_code == 422
+    assert len(world.client("zhao").get("/api/v1/lifecycle/runs?limit=2").json()) == 2
 
 
 def test_the_page_speaks_english(c, world, items):
