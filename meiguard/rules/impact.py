@@ -638,8 +638,9 @@ def assess(
         q.asked += 1
 
     by_person: dict[int, list[QuestionKey]] = defaultdict(list)
-    for key in questions:
+    for key, q in questions.items():
         by_person[key[1]].append(key)
+        q.authorization_ids |= scope_auths.get((key[0], key[1], key[2]), set())  # a logged request's too
     per_inst_questions: dict[int, int] = defaultdict(int)
     changed: list[ImpactRow] = []
     facts = _PackFacts()
@@ -669,9 +670,6 @@ def assess(
             )
             per_inst_questions[key[0]] += 1
             if row is not None:
-                row = dataclasses.replace(
-                    row, authorization_ids=tuple(sorted(scope_auths.get((key[0], key[1], key[2]), set())))
-                )
                 changed.append(row)
 
     changed.sort(
