@@ -120,6 +120,12 @@ class BucketCount:
     label: str
     count: int
 
+    @property
+    def short(self) -> str:
+        """The column header: "≤7", "8–30", … (the full label is read to screen readers)."""
+        lower = {7: 0, 30: 8, 60: 31, 90: 61}.get(self.bucket, 0)
+        return f"≤{self.bucket}" if lower == 0 else f"{lower}–{self.bucket}"
+
 
 @dataclass(frozen=True, slots=True)
 class KindRow:
@@ -140,7 +146,9 @@ class Expiries:
     list_url: str
 
 
-def summarize_expiries(items: Sequence[Any], on: dt.date, *, within_days: int = 90) -> Expiries:
+def summarize_expiries(
+    items: Sequence[Any], on: dt.date, *, within_days: int = 90, list_url: str = ""
+) -> Expiries:
     """Counts per bucket (7/30/60/90 days) and per kind of item, and the soonest few."""
     near = [i for i in items if 0 <= i.days_left <= within_days]
     per_bucket = Counter(i.bucket for i in near)
@@ -160,12 +168,12 @@ def summarize_expiries(items: Sequence[Any], on: dt.date, *, within_days: int = 
         buckets=tuple(BucketCount(b, bucket_label(b), per_bucket[b]) for b in BUCKETS),
         kinds=kinds,
         soonest=tuple(near[:PANEL_LIST_LIMIT]),
-        list_url=_url("lifecycle:index"),
+        list_url=list_url,
     )
 
 
 def expiries(board: Board) -> Expiries:
-    return summarize_expiries(board.expiring_year, board.on)
+    return summarize_expiries(board.expiring_year, board.on, list_url=_url("lifecycle:index"))
 
 
 def my_expiries(board: Board) -> Expiries | None:
@@ -252,13 +260,13 @@ def approvals(board: Board) -> Approvals:
                 application_id=app.pk,
                 stage=str(step.get_stage_display()),
                 title=str(app),
-                practitioner=app.practitioner.name if app.practitioner_id else "",
+                practitioner=app.practitioner.name if app.practitioner is not None else "",
                 institution=app.institution.name,
                 opened_at=step.opened_at,
-                url=f"/applications/{app.pk}/",
+                url=_url("workflow:detail", app.pk) or f"/applications/{app.pk}/",
             )
         )
-    return Approvals(count, tuple(items), _url("workflow:index") or "/applications/")
+    return Approvals(count, tuple(items), _url("workflow:inbox") or "/applications/")
 
 
 # ---- decisions ----------------------------------------------------------------------------------------------
@@ -369,10 +377,12 @@ def overdue_reviews(board: Board) -> Reviews:
     qs = source(board.actor, board.on)
     count = qs.count()
     items = tuple(
-        OverdueReview(c, (board.on - c.ends_on).days, f"/reviews/{c.pk}/")
+        OverdueReview(
+            c, (board.on - c.ends_on).days, _url("reviews:campaign_detail", c.pk) or f"/reviews/{c.pk}/"
+        )
         for c in (qs[:PANEL_LIST_LIMIT] if count else ())
     )
-    return Reviews(count, items, _url("reviews:index") or "/reviews/")
+    return Reviews(count, items, _url("reviews:campaign_list") or "/reviews/")
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,7 @@ def test_compliance_officer_sees_expiries_approvals_denials_and_overdue_reviews(
     counts = re.findall(r'<span class="n">(\d+)</span> <span class="l">', exp)
     assert counts == ["1", "1", "1", "0"]
     assert f"/registry/lots/{data.lot.pk}/" in exp
+    assert 'href="/lifecycle/?bucket=7"' in exp and 'href="/lifecycle/?kind=lot"' in exp
     approvals = panel_html(html, "approvals")
     assert f"/applications/{data.step.application_id}/" in approvals
     assert f"/applications/{data.yi_step.application_id}/" not in approvals
@@ -131,6 +132,7 @@ def test_the_doctor_sees_what_he_may_do_where_and_his_own_expiries(clinic, data)
     mine = panel_html(html, "my_expiries")
     assert "润百颜" in mine and "超声炮" in mine
     assert "JIA-SOON" not in mine  # the institution's lots are not his
+    assert "/lifecycle/" not in mine  # the institution-wide list is not "his"
     # no institution-wide panels for a doctor
     assert "panel-approvals" not in html and "panel-denied" not in html
 
