@@ -261,7 +261,7 @@ class Column:
         return "从下拉列表选择"
 
 
-_CHOICE_MAPS: dict[int, tuple[dict[str, str], frozenset[str]]] = {}
+_CHOICE_MAPS: dict[int, tuple[Column, dict[str, str], frozenset[str]]] = {}
 
 
 def _choice_maps(column: Column) -> tuple[dict[str, str], frozenset[str]]:
@@ -269,12 +269,12 @@ def _choice_maps(column: Column) -> tuple[dict[str, str], frozenset[str]]:
 
     Cached by identity: columns are module constants, and their lazy labels must not be hashed in
     whatever language happens to be active."""
-    maps = _CHOICE_MAPS.get(id(column))
-    if maps is None:
+    cached = _CHOICE_MAPS.get(id(column))
+    if cached is None or cached[0] is not column:
         with translation.override(FORMAT_LANGUAGE):
             by_label = {str(label): str(value) for value, label in column.choices}
-        maps = _CHOICE_MAPS[id(column)] = (by_label, frozenset(by_label.values()))
-    return maps
+        cached = _CHOICE_MAPS[id(column)] = (column, by_label, frozenset(by_label.values()))
+    return cached[1], cached[2]
 
 
 def _pairs(choices: Any) -> tuple[tuple[str, Any], ...]:
