@@ -158,10 +158,19 @@ def expire_authorizations(on: dt.date) -> Counts:
     return {"expired": len(ids)}
 
 
+def announce_rule_versions(on: dt.date) -> Counts:
+    """Rule-pack versions that took effect recently: compliance officers of affected institutions are told
+    once each (``rules.impact.notify_versions_taking_effect`` is idempotent and catches up 7 days)."""
+    from meiguard.rules.impact import notify_versions_taking_effect
+
+    return {"notified": notify_versions_taking_effect(on)}
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
     Job.SCAN_EXPIRIES: scan_expiries,
+    Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -33,6 +33,7 @@ class Job(models.TextChoices):
     EXPIRE_AUTHORIZATIONS = "expire_authorizations", _("授权到期失效")
     FLAG_EXPIRED_LOTS = "flag_expired_lots", _("过期批次提醒")
     SCAN_EXPIRIES = "scan_expiries", _("到期提醒扫描")
+    ANNOUNCE_RULE_VERSIONS = "announce_rule_versions", _("规则包新版本生效通知")
 
 
 def bucket_for(days_left: int) -> int | None:

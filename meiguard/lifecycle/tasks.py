@@ -1,6 +1,6 @@
 """Background jobs (django-tasks). JSON arguments only: ISO dates and ids. Each is idempotent.
 
-``run_scheduler`` enqueues the three daily jobs; ``scan_expiries`` enqueues one ``send_reminder`` per reminder
+``run_scheduler`` enqueues the daily jobs; ``scan_expiries`` enqueues one ``send_reminder`` per reminder
 due. Run the worker with ``manage.py db_worker``.
 """
 
@@ -35,6 +35,12 @@ def scan_expiries(on_iso: str, run_id: int | None = None) -> dict[str, int]:
 
 
 @task()
+def announce_rule_versions(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Tell compliance officers of the institutions a newly effective rule-pack version changes decisions for."""
+    return actions.run_job(Job.ANNOUNCE_RULE_VERSIONS, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -49,4 +55,5 @@ TASKS: dict[str, Any] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
     Job.SCAN_EXPIRIES: scan_expiries,
+    Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
 }

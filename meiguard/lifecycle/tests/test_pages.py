@@ -160,9 +160,14 @@ def test_api_runs_hide_counts_from_non_admins(c, world, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         actions.enqueue_daily(actions.SCHEDULER, on=today())
     data = world.client("zhao").get("/api/v1/lifecycle/runs").json()
-    assert {d["job"] for d in data} == {"expire_authorizations", "flag_expired_lots", "scan_expiries"}
+    assert {d["job"] for d in data} == {
+        "expire_authorizations",
+        "flag_expired_lots",
+        "scan_expiries",
+        "announce_rule_versions",
+    }
     assert all(d["counts"] is None and d["status"] == "succeeded" for d in data)
-    assert JobRun.objects.count() == 3
+    assert JobRun.objects.count() == 4
     assert world.client("zhao").get("/api/v1/lifecycle/runs?limit=0").status_code == 422
     assert len(world.client("zhao").get("/api/v1/lifecycle/runs?limit=2").json()) == 2
 

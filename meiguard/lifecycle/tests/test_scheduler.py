@@ -15,7 +15,7 @@ from meiguard.lifecycle.models import JobRun, Reminder
 from .conftest import ON, days, expire_licence_in, new_lot
 
 pytestmark = pytest.mark.django_db
-JOBS = ["expire_authorizations", "flag_expired_lots", "scan_expiries"]
+JOBS = ["expire_authorizations", "flag_expired_lots", "scan_expiries", "announce_rule_versions"]
 
 
 def once(capture, *args):
@@ -41,19 +41,19 @@ def test_once_enqueues_the_daily_jobs_and_records_the_runs(c, django_capture_on_
     actions_logged = list(
         AuditEntry.objects.filter(action__startswith="lifecycle.jobrun").values_list("action", flat=True)
     )
-    assert actions_logged.count("lifecycle.jobrun.enqueued") == 3
-    assert actions_logged.count("lifecycle.jobrun.finished") == 3
+    assert actions_logged.count("lifecycle.jobrun.enqueued") == len(JOBS)
+    assert actions_logged.count("lifecycle.jobrun.finished") == len(JOBS)
 
 
 def test_a_completed_date_is_a_no_op_unless_forced(c, django_capture_on_commit_callbacks):
     expire_licence_in(c, 30)
     once(django_capture_on_commit_callbacks, "--date", ON.isoformat())
     out = once(django_capture_on_commit_callbacks, "--date", ON.isoformat())
-    assert out.count("skipped") == 3 and "already succeeded" in out and "enqueued" not in out
-    assert JobRun.objects.count() == 3
+    assert out.count("skipped") == 4 and "already succeeded" in out and "enqueued" not in out
+    assert JobRun.objects.count() == 4
     forced = once(django_capture_on_commit_callbacks, "--date", ON.isoformat(), "--force")
-    assert forced.count("enqueued") == 3 and "attempt 2" in forced
-    assert JobRun.objects.filter(attempt=2, forced=True, status="succeeded").count() == 3
+    assert forced.count("enqueued") == 4 and "attempt 2" in forced
+    assert JobRun.objects.filter(attempt=2, forced=True, status="succeeded").count() == 4
     assert Reminder.objects.count() == 1  # the forced rerun found the reminder already sent
     assert JobRun.objects.get(job="scan_expiries", attempt=2).counts["already_sent"] == 1
 
@@ -71,7 +71,7 @@ def test_a_failed_job_is_recorded_and_tried_again_next_time(
     assert AuditEntry.objects.filter(action="lifecycle.jobrun.failed").count() == 1
     monkeypatch.undo()
     out = once(django_capture_on_commit_callbacks, "--date", ON.isoformat())
-    assert "enqueued scan_expiries" in out and out.count("skipped") == 2
+    assert "enqueued scan_expiries" in out and out.count("skipped") == 3
     assert JobRun.objects.get(job="scan_expiries", attempt=2).status == "succeeded"
 
 
@@ -149,6 +149,6 @@ def test_the_loop_catches_up_today_then_wakes_at_the_daily_time(c, django_captur
         cmd.loop(dt.time(1, 0), now=now, sleep=sleep, cycles=2)
     dates = sorted({str(d) for d in JobRun.objects.values_list("run_date", flat=True)})
     assert dates == ["2026-03-03", "2026-03-04", "2026-03-05"]
-    assert JobRun.objects.filter(status="succeeded").count() == 9
+    assert JobRun.objects.filter(status="succeeded").count() == 3 * len(JOBS)
     assert clock[0] == aware(2026, 3, 5, 1, 0)
     assert "sleeping until 2026-03-04 01:00" in out.getvalue()
