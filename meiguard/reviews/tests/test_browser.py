@@ -4,18 +4,50 @@ does not scroll sideways on a 768px tablet, and marking an item OK works in plac
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 
-from playwright.sync_api import expect
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from meiguard.authz.models import Authorization
-from meiguard.e2e.conftest import browser, login, page, shot, tablet  # noqa: F401  (fixtures reused as is)
+from meiguard.e2e.conftest import (  # noqa: F401  (page and shot: fixtures reused as is)
+    CHROMIUM_ARGS,
+    chromium_path,
+    login,
+    page,
+    require_chromium,
+    shot,
+    tablet,
+)
 from meiguard.e2e.test_check_journeys import result, run_check
 from meiguard.reviews import actions
 from meiguard.reviews.choices import ItemCategory
 from meiguard.reviews.models import ChecklistItem, Finding
 
 from .conftest import TODAY, deny_missing
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Like the e2e harness's browser, but stopped when this module ends: imported here, the harness's
+    package-scoped fixture would outlive these tests and its event loop would clash with other packages'
+    browser tests."""
+    path = require_chromium(chromium_path())
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # see meiguard/e2e/conftest.py
+    playwright = sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _review(clinic):
