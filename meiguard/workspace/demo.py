@@ -1,7 +1,8 @@
 """Demo rows for the workspace, on top of ``seed_demo``'s world:
 
-- 李明 (login ``li``) has this year's CME credits: Class I 6, Class II 8 verified plus 4 awaiting verification,
-  so his dashboard shows 18 of PR-08's 25 with Class II short;
+- 李明 (login ``li``) gets this year's CME credits if none are recorded yet (the reviews demo may already have
+  added a complete set): Class I 6, Class II 8 verified plus 4 awaiting verification, so his dashboard shows
+  18 of PR-08's 25 with Class II short;
 - twelve weeks of point-of-care checks at 雅美门诊部, asked by 赵专员 (``zhao``) at the front desk: mostly
   allowed (李明's and 赵强's eyelid and ear surgery), some denied (孙伟 is suspended, 周杰 without his supervisor,
   赵强 after his rhinoplasty authorization expired), so the weekly chart and the "denied this week" panel

@@ -22,22 +22,30 @@ def test_the_demo_fills_the_dashboards_once():
     out = io.StringIO()
     demo.seed(out)
     rows = DecisionLog.objects.filter(request_id=demo.MARKER)
-    first = (rows.count(), Qualification.objects.filter(kind="cme_credits").count())
-    assert first[0] > 40 and first[1] == 3
+    li_credits = Qualification.objects.filter(kind="cme_credits", practitioner__user__username="li")
+    first = (rows.count(), li_credits.count(), DecisionLog.objects.count())
+    assert first[0] > 40 and first[1] >= 2  # ours, or the reviews demo's if it ran first
     outcomes = set(rows.values_list("outcome", flat=True))
     assert "deny" in outcomes and ({"allow", "allow_with_warnings"} & outcomes)
+    assert set(rows.values_list("actor_label", flat=True)) == {"zhao"}
     demo.seed(out)  # a second run adds nothing
-    assert (rows.count(), Qualification.objects.filter(kind="cme_credits").count()) == first
+    assert (rows.count(), li_credits.count(), DecisionLog.objects.count()) == first
 
     now = timezone.now()
     li = build_actor(User.objects.get(username="li"))
     cme = queries.build_panel(queries.Board(li, now), "cme").data
-    assert (cme.counted, cme.met, [c.met for c in cme.classes]) == (18, False, [True, False])
+    assert cme.earned == sum(q.credits for q in li_credits) and cme.required == 25
     zhao = build_actor(User.objects.get(username="zhao"))
     weeks = queries.decisions_per_week(zhao, timezone.localdate())
     assert sum(w.allowed for w in weeks) > 0 and sum(w.denied for w in weeks) > 0
-    assert sum(w.total for w in weeks) == first[0]
+    assert sum(w.total for w in weeks) >= first[0]
     assert queries.build_panel(queries.Board(zhao, now), "denied").data.count > 0
-    # the outsider institution's admin sees none of 雅美's checks
+    # the other institution's admin sees none of 雅美's checks
     sun = build_actor(User.objects.get(username="sun"))
-    assert sum(w.total for w in queries.decisions_per_week(sun, timezone.localdate())) == 0
+    assert not DecisionLog.objects.visible_to(sun).filter(request_id=demo.MARKER).exists()
+
+
+def test_without_the_base_world_it_says_so_and_adds_nothing():
+    out = io.StringIO()
+    demo.seed(out)
+    assert "skipped" in out.getvalue() and not DecisionLog.objects.exists()
