@@ -13,7 +13,7 @@ from .models import Notification
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    qs = Notification.objects.filter(recipient=request.user)
+    qs = Notification.objects.filter(recipient_id=request.user.pk)
     if request.GET.get("unread") == "1":
         qs = qs.filter(read_at__isnull=True)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
@@ -25,7 +25,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
-    row = get_object_or_404(Notification, pk=pk, recipient=request.user)
+    row = get_object_or_404(Notification, pk=pk, recipient_id=request.user.pk)
     if row.read_at is None:
         row.read_at = timezone.now()
         row.save(update_fields=["read_at"])
@@ -36,5 +36,5 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
-    Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(read_at=timezone.now())
+    Notification.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).update(read_at=timezone.now())
     return redirect("notify:inbox")
