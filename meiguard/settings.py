@@ -262,3 +262,5 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+# When `run_scheduler` (loop mode) enqueues the daily jobs, local time HH:MM.
+SCHEDULER_DAILY_AT = env("SCHEDULER_DAILY_AT", "01:00")
