@@ -11,8 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -20,11 +18,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
+from meiguard.core.params import actor as _actor
+from meiguard.core.params import int_param as _int_param
+from meiguard.core.params import param as _param
 from meiguard.rules.choices import Subject
 from meiguard.workspace.listing import Column, Listing
+from meiguard.workspace.listing import page_or_export as _listed
 
 from . import actions, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
@@ -43,30 +44,7 @@ from .models import Authorization, DecisionLog
 from .policy import Decision, Outcome, Severity
 from .reasons import reason_message
 
-PAGE_SIZE = 25
 OUTCOMES = (Outcome.ALLOW, Outcome.ALLOW_WITH_WARNINGS, Outcome.DENY)
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
-
-
-def _param(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "").strip()[:64]
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = _param(request, name)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
-def _listed(request: HttpRequest, qs: QuerySet[Any], listing: Listing) -> HttpResponse | dict[str, Any]:
-    """Sort by ``?sort=``; ``?format=xlsx`` answers with the export, otherwise the page's context."""
-    listed = listing.prepare(request, qs)
-    if listed.wants_export:
-        return listed.xlsx_response(str(request.user))
-    page = Paginator(listed.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"page": page, **listed.context()}
 
 
 def scope_text(a: Authorization) -> str:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from meiguard.core.access import Actor
 from meiguard.core.errors import ActionError
+from meiguard.core.params import actor as _actor
 
 from . import actions, exporters, queries
 from .choices import ImportKind, RunMode, RunStatus
@@ -29,10 +30,6 @@ from .workbook import MAX_ROWS, XLSX_MIME, FileRejected
 
 PAGE_SIZE = 100
 RECENT_RUNS = 20
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
 
 
 def xlsx_response(content: bytes, filename: str) -> HttpResponse:

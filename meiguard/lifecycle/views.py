@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from meiguard.core.access import Actor
+from meiguard.core.params import actor as _actor
 from meiguard.registry.models import Institution
 
 from . import exporters, queries
@@ -24,10 +24,6 @@ from .choices import THRESHOLDS, ItemKind
 
 PAGE_SIZE = 25
 WITHIN_CHOICES = (30, 90, 180, 365)
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -36,5 +36,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
-    Notification.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).update(read_at=timezone.now())
+    Notification.objects.filter(recipient_id=request.user.pk, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
     return redirect("notify:inbox")

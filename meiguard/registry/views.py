@@ -7,8 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,10 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from meiguard.core.access import Actor
 from meiguard.core.errors import ActionError
+from meiguard.core.params import actor as _actor
+from meiguard.core.params import date_param as _date_param
+from meiguard.core.params import int_param as _int_param
+from meiguard.core.params import param as _param
 from meiguard.rules.choices import PROVINCES, InstitutionType, Profession, Subject
 from meiguard.workspace.listing import Column, Listing
+from meiguard.workspace.listing import page_or_export as _listed
 
 from . import actions, queries
 from .choices import (
@@ -39,8 +41,6 @@ from .forms import (
     apply_action_error,
 )
 from .models import Device, Institution, Lot, Practitioner, Product, Qualification
-
-PAGE_SIZE = 25
 
 
 def _type_text(i: Institution) -> str:
@@ -247,35 +247,6 @@ DEVICES = Listing(
         ),
     ),
 )
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
-
-
-def _param(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "").strip()[:64]
-
-
-def _date_param(request: HttpRequest, name: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(_param(request, name)) if _param(request, name) else None
-    except ValueError:
-        return None
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = _param(request, name)
-    return int(raw) if raw.isdigit() else None
-
-
-def _listed(request: HttpRequest, qs: QuerySet[Any], listing: Listing) -> HttpResponse | dict[str, Any]:
-    """Sort by ``?sort=``; ``?format=xlsx`` answers with the export, otherwise the page's context."""
-    listed = listing.prepare(request, qs)
-    if listed.wants_export:
-        return listed.xlsx_response(str(request.user))
-    page = Paginator(listed.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"page": page, **listed.context()}
 
 
 def _detail_ctx(request: HttpRequest, obj: Any, **extra: Any) -> dict[str, Any]:

@@ -13,17 +13,18 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
+from meiguard.core.params import actor as _actor
+from meiguard.core.params import int_param as _int_param
+from meiguard.core.params import paginate as _page
+from meiguard.core.params import param as _param
 
 from . import actions, queries, reports
 from .choices import CampaignKind, CampaignStatus
@@ -38,28 +39,6 @@ from .forms import (
 )
 from .models import Campaign
 from .periods import parse
-
-PAGE_SIZE = 25
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
-
-
-def _param(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "").strip()[:64]
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = _param(request, name)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {"page": page, "querystring": query.urlencode()}
 
 
 def _forbidden(exc: ActionError) -> None:

@@ -12,8 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,9 +20,12 @@ from django.views.decorators.http import require_POST
 
 from meiguard.audit.codes import ACTION_CODES
 from meiguard.authz.choices import AuthorizationKind
-from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.params import actor as _actor
+from meiguard.core.params import int_param as _int_param
+from meiguard.core.params import paginate as _page
+from meiguard.core.params import param as _param
 from meiguard.registry.models import Institution, Qualification
 
 from . import actions, preview, queries
@@ -33,28 +34,7 @@ from .forms import ActForm, ApplicationForm, CommitteeForm, EvidenceForm, Withdr
 from .models import Application, ApprovalStep, ExpertCommittee
 from .reasons import risk_message
 
-PAGE_SIZE = 25
 LABELS = {"stages": Stage.choices, "evidence_kinds": EvidenceKind.choices, "risk_choices": RiskLevel.choices}
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
-
-
-def _param(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "").strip()[:64]
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    raw = _param(request, name)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {"page": page, "querystring": query.urlencode()}
 
 
 def _forbid_or_raise(exc: ActionError) -> None:

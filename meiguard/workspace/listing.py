@@ -291,3 +291,16 @@ def _sheet_title(title: str) -> str:
     for ch in "[]:*?/\\":
         title = title.replace(ch, " ")
     return title[:31] or "Sheet"
+
+
+def page_or_export(
+    request: HttpRequest, qs: QuerySet[Any], listing: Listing, size: int = 25
+) -> HttpResponse | dict[str, Any]:
+    """Sort by ``?sort=``; ``?format=xlsx`` answers with the export, otherwise the page's context."""
+    from django.core.paginator import Paginator
+
+    listed = listing.prepare(request, qs)
+    if listed.wants_export:
+        return listed.xlsx_response(str(request.user))
+    page = Paginator(listed.qs, size).get_page(request.GET.get("page"))
+    return {"page": page, **listed.context()}

@@ -9,13 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from meiguard.core.access import Actor
+from meiguard.core.params import actor as _actor
 
 from . import queries
-
-
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor  # type: ignore[attr-defined]
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
