@@ -46,8 +46,13 @@ DESKTOP = {"width": 1280, "height": 900}
 TABLET = {"width": 768, "height": 1024}
 TIMEOUT_MS = 10_000
 
-# The personas of the root conftest (``World``) are created with these passwords.
+# The personas of the root conftest (``World``) are created with these passwords; staff added by a journey
+# (``helpers.add_staff``) follow the same pattern.
 PASSWORDS = {name: f"pw-{name}-123456" for name in ("wang", "li", "zhang", "zhao", "qian", "sun")}
+
+
+def password_of(username: str) -> str:
+    return PASSWORDS.get(username, f"pw-{username}-123456")
 
 
 def chromium_path() -> Path:
@@ -213,7 +218,7 @@ def login(page: Page, username: str, password: str | None = None) -> None:
     """Sign in through the login form at /login/; raises AssertionError with the form's message if refused."""
     page.goto("/login/")
     page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password if password is not None else PASSWORDS[username])
+    page.get_by_label("密码").fill(password if password is not None else password_of(username))
     with page.expect_navigation():
         page.get_by_role("button", name="登录", exact=True).click()
     if re.search(r"/login/?(\?|$)", page.url):

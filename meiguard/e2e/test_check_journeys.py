@@ -8,41 +8,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from meiguard.audit.models import AuditEntry
 from meiguard.authz.models import Authorization, DecisionLog
 
 from .conftest import login, tablet
-
-PROCEDURE = "derm-botulinum-toxin-injection"
-AT = "2026-03-03T10:00"  # the clinic fixture's reference day: every licence and authorization is valid
-
-
-def run_check(page: Page, clinic) -> None:
-    """Ask the Check page: may 李医生 inject botulinum toxin (50 U from lot B2026001) at 甲诊所?"""
-    page.goto("/authz/check/")
-    expect(page.get_by_role("heading", name="授权核验", level=1)).to_be_visible()
-    page.get_by_label("机构").select_option(str(clinic.jia.pk))
-    # Choosing the institution reloads the practitioner, procedure and lot selects (htmx); select_option
-    # waits until the option is present in the new select.
-    page.get_by_label("执业人员").select_option(str(clinic.li.pk))
-    page.get_by_label("项目").select_option(PROCEDURE)
-    page.get_by_label("批次 1", exact=True).select_option(str(clinic.lot.pk))
-    page.get_by_label("批次 1 · 剂量").fill("50")
-    page.get_by_label("核验时点").fill(AT)
-    page.get_by_role("button", name="核验", exact=True).click()
-
-
-def result(page: Page):
-    return page.get_by_role("article", name=re.compile("核验结论"))
-
-
-def shown_log_id(page: Page) -> int:
-    text = result(page).get_by_text(re.compile(r"核验记录 #\d+")).inner_text()
-    match = re.search(r"核验记录 #(\d+)", text)
-    assert match, text
-    return int(match.group(1))
+from .helpers import PROCEDURE, result, run_check, shown_log_id
 
 
 def test_compliance_officer_checks_an_authorized_case_and_it_is_allowed(page, clinic, shot):

@@ -1,70 +1,40 @@
-"""In a real browser (the e2e harness: Debian Chromium against live_server): the auditor suspends an
-authorization from a review finding, and the same point-of-care check is then denied. Also: the review page
-does not scroll sideways on a 768px tablet, and marking an item OK works in place (htmx)."""
+"""Review campaigns in a real browser (moved here from ``meiguard/reviews/tests/test_browser.py`` so that every
+browser test shares the one harness): the association auditor suspends an authorization from a review
+finding and the same point-of-care check is then denied; on a 768 px tablet the review page does not scroll
+sideways and marking a checklist item OK swaps the row in place (htmx)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import expect
 
-from meiguard.authz.models import Authorization
-from meiguard.e2e.conftest import (  # noqa: F401  (page and shot: fixtures reused as is)
-    CHROMIUM_ARGS,
-    chromium_path,
-    login,
-    page,
-    require_chromium,
-    shot,
-    tablet,
-)
-from meiguard.e2e.test_check_journeys import result, run_check
+from meiguard.audit.models import AuditEntry
+from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.reviews import actions
 from meiguard.reviews.choices import ItemCategory
 from meiguard.reviews.models import ChecklistItem, Finding
+from meiguard.reviews.tests.conftest import TODAY, deny_missing
 
-from .conftest import TODAY, deny_missing
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Like the e2e harness's browser, but stopped when this module ends: imported here, the harness's
-    package-scoped fixture would outlive these tests and its event loop would clash with other packages'
-    browser tests."""
-    path = require_chromium(chromium_path())
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # see meiguard/e2e/conftest.py
-    playwright = sync_playwright().start()
-    try:
-        launched = playwright.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-    finally:
-        playwright.stop()
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+from .conftest import login, tablet
+from .helpers import result, run_check, shown_log_id, switch_user
 
 
 def _review(clinic):
     deny_missing(clinic)  # 李医生 tried a filler injection without an authorization
-    campaign = actions.create_campaign(
+    return actions.create_campaign(
         clinic.world.actor("qian"), institution_id=clinic.jia.pk, period="2026-Q1", today=TODAY
     )
-    return campaign
 
 
-def test_suspend_from_a_review_finding_then_the_check_denies(page, clinic, shot):  # noqa: F811
+def test_suspend_from_a_review_finding_then_the_check_denies(page, clinic, shot):
     _review(clinic)
     auth = clinic.auths["procedure"]
     login(page, "qian")
     page.goto("/reviews/")
     page.get_by_role("link", name="甲诊所").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("2026-Q1")
+    shot(page, "review-page")
     denied = page.locator("tr", has_text="填充物注射")
     denied.get_by_role("link", name="登记问题").click()
 
@@ -73,6 +43,7 @@ def test_suspend_from_a_review_finding_then_the_check_denies(page, clinic, shot)
     page.get_by_label("严重程度").select_option("high")
     page.get_by_label("问题描述").fill("超范围注射;暂停肉毒毒素注射授权待复训")
     page.get_by_label("暂停授权").check()
+    shot(page, "finding-form")
     page.get_by_role("button", name="登记", exact=True).click()
 
     expect(page.get_by_text("问题已登记")).to_be_visible()
@@ -82,10 +53,12 @@ def test_suspend_from_a_review_finding_then_the_check_denies(page, clinic, shot)
     expect(card).to_contain_text("超范围注射;暂停肉毒毒素注射授权待复训")
     shot(page, "finding-suspended")
     assert Authorization.objects.get(pk=auth.pk).status == "suspended"
+    assert AuditEntry.objects.filter(
+        object_type="authz.authorization", object_id=str(auth.pk), action="authz.authorization.suspended"
+    ).exists()
 
     # 甲's compliance officer asks the check page: the same injection is now refused.
-    page.context.clear_cookies()
-    login(page, "zhao")
+    switch_user(page, "zhao")
     run_check(page, clinic)
     verdict = result(page)
     expect(verdict.get_by_role("heading")).to_have_text(re.compile(r"不允许$"))
@@ -93,9 +66,12 @@ def test_suspend_from_a_review_finding_then_the_check_denies(page, clinic, shot)
         f"授权 #{auth.pk} 已暂停"
     )
     shot(page, "check-denied")
+    row = DecisionLog.objects.get(pk=shown_log_id(page))
+    assert row.outcome == "deny" and "AUTHORIZATION_SUSPENDED" in row.reason_codes
+    assert row.asked_by == clinic.world.users["zhao"]
 
 
-def test_the_review_page_on_a_tablet_marks_an_item_ok_in_place(page, clinic, shot):  # noqa: F811
+def test_the_review_page_on_a_tablet_marks_an_item_ok_in_place(page, clinic, shot):
     campaign = _review(clinic)
     login(page, "qian")
     tablet(page)
