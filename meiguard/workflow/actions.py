@@ -561,7 +561,10 @@ def _granting_actor(actor: Actor, app: Application) -> Actor:
         return actor
     roles = dict(actor.roles_by_org)
     roles[org] = roles.get(org, frozenset()) | {Role.MEDICAL_DIRECTOR}
-    return dataclasses.replace(actor, roles_by_org=roles)
+    # Copied field by field: on a page, ``actor`` is the request's SimpleLazyObject, which replace() refuses.
+    return Actor(
+        **{f.name: getattr(actor, f.name) for f in dataclasses.fields(Actor)} | {"roles_by_org": roles}
+    )
 
 
 def _grant(actor: Actor, app: Application, now: dt.datetime) -> None:
