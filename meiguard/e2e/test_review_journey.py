@@ -5,23 +5,32 @@ sideways and marking a checklist item OK swaps the row in place (htmx)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from meiguard.audit.models import AuditEntry
+from meiguard.authz import actions as authz_actions
 from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.reviews import actions
 from meiguard.reviews.choices import ItemCategory
 from meiguard.reviews.models import ChecklistItem, Finding
-from meiguard.reviews.tests.conftest import TODAY, deny_missing
 
 from .conftest import login, tablet
 from .helpers import result, run_check, shown_log_id, switch_user
 
+TODAY = dt.date(2026, 3, 10)  # inside 2026-Q1, a week after the clinic's reference day
+
 
 def _review(clinic):
-    deny_missing(clinic)  # 李医生 tried a filler injection without an authorization
+    # 李医生 tried a filler injection on the reference day, without an authorization for it: a denied decision
+    # the review's checklist lists (as in meiguard/reviews/tests/conftest.py's ``deny_missing``).
+    at = timezone.make_aware(dt.datetime(2026, 3, 3, 10, 0))
+    asked = clinic.request(procedure_code="derm-filler-injection", products=(), device_ids=(), at=at)
+    checked = authz_actions.check(clinic.world.actor("li"), asked)
+    assert "AUTHORIZATION_MISSING" in checked.decision.codes()
     return actions.create_campaign(
         clinic.world.actor("qian"), institution_id=clinic.jia.pk, period="2026-Q1", today=TODAY
     )
