@@ -120,7 +120,7 @@ def _validate(auth: Authorization, on: dt.date) -> None:
         raise FieldErrors(errors)
 
 
-def _overlapping(auth: Authorization) -> Authorization | None:
+def overlapping(auth: Authorization) -> Authorization | None:
     """Another authorization in force for the same scope whose term overlaps this one."""
     same_people: dict[str, Any] = {
         "practitioner_id": auth.practitioner_id,
@@ -150,7 +150,7 @@ def _refuse_overlap(auth: Authorization) -> None:
         Practitioner.objects.select_for_update().filter(pk=auth.practitioner_id).first()
     else:
         Institution.objects.select_for_update().filter(pk=auth.institution_id).first()
-    other = _overlapping(auth)
+    other = overlapping(auth)
     if other is not None:
         raise ActionError(
             "AUTHORIZATION_OVERLAP",

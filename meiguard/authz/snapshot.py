@@ -226,7 +226,7 @@ def _ref(pack: ResolvedPack, rule_id: str, fallback_source: str) -> RuleRef:
     return RuleRef(pack.national.pack, pack.national.version, rule_id, fallback_source)
 
 
-def _title_rank(title: str) -> int:
+def title_rank(title: str) -> int:
     try:
         return TITLE_RANK.get(Title(title), 0)
     except ValueError:
@@ -251,7 +251,7 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
             subject=chief_req.subject,
             min_years=chief_req.min_years,
             accepted_scopes=frozenset(chief_req.accepted_scopes),
-            min_title_rank=_title_rank(chief_req.min_title),
+            min_title_rank=title_rank(chief_req.min_title),
             rule=chief_req.rules[0],
         )
     except KeyError:
@@ -310,7 +310,7 @@ def _pack(province: str, on: dt.date, catalog_gen: int) -> ResolvedPack:
     return pack
 
 
-_INSTITUTION = (
+INSTITUTION_COLUMNS = (
     "pk",
     "organization_id",
     "name",
@@ -324,7 +324,7 @@ _INSTITUTION = (
     "hospital_level",
     "has_anesthesiology",
 )
-_PERSON = (
+PERSON_COLUMNS = (
     "pk",
     "name",
     "profession",
@@ -334,7 +334,7 @@ _PERSON = (
     "main_institution_id",
     "main_institution__organization_id",
 )
-_QUAL = (
+QUALIFICATION_COLUMNS = (
     "practitioner_id",
     "pk",
     "kind",
@@ -346,7 +346,7 @@ _QUAL = (
     "hours",
     "product_reference",
 )
-_SITE = (
+SITE_COLUMNS = (
     "practitioner_id",
     "pk",
     "institution_id",
@@ -354,7 +354,7 @@ _SITE = (
     "valid_until",
     "institution__organization_id",
 )
-_AUTH = (
+AUTHORIZATION_COLUMNS = (
     "pk",
     "kind",
     "institution_id",
@@ -416,19 +416,25 @@ _DEVICE = (
 
 
 # The loader's fixed queries, compiled once per shape (lib/fixedsql.py): plain rows, no ordering.
-Q_INSTITUTION = FixedQuery(lambda pk: Institution.objects.filter(pk=pk).order_by().values_list(*_INSTITUTION))
-Q_PEOPLE = FixedQuery(lambda ids: Practitioner.objects.filter(pk__in=ids).order_by().values_list(*_PERSON))
+Q_INSTITUTION = FixedQuery(
+    lambda pk: Institution.objects.filter(pk=pk).order_by().values_list(*INSTITUTION_COLUMNS)
+)
+Q_PEOPLE = FixedQuery(
+    lambda ids: Practitioner.objects.filter(pk__in=ids).order_by().values_list(*PERSON_COLUMNS)
+)
 Q_QUALIFICATIONS = FixedQuery(
-    lambda ids: Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*_QUAL)
+    lambda ids: (
+        Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*QUALIFICATION_COLUMNS)
+    )
 )
 Q_SITES = FixedQuery(
-    lambda ids: PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*_SITE)
+    lambda ids: PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*SITE_COLUMNS)
 )
 Q_AUTHORIZATIONS = FixedQuery(
     lambda practitioner, institution: (
         Authorization.objects.filter(practitioner_id=practitioner, institution_id=institution)
         .order_by()
-        .values_list(*_AUTH)
+        .values_list(*AUTHORIZATION_COLUMNS)
     )
 )
 Q_LOTS = FixedQuery(lambda ids: Lot.objects.filter(pk__in=ids).order_by().values_list(*_LOT))
@@ -474,7 +480,7 @@ def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
             profession=profession,
             status=status,
             practice_scopes=frozenset({scope} if scope else ()),
-            title_rank=_title_rank(title),
+            title_rank=title_rank(title),
             main_institution_id=main_id,
             sites=tuple(sites[pk]),
             qualifications=tuple(quals[pk]),
@@ -540,7 +546,7 @@ def _group(
     return out
 
 
-def _load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, int], Item]:
+def load_items(lot_ids: list[int], device_ids: list[int]) -> dict[tuple[str, int], Item]:
     lots = _group(Q_LOTS.run(lot_ids), len(_LOT) - len(_WINDOWS)) if lot_ids else []
     devices = _group(Q_DEVICES.run(device_ids), len(_DEVICE) - len(_WINDOWS)) if device_ids else []
     out: dict[tuple[str, int], Item] = {}
@@ -630,7 +636,7 @@ def load_for_log(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) 
         else:
             found[(kind, pk)] = item
     if missing:
-        loaded = _load_items([pk for k, pk in missing if k == "l"], [pk for k, pk in missing if k == "d"])
+        loaded = load_items([pk for k, pk in missing if k == "l"], [pk for k, pk in missing if k == "d"])
         for kind, pk in missing:
             item = loaded.get((kind, pk))
             if item is None:

@@ -471,15 +471,23 @@ def _people_facts(ids: Sequence[int]) -> dict[int, PractitionerFacts]:
     """Practitioner facts for ``ids``: three queries, whatever the number of people."""
     people = {
         row[0]: row
-        for row in reg.Practitioner.objects.filter(pk__in=ids).order_by().values_list(*snapshots._PERSON)
+        for row in reg.Practitioner.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list(*snapshots.PERSON_COLUMNS)
     }
     quals: dict[int, list[QualificationFacts]] = {pk: [] for pk in people}
-    rows = reg.Qualification.objects.filter(practitioner_id__in=ids).order_by().values_list(*snapshots._QUAL)
+    rows = (
+        reg.Qualification.objects.filter(practitioner_id__in=ids)
+        .order_by()
+        .values_list(*snapshots.QUALIFICATION_COLUMNS)
+    )
     for q in sorted(rows, key=lambda r: r[1]):
         quals[q[0]].append(QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]))
     sites: dict[int, list[SiteFacts]] = {pk: [] for pk in people}
     rows = (
-        reg.PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*snapshots._SITE)
+        reg.PractitionerSite.objects.filter(practitioner_id__in=ids)
+        .order_by()
+        .values_list(*snapshots.SITE_COLUMNS)
     )
     for s in sorted(rows, key=lambda r: r[1]):
         sites[s[0]].append(SiteFacts(s[2], s[3], s[4]))
@@ -491,7 +499,7 @@ def _people_facts(ids: Sequence[int]) -> dict[int, PractitionerFacts]:
             profession=profession,
             status=status,
             practice_scopes=frozenset({scope} if scope else ()),
-            title_rank=snapshots._title_rank(title),
+            title_rank=snapshots.title_rank(title),
             main_institution_id=main_id,
             sites=tuple(sites[pk]),
             qualifications=tuple(quals[pk]),
@@ -507,7 +515,7 @@ def _authorization_facts(
     rows = (
         Authorization.objects.filter(practitioner_id__in=practitioner_ids)
         .order_by()
-        .values_list(*snapshots._AUTH)
+        .values_list(*snapshots.AUTHORIZATION_COLUMNS)
     )
     for a in sorted(rows, key=lambda r: r[0]):
         facts = AuthorizationFacts(*a)
@@ -577,7 +585,7 @@ def assess(
     if not national:
         inst_qs = inst_qs.filter(province=scope_province)
     institutions = {
-        row[0]: snapshots.InstitutionRow(*row) for row in inst_qs.values_list(*snapshots._INSTITUTION)
+        row[0]: snapshots.InstitutionRow(*row) for row in inst_qs.values_list(*snapshots.INSTITUTION_COLUMNS)
     }
     province_of = {pk: services.normalize_province(i.province) for pk, i in institutions.items()}
     plan = _plan(candidate, set(province_of.values()), on)
@@ -653,7 +661,7 @@ def assess(
         auths = _authorization_facts(chunk)
         lot_ids = sorted({u.lot_id for k in keys for u in k[4]})
         device_ids = sorted({d for k in keys for d in k[5]})
-        items = snapshots._load_items(lot_ids, device_ids) if (lot_ids or device_ids) else {}
+        items = snapshots.load_items(lot_ids, device_ids) if (lot_ids or device_ids) else {}
         for key in keys:
             row = _evaluate(
                 key,

@@ -379,7 +379,7 @@ def _overlap_gap(app: Application) -> Gap | None:
         valid_from=app.valid_from,
         valid_until=app.valid_until,
     )
-    other = authz_actions._overlapping(probe)
+    other = authz_actions.overlapping(probe)
     if other is None or other.pk == app.authorization_id:
         return None
     return Gap(

@@ -270,7 +270,7 @@ def test_bulk_facts_are_the_loaders_facts(scene):
     loaded = snapshot.load(SYSTEM, req, use_cache=False)
     people = impact._people_facts([c.li.pk])
     auths = impact._authorization_facts([c.li.pk])
-    rows = list(type(c.jia).objects.filter(pk=c.jia.pk).order_by().values_list(*snapshot._INSTITUTION))
+    rows = list(type(c.jia).objects.filter(pk=c.jia.pk).order_by().values_list(*snapshot.INSTITUTION_COLUMNS))
     inst = impact._institution_facts(snapshot.InstitutionRow(*rows[0]))
 
     assert people[c.li.pk] == loaded.practitioner
