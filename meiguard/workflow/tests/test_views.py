@@ -204,3 +204,18 @@ def test_admin_is_for_inspection_only(wf, admin_client):
     assert page.status_code == 200 and "医务科审核" in page.content.decode()
     assert admin_client.get("/admin/workflow/expertcommittee/").status_code == 200
     assert admin_client.get("/admin/workflow/application/add/").status_code == 403
+
+
+def test_a_doctor_on_the_committee_casts_the_deciding_vote_on_the_page(wf):
+    """On a page the actor is the request's lazy object; granting on its behalf once answered 500."""
+    wf.with_committee(quorum=2)  # zhou, zhao, wang, he (a doctor, not an archive writer)
+    app = wf.submitted("li", procedure_code=HIGH)
+    app = wf.vote("ma", app)
+    app = wf.vote("zhao", app)
+    app = wf.vote("zhou", app)
+    step = wf.open_step(app)
+    resp = wf.client("he").post(f"/applications/{app.pk}/act/", {"step_id": step.pk, "verdict": "approve"})
+    assert resp.status_code == 302
+    app.refresh_from_db()
+    assert app.status == "approved" and app.authorization.status == "active"
+    assert app.authorization.granted_by_id == wf.users["he"].pk
