@@ -166,11 +166,19 @@ def announce_rule_versions(on: dt.date) -> Counts:
     return {"notified": notify_versions_taking_effect(on)}
 
 
+def remind_waiting_approvals(on: dt.date) -> Counts:
+    """Approval steps open for 3 / 7 / 14 days: approvers chased once per threshold, admins from day 7."""
+    from meiguard.workflow.actions import remind_waiting_steps
+
+    return {"notified": remind_waiting_steps(on)}
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
     Job.SCAN_EXPIRIES: scan_expiries,
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
+    Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -34,6 +34,7 @@ class Job(models.TextChoices):
     FLAG_EXPIRED_LOTS = "flag_expired_lots", _("过期批次提醒")
     SCAN_EXPIRIES = "scan_expiries", _("到期提醒扫描")
     ANNOUNCE_RULE_VERSIONS = "announce_rule_versions", _("规则包新版本生效通知")
+    REMIND_WAITING_APPROVALS = "remind_waiting_approvals", _("审批等待提醒")
 
 
 def bucket_for(days_left: int) -> int | None:

@@ -41,6 +41,12 @@ def announce_rule_versions(on_iso: str, run_id: int | None = None) -> dict[str, 
 
 
 @task()
+def remind_waiting_approvals(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Chase approvers of application steps left open for 3 / 7 / 14 days (admins told from day 7)."""
+    return actions.run_job(Job.REMIND_WAITING_APPROVALS, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -56,4 +62,5 @@ TASKS: dict[str, Any] = {
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
     Job.SCAN_EXPIRIES: scan_expiries,
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
+    Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
 }

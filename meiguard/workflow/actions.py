@@ -786,3 +786,58 @@ def save_committee(
     committee.members.set(wanted)
     audit.record(actor, "workflow.committee.updated", committee, before=before)
     return committee
+
+
+# ---- steps left waiting ----------------------------------------------------------------------------
+
+# An open step is chased after this many days; from the second threshold the institution's admins and
+# compliance officers are told too (the approvers may be away). Institution practice, not national law.
+WAITING_THRESHOLDS: tuple[int, ...] = (3, 7, 14)
+ESCALATE_FROM = 7
+
+
+def remind_waiting_steps(on: dt.date) -> int:
+    """Chase approvers of steps open for 3 / 7 / 14 days; each (step, threshold) is sent once (dedupe key),
+    and after missed days only the largest threshold reached is sent. Returns notifications created."""
+    created = 0
+    steps = (
+        ApprovalStep.objects.filter(status=StepStatus.OPEN, opened_at__isnull=False)
+        .select_related("application__institution", "application__practitioner", "committee")
+        .order_by("pk")
+    )
+    for step in steps:
+        waited = (on - timezone.localdate(step.opened_at)).days  # type: ignore[arg-type]
+        reached = [t for t in WAITING_THRESHOLDS if waited >= t]
+        if not reached:
+            continue
+        threshold = reached[-1]
+        app = step.application
+        voted = set(step.votes.values_list("user_id", flat=True))
+        ids = [i for i in queries.approver_ids(app, step.stage, step.committee) if i not in voted]
+        if threshold >= ESCALATE_FROM:
+            ids += notify.users_with_roles(
+                app.institution.organization_id, [Role.INSTITUTION_ADMIN, Role.COMPLIANCE_OFFICER]
+            )
+        ids = sorted(set(ids) - queries.excluded_users(app))
+
+        def title(app: Application = app, step: ApprovalStep = step, waited: int = waited) -> str:
+            return _("审批已等待 %(days)s 天:%(who)s 的%(kind)s申请 #%(pk)s(%(stage)s)") % {
+                "days": waited,
+                "who": _who(app),
+                "kind": app.get_kind_display(),
+                "pk": app.pk,
+                "stage": step.get_stage_display(),
+            }
+
+        with transaction.atomic():
+            created += len(
+                notify.send(
+                    ids,
+                    kind=NotificationKind.APPROVAL,
+                    title=_in_zh(title),
+                    body=_in_zh(lambda: _("请在“待我审批”中处理;逾期未处理的申请会拖延执业人员的授权。")),
+                    url=reverse("workflow:act", args=[app.pk]),
+                    dedupe_key=f"workflow:step:{step.pk}:waiting:{threshold}",
+                )
+            )
+    return created
