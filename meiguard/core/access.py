@@ -8,7 +8,7 @@ path — pages, API, admin, exports — goes through ``visible_to(actor)``; ever
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Self
 
 from django.db import models
@@ -81,6 +81,14 @@ class Actor:
     def org_ids_with_roles(self, roles: Iterable[str]) -> frozenset[int]:
         wanted = set(roles)
         return frozenset(org for org, have in self.roles_by_org.items() if have & wanted)
+
+    def acting_as(self, org_id: int, roles: Iterable[str]) -> Actor:
+        """A copy that also holds ``roles`` at one organisation: a right delegated for a single action (the
+        deciding committee vote grants on the institution's authority; an auditor's finding suspends).
+        Audit entries still name this person. Called on the request's lazy proxy, ``self`` is the real Actor."""
+        merged = dict(self.roles_by_org)
+        merged[org_id] = merged.get(org_id, frozenset()) | frozenset(roles)
+        return replace(self, roles_by_org=merged)
 
     def can_write_org(self, org_id: int | None, roles: Iterable[str]) -> bool:
         if self.is_unrestricted:

@@ -389,17 +389,7 @@ def _acting_for(actor: Actor, inst: Institution) -> Actor:
 
     if actor.is_unrestricted or actor.can_write_org(inst.organization_id, AUTHORIZATION_WRITERS):
         return actor
-    roles = dict(actor.roles_by_org)
-    roles[inst.organization_id] = frozenset({Role.COMPLIANCE_OFFICER})
-    # A new Actor, not dataclasses.replace: request.actor is a lazy proxy.
-    return Actor(
-        user_id=actor.user_id,
-        username=actor.username,
-        roles_by_org=roles,
-        overseen_org_ids=actor.overseen_org_ids,
-        is_platform_admin=actor.is_platform_admin,
-        is_system=actor.is_system,
-    )
+    return actor.acting_as(inst.organization_id, {Role.COMPLIANCE_OFFICER})
 
 
 def _apply_action(

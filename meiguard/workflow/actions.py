@@ -10,7 +10,6 @@ engine's cache is bumped on commit by ``authz/signals.py``.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
@@ -559,12 +558,7 @@ def _granting_actor(actor: Actor, app: Application) -> Actor:
     org = app.institution.organization_id
     if actor.can_write_org(org, AUTHORIZATION_WRITERS):
         return actor
-    roles = dict(actor.roles_by_org)
-    roles[org] = roles.get(org, frozenset()) | {Role.MEDICAL_DIRECTOR}
-    # Copied field by field: on a page, ``actor`` is the request's SimpleLazyObject, which replace() refuses.
-    return Actor(
-        **{f.name: getattr(actor, f.name) for f in dataclasses.fields(Actor)} | {"roles_by_org": roles}
-    )
+    return actor.acting_as(org, {Role.MEDICAL_DIRECTOR})
 
 
 def _grant(actor: Actor, app: Application, now: dt.datetime) -> None:

@@ -56,3 +56,17 @@ def test_build_actor_uses_two_queries_whatever_the_membership_count(world, djang
     with django_assert_num_queries(2):
         actor = build_actor(qian)
     assert len(actor.overseen_org_ids) == 21
+
+
+def test_acting_as_adds_roles_at_one_org_even_through_the_requests_lazy_proxy(world):
+    from django.utils.functional import SimpleLazyObject
+
+    from meiguard.core.choices import Role
+
+    qian = world.actor("qian")
+    lazy = SimpleLazyObject(lambda: qian)
+    delegated = lazy.acting_as(world.org_jia.pk, {Role.COMPLIANCE_OFFICER})
+    assert delegated.can_write_org(world.org_jia.pk, {Role.COMPLIANCE_OFFICER})
+    assert not delegated.can_write_org(world.org_yi.pk, {Role.COMPLIANCE_OFFICER})
+    assert (delegated.user_id, delegated.overseen_org_ids) == (qian.user_id, qian.overseen_org_ids)
+    assert not qian.can_write_org(world.org_jia.pk, {Role.COMPLIANCE_OFFICER})  # the original is unchanged
