@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -177,20 +178,19 @@ def authorize(
     return authz_actions.create_authorization(SYSTEM, institution_id=inst.pk, data=payload, activate=True)
 
 
-@pytest.fixture
-def clinic(world) -> Clinic:
-    load_builtin_packs()
-    snapshot.clear()
-    jia = make_institution(world.org_jia.pk, "甲诊所")
-    yi = make_institution(
-        world.org_yi.pk,
-        "乙医院",
-        province="北京",
-        institution_type="cosmetic_hospital",
-        subjects=["cosmetic_surgery", "cosmetic_dermatology", "cosmetic_dentistry", "cosmetic_tcm"],
-    )
-    li = make_doctor(jia, "李医生", user_id=world.users["li"].pk)
-    sun_doctor = make_doctor(yi, "孙医生")
+@dataclass
+class Stock:
+    """The supplier and what 甲 holds of it: 衡力 (toxin, high-risk) with lot B2026001, 热玛吉-FLX (Class III
+    RF device) with device RF-0001, both with distribution authorizations."""
+
+    supplier: Any
+    toxin: Product
+    rf: Product
+    lot: Lot
+    device: Device
+
+
+def make_stock(jia: Institution, *, inspected_on: dt.date) -> Stock:
     supplier = reg.create_supplier(
         SYSTEM,
         name="华东医药供应链",
@@ -254,11 +254,30 @@ def clinic(world) -> Clinic:
         institution_id=jia.pk,
         product_id=rf.pk,
         serial_no="RF-0001",
-        last_inspection_on=TODAY,
+        last_inspection_on=inspected_on,
         inspection_interval_days=365,
-        last_calibration_on=TODAY,
+        last_calibration_on=inspected_on,
         calibration_interval_days=365,
     )
+    return Stock(supplier, toxin, rf, lot, device)
+
+
+@pytest.fixture
+def clinic(world) -> Clinic:
+    load_builtin_packs()
+    snapshot.clear()
+    jia = make_institution(world.org_jia.pk, "甲诊所")
+    yi = make_institution(
+        world.org_yi.pk,
+        "乙医院",
+        province="北京",
+        institution_type="cosmetic_hospital",
+        subjects=["cosmetic_surgery", "cosmetic_dermatology", "cosmetic_dentistry", "cosmetic_tcm"],
+    )
+    li = make_doctor(jia, "李医生", user_id=world.users["li"].pk)
+    sun_doctor = make_doctor(yi, "孙医生")
+    stock = make_stock(jia, inspected_on=TODAY)
+    toxin, rf, lot, device = stock.toxin, stock.rf, stock.lot, stock.device
     c = Clinic(world, jia, yi, li, sun_doctor, toxin, rf, lot, device)
     c.auths["procedure"] = authorize(jia, li)
     c.auths["product"] = authorize(jia, li, "product", product_brand="衡力")

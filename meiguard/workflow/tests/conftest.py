@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from meiguard.authz import snapshot
-from meiguard.authz.tests.conftest import FAR, PAST, SYSTEM, credit_code, make_doctor, make_institution
+from meiguard.authz.tests.conftest import FAR, PAST, SYSTEM, make_doctor, make_institution, make_stock
 from meiguard.core.access import Actor, build_actor
 from meiguard.core.choices import Role
 from meiguard.core.models import Membership, User
@@ -136,55 +135,19 @@ def wf(world) -> Workflow:
     )
     li = make_doctor(jia, "李医生", user_id=world.users["li"].pk, trainings=("热玛吉-FLX",))
     sun_doctor = make_doctor(yi, "孙医生")
-    supplier = reg.create_supplier(
+    stock = make_stock(jia, inspected_on=dt.date(2026, 10, 1))
+    toxin, rf, lot, device = stock.toxin, stock.rf, stock.lot, stock.device
+    reg.create_distribution_authorization(
         SYSTEM,
-        name="华东医药供应链",
-        credit_code=credit_code(),
-        business_licence_no=credit_code(),
-        business_licence_valid_from=PAST,
-    )
-    for brand, registrant in (
-        ("衡力", "兰州生物制品研究所"),
-        ("热玛吉-FLX", "Solta"),
-        ("薇旖美", "锦波生物"),
-    ):
-        reg.create_distribution_authorization(
-            SYSTEM,
-            supplier_id=supplier.pk,
-            brand=brand,
-            registrant=registrant,
-            valid_from=PAST,
-            valid_until=FAR,
-        )
-    toxin = reg.create_product(
-        SYSTEM,
-        supplier_id=supplier.pk,
-        generic_name="注射用A型肉毒毒素",
-        brand_name="衡力",
-        kind="drug",
-        registration_no="国药准字S10970037",
-        registrant="兰州生物制品研究所",
-        registration_valid_until=FAR,
-        high_risk=True,
-        category="botulinum_toxin_a",
-        dose_unit="U",
-    )
-    rf = reg.create_product(
-        SYSTEM,
-        supplier_id=supplier.pk,
-        generic_name="射频治疗仪",
-        brand_name="热玛吉-FLX",
-        kind="device",
-        registration_no="国械注进20173091234",
-        registrant="Solta",
-        registration_valid_until=FAR,
-        risk_class="III",
-        category="energy_device",
-        dose_unit="shot",
+        supplier_id=stock.supplier.pk,
+        brand="薇旖美",
+        registrant="锦波生物",
+        valid_from=PAST,
+        valid_until=FAR,
     )
     collagen = reg.create_product(
         SYSTEM,
-        supplier_id=supplier.pk,
+        supplier_id=stock.supplier.pk,
         generic_name="重组胶原蛋白敷料",
         brand_name="薇旖美",
         kind="device",
@@ -194,24 +157,5 @@ def wf(world) -> Workflow:
         risk_class="II",
         category="collagen",
         dose_unit="piece",
-    )
-    lot = reg.create_lot(
-        SYSTEM,
-        institution_id=jia.pk,
-        product_id=toxin.pk,
-        lot_no="B2026001",
-        expiry_date=FAR,
-        quantity=Decimal(10),
-        unit="piece",
-    )
-    device = reg.create_device(
-        SYSTEM,
-        institution_id=jia.pk,
-        product_id=rf.pk,
-        serial_no="RF-0001",
-        last_inspection_on=dt.date(2026, 10, 1),
-        inspection_interval_days=365,
-        last_calibration_on=dt.date(2026, 10, 1),
-        calibration_interval_days=365,
     )
     return Workflow(world, jia, yi, li, sun_doctor, toxin, rf, collagen, lot, device, users=world.users)
