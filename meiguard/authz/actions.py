@@ -104,7 +104,7 @@ def _validate(auth: Authorization, on: dt.date) -> None:
         raise FieldErrors({k: [str(m) for m in v] for k, v in exc.message_dict.items()}) from None
     errors: dict[str, list[str]] = {}
     if auth.procedure_code:
-        pack = resolve(auth.institution.province, max(on, auth.valid_from))
+        pack = resolve(auth.institution.province, max(on, auth.valid_from), auth.institution_id)
         if auth.procedure_code not in pack.procedures:
             errors["procedure_code"] = [_("规则包中没有项目编码 %(code)s") % {"code": auth.procedure_code}]
     if auth.practitioner_id is not None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from meiguard.rules.services import RuleRef
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
+NO_RULE = RuleRef("", 0, "", "")  # a pack without that rule (only test packs): the reason cites nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class ChiefRequirement:
     accepted_scopes: frozenset[str]
     min_title_rank: int
     rule: RuleRef
+    scope_rule: RuleRef | None = None  # PR-06: the practice-scope table (when the pack has one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class PackFacts:
     grade_rule: RuleRef
     chief: ChiefRequirement | None
     supervision_rule: RuleRef
-    nurse_allowed_invasive: frozenset[str]
+    nurse_allowed_invasive: frozenset[str] | None  # None: the institution sets no nurse scope
     nurse_rule: RuleRef
     nurse_min_training_hours: Decimal
     nurse_training_rule: RuleRef
@@ -108,6 +110,19 @@ class PackFacts:
     dose_limits: tuple[DoseLimit, ...] = ()
     duration_limits: tuple[DurationLimit, ...] = ()
     warn_days: int = 30
+    # The rule each reason cites (docs/decision-reasons.md). Institution-layer rules are None when the
+    # institution's policy does not set them: the engine then does not ask for what they require.
+    licence_rule: RuleRef = NO_RULE  # IN-01.licence
+    subjects_rule: RuleRef = NO_RULE  # IN-01.registered-subjects
+    verification_rule: RuleRef = NO_RULE  # IN-04.verification-cycle-years
+    manual_review_rule: RuleRef = NO_RULE  # PG-04.unlisted-surgery
+    physician_rule: RuleRef = NO_RULE  # PR-01.physician-licence
+    nurse_registration_rule: RuleRef = NO_RULE  # PR-07.nurse
+    supplier_rule: RuleRef = NO_RULE  # DD-07.qualified-supplier
+    recall_rule: RuleRef = NO_RULE  # DD-09.recalled-lots
+    ungraded_authorization_rule: RuleRef | None = None  # institution layer
+    product_authorization_rule: RuleRef | None = None  # institution layer
+    device_authorization_rule: RuleRef | None = None  # institution layer
 
 
 # ---- registry facts ----------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class CheckForm(forms.Form):
             _("无"),
         )
         try:
-            pack = resolve(inst.province, today)
+            pack = resolve(inst.province, today, inst.pk)
         except ActionError as exc:
             self.pack_error = str(exc.message)
             self.fields["procedure"].choices = _blank([])  # type: ignore[attr-defined]

@@ -111,7 +111,7 @@ def _valid_quals(p: PractitionerFacts, kind: str, on: dt.date, subject: str = ""
 
 
 def check_institution(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
-    inst, rule, on = snap.institution, snap.pack.grade_rule, req.on
+    inst, rule, on = snap.institution, snap.pack.licence_rule, req.on
     if inst.status != ACTIVE:
         yield _deny("INSTITUTION_NOT_ACTIVE", rule, institution=inst.name, status=inst.status)
     until = inst.licence_valid_until
@@ -136,7 +136,11 @@ def check_institution(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
     due = inst.next_verification_due
     if due is not None and on > due:
         yield _deny(
-            "INSTITUTION_VERIFICATION_OVERDUE", rule, institution=inst.name, verification_due=due, on=on
+            "INSTITUTION_VERIFICATION_OVERDUE",
+            snap.pack.verification_rule,
+            institution=inst.name,
+            verification_due=due,
+            on=on,
         )
 
 
@@ -145,13 +149,13 @@ def check_subject_and_grade(req: DecisionRequest, snap: Snapshot) -> Iterator[Re
     if proc.subject not in inst.subjects:
         yield _deny(
             "SUBJECT_NOT_REGISTERED",
-            proc.rule,
+            snap.pack.subjects_rule,
             procedure=proc.code,
             subject=proc.subject,
             registered=",".join(sorted(inst.subjects)),
         )
     if proc.grade is None and proc.invasive == "surgical" and proc.subject == "cosmetic_surgery":
-        yield _deny("PROCEDURE_REQUIRES_MANUAL_REVIEW", proc.rule, procedure=proc.code)
+        yield _deny("PROCEDURE_REQUIRES_MANUAL_REVIEW", snap.pack.manual_review_rule, procedure=proc.code)
     elif proc.grade is not None and proc.grade > snap.pack.permitted_grade:
         yield _deny(
             "PROCEDURE_GRADE_EXCEEDS_INSTITUTION",
@@ -166,7 +170,8 @@ def check_subject_and_grade(req: DecisionRequest, snap: Snapshot) -> Iterator[Re
 
 
 def check_practitioner(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
-    p, on, rule = snap.practitioner, req.on, snap.pack.supervision_rule
+    p, on = snap.practitioner, req.on
+    rule = snap.pack.nurse_registration_rule if p.profession == NURSE else snap.pack.physician_rule
     if p.status != ACTIVE:
         yield _deny("PRACTITIONER_NOT_ACTIVE", rule, practitioner=p.name, status=p.status)
     if p.profession not in (DOCTOR, NURSE):
@@ -225,7 +230,7 @@ def _chief_problems(p: PractitionerFacts, snap: Snapshot, on: dt.date) -> list[R
         problems.append(
             _deny(
                 "PRACTITIONER_SCOPE_NOT_ACCEPTED",
-                req.rule,
+                req.scope_rule or req.rule,
                 practitioner=p.name,
                 scopes=",".join(sorted(p.practice_scopes)),
                 accepted=",".join(sorted(req.accepted_scopes)),
@@ -299,7 +304,8 @@ def check_qualified_for_procedure(req: DecisionRequest, snap: Snapshot) -> Itera
             subject=proc.subject,
         )
     elif p.profession == NURSE:
-        if proc.invasive not in snap.pack.nurse_allowed_invasive:
+        allowed = snap.pack.nurse_allowed_invasive
+        if allowed is not None and proc.invasive not in allowed:
             yield _deny(
                 "NURSE_PROCEDURE_NOT_PERMITTED",
                 snap.pack.nurse_rule,
@@ -310,7 +316,7 @@ def check_qualified_for_procedure(req: DecisionRequest, snap: Snapshot) -> Itera
         supervised, sup_problems = _supervisor_ok(req, snap)
         if not supervised:
             yield from sup_problems
-            yield _deny("NURSE_SUPERVISION_REQUIRED", snap.pack.nurse_rule, practitioner=p.name)
+            yield _deny("NURSE_SUPERVISION_REQUIRED", snap.pack.nurse_registration_rule, practitioner=p.name)
         hours = sum(
             (
                 q.hours or Decimal(0)
@@ -403,11 +409,16 @@ def _authorization_reasons(
 
 def check_authorization(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
     proc = snap.pack.procedure
+    # Graded surgery always needs the surgical-grading privilege (SP-02); other items only when the
+    # institution's policy asks for an authorization per item.
+    rule = snap.pack.authorization_rule if proc.grade is not None else snap.pack.ungraded_authorization_rule
+    if rule is None:
+        return
     candidates = [a for a in snap.authorizations if _covers_procedure(a, snap)]
     best, reasons = _authorization_reasons(
         candidates,
         req.on,
-        snap.pack.authorization_rule,
+        rule,
         "AUTHORIZATION_MISSING",
         snap.pack.warn_days,
         procedure=proc.code,
@@ -418,7 +429,7 @@ def check_authorization(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason
     if best.max_grade is not None and proc.grade is not None and proc.grade > best.max_grade:
         yield _deny(
             "AUTHORIZATION_GRADE_LIMIT",
-            snap.pack.authorization_rule,
+            rule,
             authorization=best.id,
             max_grade=best.max_grade,
             procedure_grade=proc.grade,
@@ -426,7 +437,7 @@ def check_authorization(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason
     if best.supervisor_id is not None and req.supervisor_id != best.supervisor_id:
         yield _deny(
             "AUTHORIZATION_REQUIRES_SUPERVISOR",
-            snap.pack.authorization_rule,
+            rule,
             authorization=best.id,
             supervisor_id=best.supervisor_id,
         )
@@ -459,7 +470,7 @@ def _lot_reasons(lot: LotFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]
     if lot.institution_id != snap.institution.id:
         yield _deny("LOT_NOT_AT_INSTITUTION", rule, lot=lot.lot_no, institution=snap.institution.name)
     if lot.status == "recalled":
-        yield _deny("LOT_RECALLED", rule, lot=lot.lot_no, recall_level=lot.recall_level)
+        yield _deny("LOT_RECALLED", snap.pack.recall_rule, lot=lot.lot_no, recall_level=lot.recall_level)
     elif lot.status != "available":
         yield _deny("LOT_UNAVAILABLE", rule, lot=lot.lot_no, status=lot.status)
     if lot.expiry < on:
@@ -475,8 +486,11 @@ def _lot_reasons(lot: LotFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]
             valid_until=product.registration_valid_until,
         )
     if not any(_within(on, start, end) for start, end in product.distribution_windows):
-        yield _deny("SUPPLIER_NOT_AUTHORIZED", rule, product=product.name, brand=product.brand)
-    if product.high_risk:
+        yield _deny(
+            "SUPPLIER_NOT_AUTHORIZED", snap.pack.supplier_rule, product=product.name, brand=product.brand
+        )
+    auth_rule = snap.pack.product_authorization_rule
+    if product.high_risk and auth_rule is not None:
         candidates = [
             a
             for a in snap.authorizations
@@ -487,13 +501,13 @@ def _lot_reasons(lot: LotFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]
         _, reasons = _authorization_reasons(
             candidates,
             on,
-            snap.pack.product_rule,
+            auth_rule,
             "PRODUCT_AUTHORIZATION_MISSING",
             snap.pack.warn_days,
             brand=product.brand,
         )
         yield from reasons
-        yield from _training_reasons(snap, on, product.brand, rule)
+        yield from _training_reasons(snap, on, product.brand, auth_rule)
 
 
 def check_doses(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
@@ -574,6 +588,9 @@ def check_devices(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
                 registration_no=product.registration_no,
                 valid_until=product.registration_valid_until,
             )
+        auth_rule = snap.pack.device_authorization_rule
+        if auth_rule is None:
+            continue
         candidates = [
             a
             for a in snap.authorizations
@@ -582,10 +599,10 @@ def check_devices(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
             and a.institution_id == snap.institution.id
         ]
         _, reasons = _authorization_reasons(
-            candidates, on, rule, "DEVICE_AUTHORIZATION_MISSING", snap.pack.warn_days, device=device.serial
+            candidates, on, auth_rule, "DEVICE_AUTHORIZATION_MISSING", snap.pack.warn_days, device=device.serial
         )
         yield from reasons
-        yield from _training_reasons(snap, on, device.model, rule)
+        yield from _training_reasons(snap, on, device.model, auth_rule)
 
 
 CHECKS: tuple[Check, ...] = (

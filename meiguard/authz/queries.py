@@ -199,7 +199,7 @@ def _institution_capabilities(
 ) -> InstitutionCapabilities:
     is_main = inst.pk == practitioner.main_institution_id
     try:
-        pack = resolve(inst.province, on)
+        pack = resolve(inst.province, on, inst.pk)
     except ActionError as exc:
         return InstitutionCapabilities(inst, is_main, error=str(exc.message))
     subjects = set(inst.subjects)

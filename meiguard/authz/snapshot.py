@@ -46,6 +46,7 @@ from meiguard.rules.services import ResolvedPack, RuleRef, resolve
 
 from .codec import PEOPLE_KEYS, combine_digests, encode, part_digest
 from .facts import (
+    NO_RULE,
     AuthorizationFacts,
     ChiefRequirement,
     DecisionRequest,
@@ -120,7 +121,7 @@ class LRU:
 # ``snapshots`` counts a hit when the people part of a request was cached (items are counted in ``items``).
 snapshots = LRU()
 items = LRU()
-_packs = LRU(max_entries=256)
+_packs = LRU(max_entries=20_000)  # one entry per (institution, day): resolved packs are shared objects
 _shared_pack_facts = LRU(max_entries=20_000)
 
 
@@ -219,11 +220,16 @@ class Item:
 # ---- building facts ----------------------------------------------------------------------------
 
 
-def _ref(pack: ResolvedPack, rule_id: str, fallback_source: str) -> RuleRef:
+def _ref(pack: ResolvedPack, rule_id: str) -> RuleRef:
+    """The rule with this id in the resolved pack; ``NO_RULE`` when a (test) pack lacks it."""
     rule = pack.rules.get(rule_id)
-    if rule is not None:
-        return rule.ref
-    return RuleRef(pack.national.pack, pack.national.version, rule_id, fallback_source)
+    return rule.ref if rule is not None else NO_RULE
+
+
+def _required(pack: ResolvedPack, metric: str) -> RuleRef | None:
+    """An institution-layer requirement that is switched on (value true), or None."""
+    requirement = pack.requirement(metric)
+    return requirement.rule if requirement is not None and requirement.value is True else None
 
 
 def title_rank(title: str) -> int:
@@ -253,10 +259,12 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
             accepted_scopes=frozenset(chief_req.accepted_scopes),
             min_title_rank=title_rank(chief_req.min_title),
             rule=chief_req.rules[0],
+            scope_rule=chief_req.rules[1] if len(chief_req.rules) > 1 else None,
         )
     except KeyError:
         chief = None
     supervision = pack.supervision_for("doctor", proc.subject)
+    nurse_qualification = pack.nurse_qualification()
     nurse_ok_rule = next(iter(pack.rules_of("nurse_scope")), None)
     nurse_hours = pack.requirement("nurse_training_hours")
     dose_limits = tuple(
@@ -286,26 +294,35 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
         permitted_grade=grade.grade,
         grade_rule=grade.rule,
         chief=chief,
-        supervision_rule=supervision.ref if supervision else _ref(pack, "PR-03.non-chief", "PR-03 [S01]"),
-        nurse_allowed_invasive=frozenset(nurse_ok_rule.data["may_perform"]) if nurse_ok_rule else frozenset(),
-        nurse_rule=nurse_ok_rule.ref if nurse_ok_rule else _ref(pack, "PR-07.nurse", "PR-07 [S01][S05]"),
+        supervision_rule=supervision.ref if supervision else _ref(pack, "PR-03.non-chief"),
+        nurse_allowed_invasive=frozenset(nurse_ok_rule.data["may_perform"]) if nurse_ok_rule else None,
+        nurse_rule=nurse_ok_rule.ref if nurse_ok_rule else NO_RULE,
         nurse_min_training_hours=Decimal(str(nurse_hours.value)) if nurse_hours else Decimal(0),
-        nurse_training_rule=nurse_hours.rule
-        if nurse_hours
-        else _ref(pack, "INST.nurse-training-hours", "seed 004"),
-        authorization_rule=_ref(pack, "SP-02.privileging", "SP-02 [S23]"),
-        product_rule=_ref(pack, "DD-07.registered-products", "DD-07 [S19]; DD-09 [S21]"),
-        device_rule=_ref(pack, "DD-07.device-use", "DD-07 [S19]; S20"),
+        nurse_training_rule=nurse_hours.rule if nurse_hours else NO_RULE,
+        authorization_rule=_ref(pack, "SP-02.surgical-grading"),
+        product_rule=_ref(pack, "DD-07.registered-products"),
+        device_rule=_ref(pack, "DD-07.device-use"),
         dose_limits=dose_limits,
         duration_limits=duration_limits,
+        licence_rule=_ref(pack, "IN-01.licence"),
+        subjects_rule=_ref(pack, "IN-01.registered-subjects"),
+        verification_rule=_ref(pack, "IN-04.verification-cycle-years"),
+        manual_review_rule=_ref(pack, "PG-04.unlisted-surgery"),
+        physician_rule=_ref(pack, "PR-01.physician-licence"),
+        nurse_registration_rule=nurse_qualification.ref if nurse_qualification else NO_RULE,
+        supplier_rule=_ref(pack, "DD-07.qualified-supplier"),
+        recall_rule=_ref(pack, "DD-09.recalled-lots"),
+        ungraded_authorization_rule=_required(pack, "authorization_required_ungraded"),
+        product_authorization_rule=_required(pack, "product_authorization_required"),
+        device_authorization_rule=_required(pack, "device_authorization_required"),
     )
 
 
-def _pack(province: str, on: dt.date, catalog_gen: int) -> ResolvedPack:
-    key = (province, on, catalog_gen)
+def _pack(province: str, institution_id: int, on: dt.date, catalog_gen: int) -> ResolvedPack:
+    key = (province, institution_id, on, catalog_gen)
     pack = _packs.get(key)
     if pack is None:
-        pack = resolve(province, on)
+        pack = resolve(province, on, institution_id)
         _packs.put(key, pack)
     return pack
 
@@ -448,7 +465,9 @@ def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
         raise NotFoundField("institution_id")
     inst = InstitutionRow(*rows[0])
     pack = (
-        resolve(inst.province, req.on) if catalog_gen is None else _pack(inst.province, req.on, catalog_gen)
+        resolve(inst.province, req.on, inst.pk)
+        if catalog_gen is None
+        else _pack(inst.province, inst.pk, req.on, catalog_gen)
     )
     if req.procedure_code not in pack.procedures:
         raise NotFoundField("procedure_code")

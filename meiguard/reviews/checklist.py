@@ -190,7 +190,7 @@ def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def _pack(institution: Institution, on: dt.date) -> ResolvedPack | None:
     try:
-        return resolve(institution.province, on)
+        return resolve(institution.province, on, institution.pk)
     except NoActivePack:
         return None
 

@@ -20,6 +20,7 @@ from . import services
 from .choices import Jurisdiction, VersionStatus
 from .models import Rule, RulePack, RulePackVersion
 from .packfile import PACK_FILE, ParsedPack, parse_pack
+from .sources import cites, source_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,8 @@ def load_pack(actor: Actor, path: str | Path, *, parsed: ParsedPack | None = Non
         version = RulePackVersion(pack=pack, version=parsed.version)
     version.status = VersionStatus.DRAFT
     version.effective_from = effective
-    version.source_doc = meta["source_doc"][:255]
+    version.source_doc = source_text(cites(*meta["cites"]))[:255]
+    version.effective_basis = source_text(cites(meta["effective_basis"]))[:255] if meta["effective_basis"] else ""
     version.description = meta["description"]
     version.checksum = checksum
     version.loaded_from = str(parsed.path)[:255]
@@ -109,6 +111,7 @@ def load_pack(actor: Actor, path: str | Path, *, parsed: ParsedPack | None = Non
             title=r.title[:200],
             title_en=r.title_en[:200],
             source=r.source[:255],
+            citations=r.citations,
             level=r.level,
             adjustable=r.adjustable,
             confirmed=r.confirmed,

@@ -159,6 +159,7 @@ class Jurisdiction(models.TextChoices):
 
     NATIONAL = "national", _("全国")
     PROVINCIAL = "provincial", _("省级")
+    INSTITUTION = "institution", _("机构")
 
 
 class RuleLevel(models.TextChoices):
@@ -167,6 +168,19 @@ class RuleLevel(models.TextChoices):
     NATIONAL = "national", _("国家规定")
     PROVINCIAL = "provincial", _("省级规定")
     INSTITUTION = "institution", _("机构设定")
+
+
+class SourceKind(models.TextChoices):
+    """What kind of document a rule rests on (the sources register, packs/sources.yaml)."""
+
+    LAW = "law", _("法律")
+    ADMINISTRATIVE_REGULATION = "administrative_regulation", _("行政法规")
+    DEPARTMENTAL_RULE = "departmental_rule", _("部门规章")
+    NORMATIVE_DOCUMENT = "normative_document", _("规范性文件")
+    STANDARD = "standard", _("标准")
+    PROVINCIAL = "provincial", _("地方规定")
+    ASSOCIATION = "association", _("行业协会规定")
+    INSTITUTION_POLICY = "institution_policy", _("机构规范")
 
 
 class RuleOp(models.TextChoices):

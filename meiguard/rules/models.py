@@ -36,6 +36,9 @@ class RulePack(models.Model):
         related_name="overlays",
         verbose_name=_("基于"),
     )
+    # The institution whose own policy (本机构规范) this pack is. A plain id, not a foreign key: the rules
+    # app sits below the registry (docs/architecture.md); meiguard.rules.institution checks it.
+    institution_pk = models.PositiveBigIntegerField(_("所属机构"), null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -81,6 +84,7 @@ class RulePackVersion(models.Model):
     )
     effective_from = models.DateField(_("生效日期"), null=True, blank=True)
     source_doc = models.CharField(_("依据文件"), max_length=255, blank=True)
+    effective_basis = models.CharField(_("生效日期依据"), max_length=255, blank=True)
     description = models.TextField(_("说明"), blank=True)
     checksum = models.CharField(_("内容校验和"), max_length=64)
     loaded_from = models.CharField(_("载入路径"), max_length=255, blank=True)
@@ -149,6 +153,7 @@ class Rule(models.Model):
     title = models.CharField(_("标题"), max_length=200, blank=True)
     title_en = models.CharField(_("英文标题"), max_length=200, blank=True)
     source = models.CharField(_("依据"), max_length=255)
+    citations = models.JSONField(_("依据文件"), default=list, blank=True)
     level = models.CharField(_("规定层级"), max_length=16, choices=RuleLevel.choices, blank=True)
     adjustable = models.BooleanField(_("机构可调整"), null=True)
     confirmed = models.BooleanField(_("已核实"), null=True)

@@ -35,11 +35,14 @@ from .choices import (
     RuleKind,
     RuleLevel,
     RuleOp,
+    SourceKind,
     Subject,
     Title,
 )
+from .sources import citation, citation_json, kind_allowed, register, source_text, split_cite
 
 PACK_FILE = "pack.yaml"
+NATIONAL_PACK = "cn-national"
 PROCEDURE_PREFIX = "procedure."
 ANY_INSTITUTION = "*"
 
@@ -302,10 +305,22 @@ class Spec:
     default: Any = None
 
 
+def cite_text(value: Any) -> str:
+    """One entry of ``cites``: ``"<register id> <article or section>"``; the id is checked against the register."""
+    out = text(value)
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,63}( .+)?$", out):
+        raise Bad(_("格式应为“登记册编号 条款”,例如 measures 第十一条"))
+    return out
+
+
+def cite_list(value: Any) -> list[str]:
+    return list_of(cite_text)(value)
+
+
 COMMON_FIELDS: dict[str, Spec] = {
     "title": Spec(text),
     "title_en": Spec(optional_text, required=False, default=""),
-    "source": Spec(text),
+    "cites": Spec(cite_list),
     "level": Spec(choice(RuleLevel.values), required=False),
     "adjustable": Spec(boolean, required=False, default=False),
     "confirmed": Spec(boolean, required=False, default=True),
@@ -429,13 +444,14 @@ META_FIELDS: dict[str, Spec] = {
     "extends": Spec(lambda v: _match(v, _CODE_RE, _("代码只能包含小写字母、数字和连字符")), False, ""),
     "version": Spec(integer(1, 100000)),
     "effective_from": Spec(date, False, ""),
-    "source_doc": Spec(optional_text, False, ""),
+    "cites": Spec(cite_list, False, []),
+    "effective_basis": Spec(cite_text, False, ""),
     "description": Spec(optional_text, False, ""),
 }
 
 PROCEDURES_FIELDS: dict[str, Spec] = {
     "file": Spec(text),
-    "source_prefix": Spec(optional_text, False, ""),
+    "cites": Spec(cite_list),
 }
 
 TOP_LEVEL = {"pack", "procedures", "change", "remove", *SECTIONS}
@@ -454,6 +470,37 @@ CSV_COLUMNS = [
 CSV_ALIASES = {"grade": "level", "invasiveness": "invasive"}
 
 
+_GRADE_ZH = {"1": "一级项目", "2": "二级项目", "3": "三级项目", "4": "四级项目"}
+_CATALOG_SECTION_RE = re.compile(r"^MOH2009-220 §1 L([1-4])\s*(.*)$")
+_CATALOG_SUBJECT_RE = re.compile(r"^MOH2009-220 §[2-4] (\S+)")
+
+
+def catalog_article(section: str) -> str:
+    """The catalog CSV's section note as a reader's article: 'MOH2009-220 §1 L1 (1)头面部' → '一级项目 (1)头面部'."""
+    section = section.strip()
+    graded = _CATALOG_SECTION_RE.match(section)
+    if graded:
+        return f"{_GRADE_ZH[graded.group(1)]} {graded.group(2)}".strip()
+    subject = _CATALOG_SUBJECT_RE.match(section)
+    if subject:
+        return f"{subject.group(1)}项目(不分级)"
+    if section.startswith(("not in 2009 catalog", "not found in catalog")):
+        return "未列入该目录"
+    return section
+
+
+def catalog_cites(base_cites: list[str], section: str) -> list[str]:
+    """A catalog row's citations: the catalog with the row's section, plus the text that covers an unlisted item."""
+    if not base_cites:
+        return []
+    first, *rest = base_cites
+    ident = first.split(" ", 1)[0]
+    out = [f"{ident} {catalog_article(section)}".strip(), *rest]
+    if "NMPA 2022 No.103" in section:
+        out.append("ha-class-2022")
+    return out
+
+
 def _match(value: Any, pattern: re.Pattern[str], message: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise Bad(message)
@@ -469,8 +516,10 @@ class ParsedRule:
     rule_id: str
     kind: str
     op: str
-    source: str
+    cites: list[str]
     data: dict[str, Any]
+    source: str = ""  # the readable citation line, filled from the register
+    citations: list[dict[str, str]] = field(default_factory=list)
     title: str = ""
     title_en: str = ""
     level: str = ""
@@ -492,6 +541,7 @@ class ParsedRule:
             "kind": self.kind,
             "op": self.op,
             "source": self.source,
+            "citations": self.citations,
             "data": self.data,
             "title": self.title,
             "title_en": self.title_en,
@@ -547,6 +597,7 @@ class _Parser:
         self.issues: list[Issue] = []
         self.has_procedures = False
         self.base_lookup = base_lookup or _default_base_lookup
+        self.register = register()
 
     def issue(self, line: int, fld: str, message: str, file: str = PACK_FILE) -> None:
         self.issues.append(Issue(file, line, fld, message))
@@ -582,7 +633,14 @@ class _Parser:
 
         meta = self._meta(doc)
         overlay = meta.get("jurisdiction") == Jurisdiction.PROVINCIAL
-        default_level = RuleLevel.PROVINCIAL if overlay else RuleLevel.NATIONAL
+        institution_layer = meta.get("jurisdiction") == Jurisdiction.INSTITUTION
+        default_level = (
+            RuleLevel.PROVINCIAL
+            if overlay
+            else RuleLevel.INSTITUTION
+            if institution_layer
+            else RuleLevel.NATIONAL
+        )
         pack = ParsedPack(path=pack_dir, meta=meta)
 
         self.has_procedures = "procedures" in doc
@@ -611,7 +669,11 @@ class _Parser:
                 continue
             pack.rules.extend(self._overlay_ops(doc, section, base, default_level))
 
-        self._cross_checks(pack, base)
+        catalog = base
+        if institution_layer:
+            # An institution layer sits on the national catalog: its limits may name the catalog's items.
+            catalog = self.base_lookup(NATIONAL_PACK, pack_dir)
+        self._cross_checks(pack, base, catalog)
         if self.issues:
             raise PackInvalid(self.issues)
         return pack
@@ -660,10 +722,10 @@ class _Parser:
             for key in ("province", "extends"):
                 if not meta.get(key) and key in META_FIELDS and key not in lines:
                     self.issue(lines.line, f"pack.{key}", _("省级覆盖包必须填写此字段"))
-        elif meta.get("jurisdiction") == Jurisdiction.NATIONAL:
+        elif meta.get("jurisdiction") in (Jurisdiction.NATIONAL, Jurisdiction.INSTITUTION):
             for key in ("province", "extends"):
                 if meta.get(key):
-                    self.issue(lines.line_of(key), f"pack.{key}", _("全国规则包不能填写此字段"))
+                    self.issue(lines.line_of(key), f"pack.{key}", _("全国规则包和机构规范不能填写此字段"))
         return meta
 
     def _list(self, doc: LineMap, section: str) -> list[Any]:
@@ -677,7 +739,7 @@ class _Parser:
         return {
             "title": values.get("title") or "",
             "title_en": values.get("title_en") or "",
-            "source": values.get("source") or "",
+            "cites": values.get("cites") or [],
             "level": values.get("level") or default_level,
             "adjustable": values.get("adjustable", False),
             "confirmed": values.get("confirmed", True),
@@ -723,7 +785,7 @@ class _Parser:
                 _("找不到项目目录文件 %(file)s(须在规则包目录内)") % {"file": csv_name},
             )
             return []
-        prefix = conf.get("source_prefix") or ""
+        base_cites = conf.get("cites") or []
         rules: list[ParsedRule] = []
         try:
             handle = csv_path.open(encoding="utf-8-sig", newline="")
@@ -778,7 +840,7 @@ class _Parser:
                     )
                     continue
                 rule = self._procedure_row(
-                    dict(zip(columns, row, strict=True)), shown, line, csv_name, prefix, default_level, seen
+                    dict(zip(columns, row, strict=True)), shown, line, csv_name, base_cites, default_level, seen
                 )
                 if rule is not None:
                     rules.append(rule)
@@ -790,7 +852,7 @@ class _Parser:
         shown: dict[str, str],
         line: int,
         csv_name: str,
-        prefix: str,
+        base_cites: list[str],
         default_level: str,
         seen: dict[str, int],
     ) -> ParsedRule | None:
@@ -835,7 +897,7 @@ class _Parser:
             rule_id=f"{PROCEDURE_PREFIX}{code}",
             kind=RuleKind.PROCEDURE,
             op=RuleOp.ADD,
-            source=f"{prefix} {source}".strip() if prefix else source,
+            cites=catalog_cites(base_cites, section),
             data={
                 "code": code,
                 "subject": subj,
@@ -866,7 +928,7 @@ class _Parser:
             line = item.line if isinstance(item, LineMap) else doc.line_of(section)
             specs: dict[str, Spec] = {
                 "id": Spec(rule_id),
-                "source": Spec(text),
+                "cites": COMMON_FIELDS["cites"],
                 "note": COMMON_FIELDS["note"],
             }
             if op == RuleOp.CHANGE:
@@ -890,7 +952,7 @@ class _Parser:
                     continue
                 self._duplicates(changes, f"{where}.set.")
                 kind_fields = KIND_FIELDS.get(kind, {})
-                common_specs = {k: v for k, v in COMMON_FIELDS.items() if k not in ("source", "note")}
+                common_specs = {k: v for k, v in COMMON_FIELDS.items() if k not in ("cites", "note")}
                 for key, value in changes.items():
                     spec = kind_fields.get(key) or common_specs.get(key)
                     if spec is None:
@@ -916,7 +978,7 @@ class _Parser:
                     kind=kind,
                     op=op,
                     data=data,
-                    source=values.get("source") or "",
+                    cites=values.get("cites") or [],
                     note=values.get("note") or "",
                     title=common.get("title", ""),
                     title_en=common.get("title_en", ""),
@@ -930,7 +992,49 @@ class _Parser:
             )
         return rules
 
-    def _cross_checks(self, pack: ParsedPack, base: dict[str, BaseRule] | None) -> None:
+    def _citations(self, pack: ParsedPack) -> None:
+        """Resolve every rule's ``cites`` against the register; the first must fit the rule's level."""
+        docs = self.register
+        for rule in pack.rules:
+            resolved = []
+            for text_ in rule.cites:
+                ident, article = split_cite(text_)
+                doc = docs.get(ident)
+                if doc is None:
+                    self.issue(
+                        *rule.at("cites"),
+                        _("登记册中没有依据文件 %(id)s(见 packs/sources.yaml)") % {"id": ident},
+                        file=rule.file,
+                    )
+                    continue
+                resolved.append(citation(doc, article))
+            if rule.op != RuleOp.REMOVE and not rule.cites:
+                self.issue(*rule.at("cites"), _("缺少必填字段"), file=rule.file)
+            if resolved and not kind_allowed(rule.level, resolved[0].kind):
+                self.issue(
+                    *rule.at("cites"),
+                    _("依据《%(title)s》属于“%(kind)s”,与规则层级“%(level)s”不符")
+                    % {
+                        "title": resolved[0].title,
+                        "kind": SourceKind(resolved[0].kind).label,
+                        "level": RuleLevel(rule.level).label if rule.level in RuleLevel.values else rule.level,
+                    },
+                    file=rule.file,
+                )
+            rule.citations = [citation_json(c) for c in resolved]
+            rule.source = source_text(resolved)
+
+    def _cross_checks(
+        self, pack: ParsedPack, base: dict[str, BaseRule] | None, catalog: dict[str, BaseRule] | None = None
+    ) -> None:
+        self._citations(pack)
+        for key in ("cites", "effective_basis"):
+            values = pack.meta.get(key) or []
+            for text_ in [values] if isinstance(values, str) else values:
+                if split_cite(text_)[0] not in self.register:
+                    self.issue(
+                        1, f"pack.{key}", _("登记册中没有依据文件 %(id)s(见 packs/sources.yaml)") % {"id": text_}
+                    )
         seen: dict[str, ParsedRule] = {}
         for rule in pack.rules:
             first = seen.get(rule.rule_id)
@@ -949,13 +1053,13 @@ class _Parser:
                     _("基础规则包已有规则 %(id)s,请在 change 节中修改") % {"id": rule.rule_id},
                     file=rule.file,
                 )
-        if not pack.is_overlay and pack.meta and not self.has_procedures:
+        if pack.meta.get("jurisdiction") == Jurisdiction.NATIONAL and not self.has_procedures:
             self.issue(1, "procedures", _("全国规则包必须包含项目目录"))
 
         # Procedure codes a limit may reference: the pack's own, plus the base's minus removals.
         codes = pack.procedure_codes()
-        if base is not None:
-            codes |= {r.data["code"] for r in base.values() if r.kind == RuleKind.PROCEDURE}
+        if base is not None or catalog is not None:
+            codes |= {r.data["code"] for r in (catalog or base or {}).values() if r.kind == RuleKind.PROCEDURE}
             codes -= {r.rule_id[len(PROCEDURE_PREFIX) :] for r in pack.rules if r.op == RuleOp.REMOVE}
         for rule in pack.rules:
             if rule.kind == RuleKind.LIMIT and rule.op != RuleOp.REMOVE:

@@ -36,11 +36,19 @@ from .choices import (
     RuleKind,
     RuleOp,
     Title,
+    VersionStatus,
 )
 from .models import Rule, RulePackVersion
 from .packfile import ANY_INSTITUTION, PROCEDURE_PREFIX
+from .sources import INSTITUTION_POLICY_LABEL, Citation, citation_from_json
 
 NATIONAL_PACK = "cn-national"
+TEMPLATE_PACK = "inst-template"
+
+
+def institution_pack_code(institution_id: int) -> str:
+    """The code of an institution's own policy pack (本机构规范)."""
+    return f"inst-{institution_id}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -49,15 +57,28 @@ NATIONAL_PACK = "cn-national"
 
 @dataclass(frozen=True, slots=True)
 class RuleRef:
-    """Which rule a fact came from: stored on decisions so they can be replayed and explained."""
+    """Which rule a fact came from: stored on decisions so they can be replayed and explained.
+
+    ``source`` is the readable citation line (Chinese); ``citations`` the documents it rests on (title,
+    issuer, number, article, kind — from the sources register); ``layer`` the layer of the rule
+    (national / provincial / institution) and ``pack_name`` the readable name of its pack.
+    """
 
     pack: str
     version: int
     rule_id: str
     source: str
+    citations: tuple[Citation, ...] = ()
+    layer: str = ""
+    pack_name: str = ""
 
     def __str__(self) -> str:
-        return f"{self.pack} v{self.version} {self.rule_id} ({self.source})"
+        return f"{self.pack_label} · {self.source}"
+
+    @property
+    def pack_label(self) -> str:
+        """'全国基线 v1', '北京 v1', '本机构规范 v3' (the pack code when no name was recorded)."""
+        return f"{self.pack_name or self.pack} v{self.version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +111,16 @@ class VersionInfo:
     version: int
     effective_from: dt.date | None
     checksum: str
+    layer: str = Jurisdiction.NATIONAL
+    name: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.pack} v{self.version}"
+
+    @property
+    def display_label(self) -> str:
+        return f"{self.name or self.pack} v{self.version}"
 
 
 def _freeze(value: Any) -> Any:
@@ -267,6 +294,7 @@ class ResolvedPack:
     overlay: VersionInfo | None
     rules: Mapping[str, ResolvedRule]
     warnings: tuple[str, ...] = ()
+    institution: VersionInfo | None = None  # the institution layer: its own policy, or the template
     procedures: Mapping[str, Procedure] = field(init=False)
     limits: tuple[Limit, ...] = field(init=False)
     follow_ups: tuple[FollowUpTemplate, ...] = field(init=False)
@@ -323,14 +351,21 @@ class ResolvedPack:
     # ---- identity
 
     @property
-    def version_label(self) -> str:
-        if self.overlay is None:
-            return self.national.label
-        return f"{self.national.label} + {self.overlay.label}"
+    def layers(self) -> tuple[VersionInfo, ...]:
+        return tuple(v for v in (self.national, self.overlay, self.institution) if v is not None)
 
     @property
-    def version_ids(self) -> tuple[int, int | None]:
-        return (self.national.pk, self.overlay.pk if self.overlay else None)
+    def version_label(self) -> str:
+        """'全国基线 v1 + 北京 v1 + 本机构规范 v3': every layer that applied, by its readable name."""
+        return " + ".join(v.display_label for v in self.layers)
+
+    @property
+    def version_ids(self) -> tuple[int, int | None, int | None]:
+        return (
+            self.national.pk,
+            self.overlay.pk if self.overlay else None,
+            self.institution.pk if self.institution else None,
+        )
 
     # ---- lookups
 
@@ -454,13 +489,24 @@ class ResolvedPack:
                 best = r
         chosen = best or fallback
         if chosen is None:
-            ref = RuleRef(self.national.pack, self.national.version, "IN-03", "IN-03 [S07]")
-            return GradeDerivation(0, ref)
+            raise KeyError(f"no institution-grade rule in {self.version_label}")
         return GradeDerivation(int(chosen.data["max_grade"]), chosen.ref)
 
 
 # --------------------------------------------------------------------------------------------
 # Building a resolved pack from stored rules
+
+
+def rule_ref(rule: Rule, info: VersionInfo) -> RuleRef:
+    return RuleRef(
+        info.pack,
+        info.version,
+        rule.rule_id,
+        rule.source,
+        citations=tuple(citation_from_json(c) for c in rule.citations or ()),
+        layer=info.layer,
+        pack_name=info.name,
+    )
 
 
 def _resolved(rule: Rule, info: VersionInfo) -> ResolvedRule:
@@ -475,7 +521,7 @@ def _resolved(rule: Rule, info: VersionInfo) -> ResolvedRule:
         confirmed=rule.confirmed is not False,
         note=rule.note,
         data=_freeze(rule.data),
-        ref=RuleRef(info.pack, info.version, rule.rule_id, rule.source),
+        ref=rule_ref(rule, info),
     )
 
 
@@ -486,7 +532,7 @@ def apply_overlay(
     out = dict(base)
     warnings: list[str] = []
     for rule in overlay_rules:
-        ref = RuleRef(info.pack, info.version, rule.rule_id, rule.source)
+        ref = rule_ref(rule, info)
         if rule.op == RuleOp.REMOVE:
             if out.pop(rule.rule_id, None) is None:
                 warnings.append(f"{info.label}: remove {rule.rule_id}: not in base")
@@ -515,29 +561,64 @@ def apply_overlay(
 
 
 def _info(version: RulePackVersion) -> VersionInfo:
+    pack = version.pack
+    name = str(INSTITUTION_POLICY_LABEL) if pack.institution_pk else pack.name
     return VersionInfo(
-        version.pk, version.pack.code, version.version, version.effective_from, version.checksum
+        version.pk,
+        pack.code,
+        version.version,
+        version.effective_from,
+        version.checksum,
+        layer=pack.jurisdiction,
+        name=name,
     )
 
 
+# Rules of published versions never change, so they are read once per process (by id and checksum).
+_version_rules: dict[tuple[int, str], list[Rule]] = {}
+
+
 def _rules_of(version: RulePackVersion) -> list[Rule]:
-    return list(Rule.objects.filter(version_id=version.pk).order_by("position", "pk"))
+    key = (version.pk, version.checksum)
+    if version.status == VersionStatus.PUBLISHED:
+        with _cache_lock:
+            hit = _version_rules.get(key)
+        if hit is not None:
+            return hit
+    rules = list(Rule.objects.filter(version_id=version.pk).order_by("position", "pk"))
+    if version.status == VersionStatus.PUBLISHED:
+        with _cache_lock:
+            if len(_version_rules) > 4096:
+                _version_rules.clear()
+            _version_rules[key] = rules
+    return rules
 
 
-def build(province: str, national: RulePackVersion, overlay: RulePackVersion | None) -> ResolvedPack:
+def build(
+    province: str,
+    national: RulePackVersion,
+    overlay: RulePackVersion | None,
+    institution: RulePackVersion | None = None,
+) -> ResolvedPack:
+    """National rules, the province's overlay on top, then the institution layer on top of both."""
     ninfo = _info(national)
     rules = {r.rule_id: _resolved(r, ninfo) for r in _rules_of(national)}
     warnings: list[str] = []
-    oinfo = None
+    oinfo = iinfo = None
     if overlay is not None:
         oinfo = _info(overlay)
         rules, warnings = apply_overlay(rules, _rules_of(overlay), oinfo)
+    if institution is not None:
+        iinfo = _info(institution)
+        rules, more = apply_overlay(rules, _rules_of(institution), iinfo)
+        warnings.extend(more)
     return ResolvedPack(
         province=province,
         national=ninfo,
         overlay=oinfo,
         rules=MappingProxyType(rules),
         warnings=tuple(warnings),
+        institution=iinfo,
     )
 
 
@@ -552,6 +633,7 @@ def clear_cache() -> None:
     """Forget resolved packs (called when a version is published)."""
     with _cache_lock:
         _cache.clear()
+        _version_rules.clear()
 
 
 def normalize_province(province: str | None) -> str:
@@ -567,14 +649,29 @@ def _cache_part(v: RulePackVersion | None) -> tuple[Any, ...] | None:
     return None if v is None else (v.pk, v.checksum, v.published_at)
 
 
-def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None, RulePackVersion | None]:
-    """(national, overlay) versions in force: the highest published version effective on ``on``."""
+@dataclass(frozen=True, slots=True)
+class ActiveVersions:
+    national: RulePackVersion | None
+    overlay: RulePackVersion | None
+    institution: RulePackVersion | None  # the institution's own policy, else the template
+
+
+def versions_in_force(province: str, on: dt.date, institution_id: int | None = None) -> ActiveVersions:
+    """The versions in force for an institution (one query): national, province overlay, institution layer.
+
+    Each is the highest published version of its pack with ``effective_from <= on``. The institution layer
+    is the institution's own policy (本机构规范) when it has one in force, else the institution template.
+    """
+    layer = Q(pack__code=TEMPLATE_PACK)
+    if institution_id is not None:
+        layer |= Q(pack__institution_pk=institution_id)
     rows = list(
         RulePackVersion.objects.published()
         .filter(effective_from__lte=on)
         .filter(
             Q(pack__jurisdiction=Jurisdiction.NATIONAL)
             | Q(pack__jurisdiction=Jurisdiction.PROVINCIAL, pack__province=province)
+            | (Q(pack__jurisdiction=Jurisdiction.INSTITUTION) & layer)
         )
         .select_related("pack", "pack__extends")
         .order_by("-version", "-effective_from")
@@ -584,22 +681,35 @@ def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None,
     )
     base_code = overlay.pack.extends.code if (overlay and overlay.pack.extends) else NATIONAL_PACK
     national = next((v for v in rows if v.pack.code == base_code), None)
-    return national, overlay
+    own = next((v for v in rows if institution_id is not None and v.pack.institution_pk == institution_id), None)
+    template = next((v for v in rows if v.pack.code == TEMPLATE_PACK), None)
+    return ActiveVersions(national, overlay, own or template)
 
 
-def resolve(province: str, on: dt.date) -> ResolvedPack:
-    """The rule pack in force for an institution in ``province`` on ``on`` (one query when cached)."""
+def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None, RulePackVersion | None]:
+    """(national, overlay) versions in force: the highest published version effective on ``on``."""
+    found = versions_in_force(province, on)
+    return found.national, found.overlay
+
+
+def resolve(province: str, on: dt.date, institution_id: int | None = None) -> ResolvedPack:
+    """The rules in force for an institution in ``province`` on ``on`` (one query when cached).
+
+    Without ``institution_id`` the institution layer is the template (what a new institution starts from).
+    """
     prov = normalize_province(province)
-    national, overlay = active_versions(prov, on)
-    if national is None:
+    found = versions_in_force(prov, on, institution_id)
+    if found.national is None:
         raise NoActivePack(prov, on)
-    key = (prov, _cache_part(national), _cache_part(overlay))
+    key = (prov, _cache_part(found.national), _cache_part(found.overlay), _cache_part(found.institution))
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    resolved = build(prov, national, overlay)
+    resolved = build(prov, found.national, found.overlay, found.institution)
     with _cache_lock:
+        if len(_cache) > 4096:
+            _cache.clear()
         _cache[key] = resolved
     return resolved
 

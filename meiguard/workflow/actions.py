@@ -216,7 +216,7 @@ def _validate(actor: Actor, app: Application) -> ResolvedPack:
             errors.setdefault("supervisor_id", [_("指导医师不能是申请人本人")])
     if errors:
         raise FieldErrors(errors)
-    pack = resolve(app.institution.province, queries.evaluation_date(app))
+    pack = resolve(app.institution.province, queries.evaluation_date(app), app.institution_id)
     if app.kind == AuthorizationKind.QUALIFICATION:
         if app.procedure_code and app.procedure_code not in pack.procedures:
             errors["procedure_code"] = [_("规则包中没有项目编码 %(code)s") % {"code": app.procedure_code}]

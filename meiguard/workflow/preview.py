@@ -410,7 +410,7 @@ def build(actor: Actor, app: Application, *, today: dt.date | None = None) -> Pr
     on = queries.evaluation_date(app, today)
     attached = attached_kinds(app)
     try:
-        pack = resolve(app.institution.province, on)
+        pack = resolve(app.institution.province, on, app.institution_id)
     except ActionError as exc:
         risk = assess_risk(queries.scope_facts(app, None))
         return Preview(on, risk, error=str(exc.message), attached=attached)

@@ -527,7 +527,7 @@ def cme_progress(actor: Actor, practitioner: Any, on: dt.date) -> Cme:
     try:
         from meiguard.rules.services import resolve
 
-        requirement = resolve(practitioner.main_institution.province, on).requirement(CME_METRIC)
+        requirement = resolve(practitioner.main_institution.province, on, practitioner.main_institution_id).requirement(CME_METRIC)
     except Exception:  # no pack in force (NoActivePack) or rules unavailable: the regulation's own figure
         requirement = None
     if requirement is not None:
