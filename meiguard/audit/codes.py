@@ -48,6 +48,7 @@ ACTION_CODES: dict[str, str] = {
     # rules
     "rules.rulepackversion.loaded": "规则包版本载入",
     "rules.rulepackversion.published": "规则包版本发布",
+    "rules.institutionpolicy.saved": "本机构规范草稿保存",
 }
 
 # Apps added later keep their codes beside their code (``<app>/audit_codes.py``).

@@ -14,6 +14,7 @@ from pydantic import model_validator
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
+from meiguard.rules.api import RuleRefOut
 
 from . import actions, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, TechnologyKind
@@ -74,19 +75,12 @@ class DecisionIn(Schema):
         )
 
 
-class RuleOut(Schema):
-    pack: str
-    version: int
-    rule_id: str
-    source: str
-
-
 class ReasonOut(Schema):
     code: str
     severity: str
     message: str
     messages: dict[str, str]
-    rule: RuleOut
+    rule: RuleRefOut
     facts: dict[str, str]
 
 

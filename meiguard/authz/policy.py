@@ -599,7 +599,12 @@ def check_devices(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
             and a.institution_id == snap.institution.id
         ]
         _, reasons = _authorization_reasons(
-            candidates, on, auth_rule, "DEVICE_AUTHORIZATION_MISSING", snap.pack.warn_days, device=device.serial
+            candidates,
+            on,
+            auth_rule,
+            "DEVICE_AUTHORIZATION_MISSING",
+            snap.pack.warn_days,
+            device=device.serial,
         )
         yield from reasons
         yield from _training_reasons(snap, on, device.model, auth_rule)

@@ -150,11 +150,6 @@ def reason_dict(reason: Reason) -> dict[str, Any]:
         "severity": str(reason.severity),
         "message": messages.get(translation.get_language() or "", messages["zh-hans"]),
         "messages": messages,
-        "rule": {
-            "pack": reason.rule.pack,
-            "version": reason.rule.version,
-            "rule_id": reason.rule.rule_id,
-            "source": reason.rule.source,
-        },
+        "rule": reason.rule.as_dict(),
         "facts": dict(reason.facts),
     }

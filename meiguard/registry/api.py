@@ -174,7 +174,8 @@ class InstitutionDetailOut(InstitutionOut):
             "pack": g.pack,
             "version": g.version,
             "rule_id": g.rule_id,
-            "source": g.source,
+            "source": g.ref.source_text if g.ref else g.source,
+            "citations": [c.as_dict() for c in g.ref.citations] if g.ref else [],
             "message": str(g.message),
         }
 

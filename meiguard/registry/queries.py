@@ -312,6 +312,7 @@ class PermittedGrade:
     rule_id: str = ""
     source: str = ""
     message: str | Promise = ""
+    ref: Any = None  # the RuleRef (readable citation)
 
 
 def permitted_grade(institution: Institution, on: dt.date | None = None) -> PermittedGrade:
@@ -340,6 +341,7 @@ def permitted_grade(institution: Institution, on: dt.date | None = None) -> Perm
         rule_id=rule.rule_id,
         source=rule.source,
         message=message,
+        ref=rule,
     )
 
 

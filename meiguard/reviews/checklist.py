@@ -35,6 +35,7 @@ from meiguard.registry.choices import CreditClass, PractitionerStatus, Qualifica
 from meiguard.registry.models import DOCTOR_PROFESSIONS, Device, Institution, Lot, Practitioner, Qualification
 from meiguard.rules.choices import Profession, Subject
 from meiguard.rules.services import NoActivePack, ResolvedPack, resolve
+from meiguard.rules.sources import cites, source_text
 
 from .choices import ItemCategory
 from .periods import Quarter
@@ -98,6 +99,11 @@ NURSE_HOURS_METRIC = "nurse_training_hours"
 # ---- monthly internal checks (institution practice, not national law) ---------------------------
 
 
+def _cite(*texts: str) -> str:
+    """The readable citation line of register entries (stored on review items, max 120 characters)."""
+    return source_text(cites(*texts))[:120]
+
+
 @dataclass(frozen=True, slots=True)
 class MonthlyCheck:
     code: str
@@ -111,28 +117,28 @@ MONTHLY_CHECKS: tuple[MonthlyCheck, ...] = (
         "authorization_archive",
         _("授权档案核对"),
         _("逐项核对本月开展的项目与授权档案是否一致,有无超范围授权操作、过期或暂停后仍在开展的项目。"),
-        "seed 000 §三.1(每月检查授权执行情况)",
+        _cite("authorization-practice-guide 每月检查授权执行情况"),
     ),
     MonthlyCheck(
         "high_risk_drugs",
         _("高风险药品对账"),
         _("A型肉毒毒素、透明质酸等高风险药品专库专柜、双人双锁,核对批号追踪与使用量、库存量是否相符。"),
-        "seed 004 §二(一)2(高风险药品专库专柜、使用量与库存量核对)",
+        _cite("operating-plan-2026 二(一)2", "toxic-drug-regulation"),
     ),
     MonthlyCheck(
         "device_inspection",
         _("设备检查校准"),
         _("能量设备每月巡检;核对检查、校准记录与到期日,校验不合格的设备停用并记录。"),
-        "seed 004 §二(一)1(每月巡检、季度检测、参数校验)",
+        _cite("operating-plan-2026 二(一)1", "device-use-rules"),
     ),
     MonthlyCheck(
         "adverse_events",
         _("不良事件上报"),
         _(
             "核对本月不良反应/不良事件是否按分级响应处置并在时限内上报"
-            "(上报时限为国家规定:RP-01 医疗器械不良事件、RP-03 医疗质量安全事件)。"
+            "(上报时限为国家规定:医疗器械不良事件、医疗质量安全事件)。"
         ),
-        "seed 004 §一(三)2(不良反应分级响应);RP-01 [S26] / RP-03 [S29]",
+        _cite("operating-plan-2026 一(三)2", "device-ae-rules", "quality-event-reporting-2011"),
     ),
 )
 MONTHLY_BY_CODE = {c.code: c for c in MONTHLY_CHECKS}
@@ -273,7 +279,7 @@ def denied_decisions(institution: Institution, start: dt.date, end: dt.date) -> 
                     "first_at": g["first"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                     "last_at": g["last"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
                 },
-                source="IN-01/IN-03 超范围执业 [S01][S07b];核验记录",
+                source=_cite("measures 第十七条", "grading-reply-wuhan"),
             )
         )
     return out

@@ -97,7 +97,9 @@ def load_pack(actor: Actor, path: str | Path, *, parsed: ParsedPack | None = Non
     version.status = VersionStatus.DRAFT
     version.effective_from = effective
     version.source_doc = source_text(cites(*meta["cites"]))[:255]
-    version.effective_basis = source_text(cites(meta["effective_basis"]))[:255] if meta["effective_basis"] else ""
+    version.effective_basis = (
+        source_text(cites(meta["effective_basis"]))[:255] if meta["effective_basis"] else ""
+    )
     version.description = meta["description"]
     version.checksum = checksum
     version.loaded_from = str(parsed.path)[:255]

@@ -19,15 +19,35 @@ from .services import Procedure, RuleRef, RuleSnapshot
 router = Router(tags=["rules"])
 
 
+class CitationOut(Schema):
+    """One document a rule rests on, from the sources register."""
+
+    document: str
+    kind: str
+    kind_label: str
+    title: str
+    issuer: str
+    number: str
+    issued: str
+    article: str
+    url: str
+    text: str
+
+
 class RuleRefOut(Schema):
+    """Which rule produced a result: its pack and layer, and the documents it cites."""
+
     pack: str
     version: int
     rule_id: str
+    layer: str
+    pack_label: str
     source: str
+    citations: list[CitationOut]
 
     @staticmethod
     def of(ref: RuleRef) -> RuleRefOut:
-        return RuleRefOut(pack=ref.pack, version=ref.version, rule_id=ref.rule_id, source=ref.source)
+        return RuleRefOut(**ref.as_dict())
 
 
 class VersionOut(Schema):

@@ -336,35 +336,63 @@ def _national(rows: Sequence[RulePackVersion], overlay: RulePackVersion | None) 
     return next((v for v in rows if v.pack.code == code), None)
 
 
+PlanKey = tuple[str, int | None]  # (province, the institution whose own policy applies, or None: template)
+
+
 @dataclass
 class _Plan:
-    packs: dict[str, tuple[ResolvedPack, ResolvedPack]] = field(
+    packs: dict[PlanKey, tuple[ResolvedPack, ResolvedPack]] = field(
         default_factory=dict
-    )  # province → (before, after)
+    )  # (province, institution with a policy) → (before, after)
     notes: list[Note] = field(default_factory=list)
 
 
-def _plan(candidate: RulePackVersion, provinces: Iterable[str], on: dt.date) -> _Plan:
-    rows = _published_in_force(on, candidate.pk)
-    built: dict[tuple[int, int | None], ResolvedPack] = {}
+def _layer(rows: Sequence[RulePackVersion], institution_id: int | None) -> RulePackVersion | None:
+    """The institution layer in force among ``rows``: the institution's own policy, else the template."""
+    if institution_id is not None:
+        own = next((v for v in rows if v.pack.institution_pk == institution_id), None)
+        if own is not None:
+            return own
+    return next((v for v in rows if v.pack.code == services.TEMPLATE_PACK), None)
 
-    def build(province: str, national: RulePackVersion, overlay: RulePackVersion | None) -> ResolvedPack:
-        key = (national.pk, overlay.pk if overlay else None)
+
+def plan_key(rows: Sequence[RulePackVersion], province: str, institution_id: int) -> PlanKey:
+    """Institutions of one province share a plan unless they have their own policy in force."""
+    has_own = any(v.pack.institution_pk == institution_id for v in rows)
+    return (province, institution_id if has_own else None)
+
+
+def _plan(candidate: RulePackVersion, keys: Iterable[PlanKey], on: dt.date) -> _Plan:
+    rows = _published_in_force(on, candidate.pk)
+    built: dict[tuple[int, int | None, int | None], ResolvedPack] = {}
+
+    def build(
+        province: str,
+        national: RulePackVersion,
+        overlay: RulePackVersion | None,
+        layer: RulePackVersion | None,
+    ) -> ResolvedPack:
+        key = (national.pk, overlay.pk if overlay else None, layer.pk if layer else None)
         if key not in built:
-            built[key] = services.build(province, national, overlay)
+            built[key] = services.build(province, national, overlay, layer)
         return built[key]
 
     plan = _Plan()
-    national_candidate = candidate.pack.jurisdiction == Jurisdiction.NATIONAL
-    for province in sorted(provinces):
+    jurisdiction = candidate.pack.jurisdiction
+    for key in sorted(keys, key=lambda k: (k[0], k[1] or 0)):
+        province, institution_id = key
         national_before, overlay_before = _pick(rows, province)
+        layer_before = _layer(rows, institution_id)
+        layer_after = layer_before
         national_after: RulePackVersion | None
         overlay_after: RulePackVersion | None
-        if national_candidate:
+        if jurisdiction == Jurisdiction.NATIONAL:
             if _base_code(overlay_before) != candidate.pack.code:
                 plan.notes.append(Note("OTHER_BASE", province))
                 continue
             national_after, overlay_after = candidate, overlay_before
+        elif jurisdiction == Jurisdiction.INSTITUTION:
+            national_after, overlay_after, layer_after = national_before, overlay_before, candidate
         else:
             national_after, overlay_after = _national(rows, candidate), candidate
         if national_before is None:
@@ -373,9 +401,9 @@ def _plan(candidate: RulePackVersion, provinces: Iterable[str], on: dt.date) -> 
         if national_after is None:
             plan.notes.append(Note("NO_BASE_PACK", province))
             continue
-        plan.packs[province] = (
-            build(province, national_before, overlay_before),
-            build(province, national_after, overlay_after),
+        plan.packs[key] = (
+            build(province, national_before, overlay_before, layer_before),
+            build(province, national_after, overlay_after, layer_after),
         )
     return plan
 
@@ -545,7 +573,10 @@ class _PackFacts:
 
 
 def _not_in_catalog(pack: ResolvedPack, code: str) -> Decision:
-    rule = RuleRef(pack.national.pack, pack.national.version, f"procedure.{code}", pack.version_label)
+    unlisted = pack.rules.get("PG-04.unlisted-surgery")
+    rule = (
+        unlisted.ref if unlisted is not None else RuleRef(pack.national.pack, pack.national.version, "", "")
+    )
     return Decision(Outcome.DENY, (Reason(NOT_IN_CATALOG, Severity.DENY, rule, (("procedure", code),)),))
 
 
@@ -578,22 +609,36 @@ def assess(
     """Decisions that change if ``candidate`` is in force on ``on`` (default today). Reads only; no caching."""
     on = on or timezone.localdate()
     lookback = lookback_default() if lookback_days is None else lookback_days
-    national = candidate.pack.jurisdiction == Jurisdiction.NATIONAL
-    scope_province = "" if national else services.normalize_province(candidate.pack.province)
+    jurisdiction = candidate.pack.jurisdiction
+    national = jurisdiction == Jurisdiction.NATIONAL
+    # An institution's policy affects only that institution; the template affects every institution that
+    # has no policy of its own; a provincial overlay its province; a national version everyone.
+    only_institution = candidate.pack.institution_pk if jurisdiction == Jurisdiction.INSTITUTION else None
+    scope_province = (
+        ""
+        if (national or jurisdiction == Jurisdiction.INSTITUTION)
+        else services.normalize_province(candidate.pack.province)
+    )
 
     inst_qs = reg.Institution.objects.order_by()
-    if not national:
+    if scope_province:
         inst_qs = inst_qs.filter(province=scope_province)
+    if only_institution is not None:
+        inst_qs = inst_qs.filter(pk=only_institution)
     institutions = {
         row[0]: snapshots.InstitutionRow(*row) for row in inst_qs.values_list(*snapshots.INSTITUTION_COLUMNS)
     }
+    rows_in_force = _published_in_force(on, candidate.pk)
     province_of = {pk: services.normalize_province(i.province) for pk, i in institutions.items()}
-    plan = _plan(candidate, set(province_of.values()), on)
-    institutions = {pk: i for pk, i in institutions.items() if province_of[pk] in plan.packs}
+    key_of = {pk: plan_key(rows_in_force, province_of[pk], pk) for pk in institutions}
+    if candidate.pack.code == services.TEMPLATE_PACK:
+        key_of = {pk: k for pk, k in key_of.items() if k[1] is None}
+    plan = _plan(candidate, set(key_of.values()), on)
+    institutions = {pk: i for pk, i in institutions.items() if key_of.get(pk) in plan.packs}
 
     questions: dict[QuestionKey, _Question] = defaultdict(_Question)
     scope_auths: dict[tuple[int, int, str], set[int]] = defaultdict(set)
-    catalogs: dict[tuple[int, int | None], _Catalog] = {}
+    catalogs: dict[tuple[int, int | None, int | None], _Catalog] = {}
 
     def catalog(pack: ResolvedPack) -> _Catalog:
         if pack.version_ids not in catalogs:
@@ -606,8 +651,10 @@ def assess(
         status__in=[AuthorizationStatus.ACTIVE, AuthorizationStatus.SUSPENDED],
         practitioner__isnull=False,
     )
-    if not national:
+    if scope_province:
         auth_qs = auth_qs.filter(institution__province=scope_province)
+    if only_institution is not None:
+        auth_qs = auth_qs.filter(institution_id=only_institution)
     for pk, inst_id, person_id, code, category, subject, supervisor_id in auth_qs.order_by().values_list(
         "pk",
         "institution_id",
@@ -619,7 +666,7 @@ def assess(
     ):
         if inst_id not in institutions:
             continue
-        before, after = plan.packs[province_of[inst_id]]
+        before, after = plan.packs[key_of[inst_id]]
         codes = set(catalog(before).covered(code, category, subject))
         codes |= set(catalog(after).covered(code, category, subject))
         for proc in codes:
@@ -632,8 +679,10 @@ def assess(
     log_qs = DecisionLog.objects.filter(
         at__gte=_start_of(on - dt.timedelta(days=lookback)), at__lt=_start_of(on + dt.timedelta(days=1))
     )
-    if not national:
+    if scope_province:
         log_qs = log_qs.filter(institution__province=scope_province)
+    if only_institution is not None:
+        log_qs = log_qs.filter(institution_id=only_institution)
     logged = log_qs.order_by().values_list("institution_id", "practitioner_id", "procedure_code", "request")
     for row in logged.iterator(chunk_size=2000):
         if row[0] not in institutions:
@@ -669,6 +718,7 @@ def assess(
                 institutions,
                 inst_facts,
                 province_of,
+                key_of,
                 plan,
                 people,
                 auths,
@@ -714,8 +764,8 @@ def assess(
         lookback_days=lookback,
         computed_at=timezone.now(),
         comparisons=tuple(
-            Comparison(p, before.version_label, after.version_label)
-            for p, (before, after) in sorted(plan.packs.items())
+            Comparison(p[0], before.version_label, after.version_label)
+            for p, (before, after) in sorted(plan.packs.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))
         ),
         institutions=summaries,
         rows=tuple(changed),
@@ -729,6 +779,7 @@ def _evaluate(
     institutions: Mapping[int, snapshots.InstitutionRow],
     inst_facts: Mapping[int, InstitutionFacts],
     province_of: Mapping[int, str],
+    key_of: Mapping[int, PlanKey],
     plan: _Plan,
     people: Mapping[int, PractitionerFacts],
     auths: Mapping[tuple[int, int], tuple[AuthorizationFacts, ...]],
@@ -748,7 +799,7 @@ def _evaluate(
         return None
     lots: tuple[LotFacts, ...] = tuple(i.facts for i in lot_items if i is not None)  # type: ignore[misc]
     devices: tuple[DeviceFacts, ...] = tuple(i.facts for i in device_items if i is not None)  # type: ignore[misc]
-    before_pack, after_pack = plan.packs[province_of[inst_id]]
+    before_pack, after_pack = plan.packs[key_of[inst_id]]
     before_facts = facts.get(before_pack, inst, code)
     after_facts = facts.get(after_pack, inst, code)
     if before_facts is None and after_facts is None:

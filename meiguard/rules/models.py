@@ -39,6 +39,7 @@ class RulePack(models.Model):
     # The institution whose own policy (本机构规范) this pack is. A plain id, not a foreign key: the rules
     # app sits below the registry (docs/architecture.md); meiguard.rules.institution checks it.
     institution_pk = models.PositiveBigIntegerField(_("所属机构"), null=True, blank=True, unique=True)
+    organization_pk = models.PositiveBigIntegerField(_("所属组织"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,7 +57,7 @@ class RulePack(models.Model):
         return self.name
 
     def audit_organization_id(self) -> int | None:
-        return None
+        return self.organization_pk  # an institution's policy is audited on its own chain
 
 
 class RulePackVersionQuerySet(models.QuerySet):
@@ -122,7 +123,7 @@ class RulePackVersion(models.Model):
         return RulePackVersion._base_manager.filter(pk=self.pk).values_list("status", flat=True).first()
 
     def audit_organization_id(self) -> int | None:
-        return None
+        return self.pack.organization_pk
 
     def audit_extra(self) -> dict[str, Any]:
         return {"pack": self.pack.code, "rule_count": self.rules.count()}

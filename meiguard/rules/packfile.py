@@ -840,7 +840,13 @@ class _Parser:
                     )
                     continue
                 rule = self._procedure_row(
-                    dict(zip(columns, row, strict=True)), shown, line, csv_name, base_cites, default_level, seen
+                    dict(zip(columns, row, strict=True)),
+                    shown,
+                    line,
+                    csv_name,
+                    base_cites,
+                    default_level,
+                    seen,
                 )
                 if rule is not None:
                     rules.append(rule)
@@ -1017,7 +1023,9 @@ class _Parser:
                     % {
                         "title": resolved[0].title,
                         "kind": SourceKind(resolved[0].kind).label,
-                        "level": RuleLevel(rule.level).label if rule.level in RuleLevel.values else rule.level,
+                        "level": RuleLevel(rule.level).label
+                        if rule.level in RuleLevel.values
+                        else rule.level,
                     },
                     file=rule.file,
                 )
@@ -1028,12 +1036,14 @@ class _Parser:
         self, pack: ParsedPack, base: dict[str, BaseRule] | None, catalog: dict[str, BaseRule] | None = None
     ) -> None:
         self._citations(pack)
-        for key in ("cites", "effective_basis"):
-            values = pack.meta.get(key) or []
+        for meta_key in ("cites", "effective_basis"):
+            values = pack.meta.get(meta_key) or []
             for text_ in [values] if isinstance(values, str) else values:
                 if split_cite(text_)[0] not in self.register:
                     self.issue(
-                        1, f"pack.{key}", _("登记册中没有依据文件 %(id)s(见 packs/sources.yaml)") % {"id": text_}
+                        1,
+                        f"pack.{meta_key}",
+                        _("登记册中没有依据文件 %(id)s(见 packs/sources.yaml)") % {"id": text_},
                     )
         seen: dict[str, ParsedRule] = {}
         for rule in pack.rules:
@@ -1059,7 +1069,9 @@ class _Parser:
         # Procedure codes a limit may reference: the pack's own, plus the base's minus removals.
         codes = pack.procedure_codes()
         if base is not None or catalog is not None:
-            codes |= {r.data["code"] for r in (catalog or base or {}).values() if r.kind == RuleKind.PROCEDURE}
+            codes |= {
+                r.data["code"] for r in (catalog or base or {}).values() if r.kind == RuleKind.PROCEDURE
+            }
             codes -= {r.rule_id[len(PROCEDURE_PREFIX) :] for r in pack.rules if r.op == RuleOp.REMOVE}
         for rule in pack.rules:
             if rule.kind == RuleKind.LIMIT and rule.op != RuleOp.REMOVE:

@@ -40,7 +40,7 @@ from .choices import (
 )
 from .models import Rule, RulePackVersion
 from .packfile import ANY_INSTITUTION, PROCEDURE_PREFIX
-from .sources import INSTITUTION_POLICY_LABEL, Citation, citation_from_json
+from .sources import INSTITUTION_POLICY_LABEL, Citation, citation_from_json, source_text
 
 NATIONAL_PACK = "cn-national"
 TEMPLATE_PACK = "inst-template"
@@ -71,14 +71,34 @@ class RuleRef:
     citations: tuple[Citation, ...] = ()
     layer: str = ""
     pack_name: str = ""
+    pack_name_en: str = ""
 
     def __str__(self) -> str:
         return f"{self.pack_label} · {self.source}"
 
     @property
     def pack_label(self) -> str:
-        """'全国基线 v1', '北京 v1', '本机构规范 v3' (the pack code when no name was recorded)."""
-        return f"{self.pack_name or self.pack} v{self.version}"
+        """'全国基线 v1', '北京 v1', '本机构规范 v3' in the active language (the code if no name was recorded)."""
+        name = (self.pack_name_en or self.pack_name) if _in_english() else self.pack_name
+        return f"{name or self.pack} v{self.version}"
+
+    @property
+    def source_text(self) -> str:
+        """The citations as one readable line in the active language."""
+        return source_text(self.citations, translation.get_language()) if self.citations else self.source
+
+    def as_dict(self) -> dict[str, Any]:
+        """The structured citation the API returns (active language)."""
+        lang = translation.get_language()
+        return {
+            "pack": self.pack,
+            "version": self.version,
+            "rule_id": self.rule_id,
+            "layer": self.layer,
+            "pack_label": self.pack_label,
+            "source": self.source_text,
+            "citations": [c.as_dict(lang) for c in self.citations],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +133,7 @@ class VersionInfo:
     checksum: str
     layer: str = Jurisdiction.NATIONAL
     name: str = ""
+    name_en: str = ""
 
     @property
     def label(self) -> str:
@@ -121,6 +142,10 @@ class VersionInfo:
     @property
     def display_label(self) -> str:
         return f"{self.name or self.pack} v{self.version}"
+
+    @property
+    def display_label_en(self) -> str:
+        return f"{self.name_en or self.name or self.pack} v{self.version}"
 
 
 def _freeze(value: Any) -> Any:
@@ -506,6 +531,7 @@ def rule_ref(rule: Rule, info: VersionInfo) -> RuleRef:
         citations=tuple(citation_from_json(c) for c in rule.citations or ()),
         layer=info.layer,
         pack_name=info.name,
+        pack_name_en=info.name_en,
     )
 
 
@@ -571,6 +597,7 @@ def _info(version: RulePackVersion) -> VersionInfo:
         version.checksum,
         layer=pack.jurisdiction,
         name=name,
+        name_en=pack.name_en or ("Institution policy" if pack.institution_pk else ""),
     )
 
 
@@ -681,7 +708,9 @@ def versions_in_force(province: str, on: dt.date, institution_id: int | None = N
     )
     base_code = overlay.pack.extends.code if (overlay and overlay.pack.extends) else NATIONAL_PACK
     national = next((v for v in rows if v.pack.code == base_code), None)
-    own = next((v for v in rows if institution_id is not None and v.pack.institution_pk == institution_id), None)
+    own = next(
+        (v for v in rows if institution_id is not None and v.pack.institution_pk == institution_id), None
+    )
     template = next((v for v in rows if v.pack.code == TEMPLATE_PACK), None)
     return ActiveVersions(national, overlay, own or template)
 
@@ -781,6 +810,7 @@ class RuleSnapshot:
     title_en: str
     source: str
     fields: Mapping[str, Any]
+    citations: tuple[Mapping[str, str], ...] = ()
 
     @property
     def display_title(self) -> str:
@@ -796,6 +826,7 @@ class RuleSnapshot:
             rule.title_en,
             rule.source,
             MappingProxyType(_flat(rule)),
+            tuple(rule.citations or ()),
         )
 
 

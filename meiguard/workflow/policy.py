@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from meiguard.rules.sources import cites, source_text
+
 from .choices import RISK_ORDER, EvidenceKind, RiskLevel, Stage, StepStatus
 
 QUALIFICATION = "qualification"
@@ -22,14 +24,16 @@ ENERGY_DEVICE = "energy-device"
 COSMETIC_SURGERY = "cosmetic_surgery"
 CLASS_III = "III"
 
-# Where each risk criterion comes from (REGULATIONS.md ids and source tags).
-SRC_GRADE = "PG-01 [S07] 卫办医政发〔2009〕220号;SP-02 手术分级管理 [S23]"
-SRC_UNGRADED_SURGERY = "PG-02/PG-04 [S07](未定级美容外科项目须人工审核)"
-SRC_UNGRADED_INVASIVE = "PG-03 [S07b](非手术科目按科目、主诊专业与药械规则管理)"
-SRC_TECHNOLOGY = "SP-02 新技术和新项目准入 [S23] 国卫医发〔2018〕8号"
-SRC_HIGH_RISK_PRODUCT = "DD-01 [S11];DD-02 [S13];DD-03 [S14](第三类医疗器械/高风险药品)"
-SRC_PRODUCT = "DD-07 [S19](药械使用授权)"
-SRC_LOW = "PG-01 [S07](一级手术:操作简单、风险低)"
+# Where each risk criterion comes from: readable citations of the sources register (packs/sources.yaml).
+SRC_GRADE = source_text(cites("grading-catalog-2009 分级标准", "core-systems-2018 手术分级管理制度"))
+SRC_UNGRADED_SURGERY = source_text(cites("grading-catalog-2009 未列入该目录"))
+SRC_UNGRADED_INVASIVE = source_text(
+    cites("grading-catalog-2009 美容皮肤科、美容牙科、美容中医科项目(不分级)")
+)
+SRC_TECHNOLOGY = source_text(cites("core-systems-2018 新技术和新项目准入制度"))
+SRC_HIGH_RISK_PRODUCT = source_text(cites("toxin-notice-2008", "ha-class-2022"))
+SRC_PRODUCT = source_text(cites("device-regulation 第五十五条"))
+SRC_LOW = source_text(cites("grading-catalog-2009 一级项目"))
 
 
 @dataclass(frozen=True, slots=True)

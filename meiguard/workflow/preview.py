@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from meiguard.authz import actions as authz_actions
 from meiguard.authz import snapshot as snapshots
@@ -49,6 +50,7 @@ from meiguard.core.access import Actor
 from meiguard.core.errors import ActionError
 from meiguard.registry.models import Device, DistributionAuthorization, Institution, Product
 from meiguard.rules.services import ResolvedPack, RuleRef, resolve
+from meiguard.rules.sources import cites, source_text
 
 from . import queries
 from .choices import Stage
@@ -57,9 +59,9 @@ from .policy import NoCommittee, Risk, StepSpec, assess_risk, missing_evidence, 
 from .reasons import gap_message, routing_message
 
 HYPOTHETICAL_ID = 0  # the requested authorization inside the snapshot; never a real row id
-SRC_OVERLAP = "authz: 同一范围不得有两个期限重叠的生效授权"
-SRC_REGISTRY = "DD-07 [S19](药械须登记注册)"
-SRC_TERM = "SP-02 [S23](授权须在有效期内)"
+SRC_OVERLAP = gettext_lazy("授权档案:同一范围不得有两个期限重叠的生效授权")
+SRC_REGISTRY = source_text(cites("device-regulation 第五十五条"))
+SRC_TERM = source_text(cites("core-systems-2018 手术分级管理制度"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +388,7 @@ def _overlap_gap(app: Application) -> Gap | None:
         "SCOPE_OVERLAP",
         Severity.DENY,
         gap_message("SCOPE_OVERLAP", {"authorization": other.pk}),
-        SRC_OVERLAP,
+        str(SRC_OVERLAP),
         from_engine=False,
     )
 

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy
 
 from meiguard.core.access import Actor
 from meiguard.core.choices import Role
+from meiguard.rules.sources import cites, source_text
 
 from . import charts
 
@@ -523,11 +524,18 @@ def cme_progress(actor: Actor, practitioner: Any, on: dt.date) -> Cme:
         .order_by("credit_class")
     )
     sums = {r["credit_class"]: (_credits(r["earned"]), _credits(r["unverified"])) for r in rows}
-    required, rule_id, source, label = _credits(CME_DEFAULT_TOTAL), "PR-08", "PR-08 [S06]", ""
+    required, rule_id, source, label = (
+        _credits(CME_DEFAULT_TOTAL),
+        "PR-08.cme-credits",
+        source_text(cites("cme-rules-2006")),
+        "",
+    )
     try:
         from meiguard.rules.services import resolve
 
-        requirement = resolve(practitioner.main_institution.province, on, practitioner.main_institution_id).requirement(CME_METRIC)
+        requirement = resolve(
+            practitioner.main_institution.province, on, practitioner.main_institution_id
+        ).requirement(CME_METRIC)
     except Exception:  # no pack in force (NoActivePack) or rules unavailable: the regulation's own figure
         requirement = None
     if requirement is not None:

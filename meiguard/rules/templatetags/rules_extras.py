@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from meiguard.rules.choices import (
@@ -82,3 +83,70 @@ def show(value: Any) -> str:
 def data_items(rule: Any) -> list[tuple[str, Any]]:
     data = getattr(rule, "data", None) or {}
     return sorted(data.items())
+
+
+@register.simple_tag
+def cite_rule(ref: Any) -> str:
+    """A rule's citation for a reader: the layer and version, then each document with its kind and article.
+
+    ``ref`` is a ``RuleRef`` (or anything with ``pack_label`` and ``citations``); internal ids never show.
+    """
+    from django.utils.html import format_html, format_html_join
+    from django.utils.safestring import mark_safe
+
+    if ref is None:
+        return ""
+    lang = translation.get_language()
+    english = (lang or "").startswith("en")
+    citations = getattr(ref, "citations", ()) or ()
+    docs = format_html_join(
+        mark_safe("; "),
+        '<span class="cite"><span class="badge kind">{}</span> {}{}</span>',
+        (
+            (
+                c.kind_label(),
+                format_html('<a href="{}" rel="noopener">{}</a>', c.url, _title(c, english))
+                if c.url
+                else _title(c, english),
+                _rest(c, english),
+            )
+            for c in citations
+        ),
+    )
+    if not citations:
+        docs = format_html("{}", getattr(ref, "source", ""))
+    label = getattr(ref, "pack_label", "")
+    return format_html('<span class="citation"><span class="badge layer">{}</span> {}</span>', label, docs)
+
+
+def _title(c: Any, english: bool) -> str:
+    return (c.title_en or c.title) if english else f"《{c.title}》"
+
+
+def _rest(c: Any, english: bool) -> str:
+    from meiguard.rules.sources import english_article
+
+    article = english_article(c.article) if english else c.article
+    parts = (", " + article if english and article else article) + (
+        f" ({c.number})" if english and c.number else ""
+    )
+    if not english and c.number:
+        parts += f"({c.number})"
+    return parts
+
+
+@register.simple_tag
+def cite_stored(rule: Any) -> str:
+    """The citations of a stored ``Rule`` (or a diff snapshot with ``citations`` JSON), without the layer badge."""
+    from types import SimpleNamespace
+
+    from django.utils.html import format_html
+
+    from meiguard.rules.sources import citation_from_json
+
+    raw = getattr(rule, "citations", None) or []
+    ref = SimpleNamespace(
+        citations=tuple(citation_from_json(c) for c in raw), source=getattr(rule, "source", ""), pack_label=""
+    )
+    html = cite_rule(ref)
+    return format_html("{}", html) if html else ""
