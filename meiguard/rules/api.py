@@ -10,8 +10,12 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
+from pydantic import ConfigDict
 
-from . import impact, queries, services
+from meiguard.core.apierrors import NotFoundField
+from meiguard.core.params import actor
+
+from . import impact, institution, queries, services
 from .choices import Invasiveness, RuleKind, Subject
 from .models import Rule, RulePack, RulePackVersion
 from .services import Procedure, RuleRef, RuleSnapshot
@@ -249,7 +253,7 @@ def list_packs(request: HttpRequest) -> list[PackOut]:
 def version_detail(
     request: HttpRequest, code: str, version: int, kind: RuleKind | None = None
 ) -> VersionDetailOut:
-    v = queries.get_version(code, version)
+    v = queries.get_version(code, version, actor(request))
     rules = queries.version_rules(v, kind=kind)
     base = VersionOut.of(v, rule_count=v.rules.count())
     return VersionDetailOut(**base.dict(), description=v.description, rules=[RuleOut.of(r) for r in rules])
@@ -263,7 +267,7 @@ def version_detail(
 def version_procedures(
     request: HttpRequest, code: str, version: int, filters: Query[ProcedureFilters]
 ) -> ProcedureListOut:
-    v = queries.get_version(code, version)
+    v = queries.get_version(code, version, actor(request))
     flt = queries.ProcedureFilter(
         subject=filters.subject, grade=filters.grade, invasive=filters.invasive, q=filters.q
     )
@@ -275,8 +279,8 @@ def version_procedures(
 
 @router.get("/packs/{code}/diff", response=DiffOut, summary="两个版本的差异 / Diff between two versions")
 def version_diff(request: HttpRequest, code: str, params: Query[DiffQuery]) -> DiffOut:
-    a = queries.get_version(code, params.a)
-    b = queries.get_version(code, params.b)
+    a = queries.get_version(code, params.a, actor(request))
+    b = queries.get_version(code, params.b, actor(request))
     d = services.diff_versions(a, b)
     return DiffOut(
         a=d.a,
@@ -468,8 +472,8 @@ class ImpactOut(Schema):
     ),
 )
 def version_impact(request: HttpRequest, version_id: int, params: Query[ImpactQuery]) -> Any:
-    org_ids = impact.viewer_org_ids(request.actor)  # type: ignore[attr-defined]  # 403 for other roles
-    version = impact.get_version(version_id)  # 404
+    org_ids = impact.viewer_org_ids(actor(request))  # type: ignore[attr-defined]  # 403 for other roles
+    version = impact.get_version(version_id, actor(request))  # 404
     report = impact.report_for(version, on=params.on, refresh=params.refresh).restricted_to(org_ids)
     rows = report.select(
         institution_id=params.institution_id, direction=params.direction.value if params.direction else ""
@@ -511,4 +515,135 @@ def version_impact(request: HttpRequest, version_id: int, params: Query[ImpactQu
         limit=params.limit,
         offset=params.offset,
         rows=[ImpactRowOut.of(r) for r in rows[params.offset : params.offset + params.limit]],
+    )
+
+
+# ---- the institution layer (本机构规范) ---------------------------------------------------------------
+
+
+class PolicySettingOut(Schema):
+    key: str
+    group: str
+    label: str
+    unit: str
+    value: Any
+    national_value: Any = Field(None, description="国家/省级规定的值(机构只能收紧);机构自设规则为 null")
+    direction: str
+    rule_id: str
+    source: str
+
+
+class PolicyVersionOut(Schema):
+    id: int
+    version: int
+    status: str
+    effective_from: dt.date | None
+    source_doc: str
+
+
+class PolicyOut(Schema):
+    institution_id: int
+    in_force: str = Field(description="今天生效的各层规则,如“全国基线 v1 + 本机构规范 v2”")
+    layer: str = Field(description="今天生效的机构层:本机构规范或机构规范模板")
+    can_edit: bool
+    settings: list[PolicySettingOut]
+    versions: list[PolicyVersionOut]
+
+
+class PolicyDraftIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, Any] = Field(default_factory=dict, max_length=len(institution.SETTINGS))
+    document: str = Field("", max_length=120, description="本机构规范文件名称")
+    effective_from: dt.date | None = None
+
+
+class PolicyPublishIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: dt.date
+
+
+def _policy_out(request: HttpRequest, institution_id: int) -> PolicyOut:
+    from meiguard.registry.models import Institution
+
+    inst = Institution.objects.visible_to(actor(request)).filter(pk=institution_id).first()  # type: ignore[attr-defined]
+    if inst is None:
+        raise NotFoundField("institution_id")
+    today = dt.date.today()
+    pack = services.resolve(inst.province, today, inst.pk)
+    base = institution.base_pack(inst.province, today)
+    return PolicyOut(
+        institution_id=inst.pk,
+        in_force=pack.version_label,
+        layer=pack.institution.display_label if pack.institution else "",
+        can_edit=institution.can_edit(actor(request), inst),  # type: ignore[attr-defined]
+        settings=[
+            PolicySettingOut(
+                key=row.setting.key,
+                group=str(row.setting.group),
+                label=str(row.setting.label),
+                unit=row.setting.unit,
+                value=row.value,
+                national_value=row.base_value,
+                direction=row.setting.direction,
+                rule_id=row.setting.rule_id,
+                source=row.source,
+            )
+            for row in institution.setting_rows(pack, base)
+        ],
+        versions=[
+            PolicyVersionOut(
+                id=v.pk,
+                version=v.version,
+                status=v.status,
+                effective_from=v.effective_from,
+                source_doc=v.source_doc,
+            )
+            for v in institution.versions(inst.pk)
+        ],
+    )
+
+
+@router.get(
+    "/institutions/{institution_id}/policy",
+    response={200: PolicyOut, 404: ErrorOut},
+    summary="本机构规范:设定值、版本 / An institution's policy",
+)
+def institution_policy(request: HttpRequest, institution_id: int) -> Any:
+    return _policy_out(request, institution_id)
+
+
+@router.post(
+    "/institutions/{institution_id}/policy/drafts",
+    response={200: PolicyVersionOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="保存本机构规范草稿 / Save a draft of the institution's policy",
+)
+def save_policy_draft(request: HttpRequest, institution_id: int, payload: PolicyDraftIn) -> Any:
+    v = institution.save_draft(
+        actor(request),  # type: ignore[attr-defined]
+        institution_id,
+        values=payload.values,
+        document=payload.document,
+        effective_from=payload.effective_from,
+    )
+    return PolicyVersionOut(
+        id=v.pk, version=v.version, status=v.status, effective_from=v.effective_from, source_doc=v.source_doc
+    )
+
+
+@router.post(
+    "/institutions/{institution_id}/policy/versions/{version}/publish",
+    response={200: PolicyVersionOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="发布本机构规范 / Publish a version of the institution's policy",
+)
+def publish_policy(request: HttpRequest, institution_id: int, version: int, payload: PolicyPublishIn) -> Any:
+    v = institution.publish(
+        actor(request),  # type: ignore[attr-defined]
+        institution_id,
+        version,
+        effective_from=payload.effective_from,
+    )
+    return PolicyVersionOut(
+        id=v.pk, version=v.version, status=v.status, effective_from=v.effective_from, source_doc=v.source_doc
     )

@@ -287,9 +287,11 @@ def viewer_org_ids(actor: Actor) -> frozenset[int] | None:
     return orgs
 
 
-def get_version(pk: int) -> RulePackVersion:
+def get_version(pk: int, actor: Actor | None = None) -> RulePackVersion:
+    from .queries import may_read_pack
+
     version = RulePackVersion.objects.select_related("pack", "pack__extends").filter(pk=pk).first()
-    if version is None:
+    if version is None or not may_read_pack(actor, version.pack):
         raise Http404("rule pack version")
     return version
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Prefetch
 from django.http import Http404
@@ -15,28 +16,37 @@ from .services import Procedure
 
 
 def packs_with_versions() -> list[RulePack]:
+    """The shared packs (national, provincial, the institution template); institutions' own policies are theirs."""
     versions = RulePackVersion.objects.annotate(rule_count=Count("rules")).order_by("-version")
     return list(
-        RulePack.objects.select_related("extends")
+        RulePack.objects.filter(institution_pk__isnull=True)
+        .select_related("extends")
         .prefetch_related(Prefetch("versions", queryset=versions))
         .order_by("jurisdiction", "code")
     )
 
 
-def get_pack(code: str) -> RulePack:
+def may_read_pack(actor: Any, pack: RulePack) -> bool:
+    """Shared packs are public to signed-in users; an institution's own policy to its staff and overseers."""
+    if pack.organization_pk is None or actor is None or actor.is_unrestricted:
+        return True
+    return pack.organization_pk in actor.readable_org_ids
+
+
+def get_pack(code: str, actor: Any = None) -> RulePack:
     pack = RulePack.objects.select_related("extends").filter(code=code).first()
-    if pack is None:
+    if pack is None or not may_read_pack(actor, pack):
         raise Http404(code)
     return pack
 
 
-def get_version(code: str, version: int) -> RulePackVersion:
+def get_version(code: str, version: int, actor: Any = None) -> RulePackVersion:
     found = (
         RulePackVersion.objects.select_related("pack", "pack__extends")
         .filter(pack__code=code, version=version)
         .first()
     )
-    if found is None:
+    if found is None or not may_read_pack(actor, found.pack):
         raise Http404(f"{code} v{version}")
     return found
 

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from meiguard.core.params import actor
+
 from . import impact, queries, services
 from .choices import Jurisdiction
 from .forms import DiffForm, ProcedureFilterForm
@@ -26,7 +28,7 @@ def pack_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def version_detail(request: HttpRequest, code: str, version: int) -> HttpResponse:
-    v = queries.get_version(code, version)
+    v = queries.get_version(code, version, actor(request))
     form = ProcedureFilterForm(request.GET or None)
     error = None
     try:
@@ -38,20 +40,20 @@ def version_detail(request: HttpRequest, code: str, version: int) -> HttpRespons
         return render(request, "rules/partials/_procedure_table.html", ctx)
     overlay = v.pack.jurisdiction == Jurisdiction.PROVINCIAL
     ctx["rules"] = queries.version_rules(v, include_procedures=overlay)
-    ctx["can_view_impact"] = impact.may_view(request.actor)  # type: ignore[attr-defined]
+    ctx["can_view_impact"] = impact.may_view(actor(request))  # type: ignore[attr-defined]
     return render(request, "rules/version_detail.html", ctx)
 
 
 @login_required
 def version_diff(request: HttpRequest, code: str) -> HttpResponse:
-    pack = queries.get_pack(code)
+    pack = queries.get_pack(code, actor(request))
     versions = list(pack.versions.order_by("-version"))
     form = DiffForm(request.GET or None, versions=versions)
     diff = None
     if form.is_bound and form.is_valid():
         diff = services.diff_versions(
-            queries.get_version(code, form.cleaned_data["a"]),
-            queries.get_version(code, form.cleaned_data["b"]),
+            queries.get_version(code, form.cleaned_data["a"], actor(request)),
+            queries.get_version(code, form.cleaned_data["b"], actor(request)),
         )
     return render(
         request, "rules/version_diff.html", {"pack": pack, "form": form, "diff": diff, "versions": versions}
@@ -79,8 +81,8 @@ def _impact_params(request: HttpRequest) -> dict[str, Any]:
 
 
 def _impact_report(request: HttpRequest, pk: int, params: dict[str, Any]) -> tuple[Any, impact.ImpactReport]:
-    org_ids = impact.viewer_org_ids(request.actor)  # type: ignore[attr-defined]  # 403 for other roles
-    version = impact.get_version(pk)  # 404
+    org_ids = impact.viewer_org_ids(actor(request))  # type: ignore[attr-defined]  # 403 for other roles
+    version = impact.get_version(pk, actor(request))  # 404
     report = impact.report_for(version, on=params["on"], refresh=params["refresh"]).restricted_to(org_ids)
     return version, report
 
