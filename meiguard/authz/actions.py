@@ -21,7 +21,7 @@ from meiguard.core.apierrors import NotFoundField, not_found_message
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.registry.models import Institution, Lot, Practitioner
 from meiguard.registry.validators import parse_udi
-from meiguard.rules.services import resolve
+from meiguard.rules.services import current_generation, resolve
 
 from . import snapshot as snapshots
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
@@ -368,12 +368,13 @@ def check_batch(
     items: list[BatchItem] = []
     rows: list[DecisionLog] = []
     all_loaded: list[snapshots.Loaded] = []
+    rules_gen = current_generation()  # once per batch: the batch is decided under the rules in force now
     for i, req in enumerate(reqs):
         if isinstance(req, NotFoundField | ActionError):
             items.append(BatchItem(i, error=req))
             continue
         try:
-            loaded = snapshots.load_for_log(actor, req)
+            loaded = snapshots.load_for_log(actor, req, rules_gen=rules_gen)
         except (NotFoundField, ActionError) as exc:
             items.append(BatchItem(i, error=exc))
             continue

@@ -1,4 +1,6 @@
-"""Invalidate cached snapshots: every write that can change a decision bumps a generation on commit.
+"""Invalidate cached snapshots: every registry or authorization write that can change a decision bumps a
+generation on commit. (Publishing a rule-pack version bumps the rules generation in the database instead,
+inside its transaction: ``rules.services.bump_generation``.)
 
 Signals catch every save path (actions, admin, seeding). Queryset ``update()`` bypasses them, so code that
 bulk-updates these models must call ``snapshot.bump`` itself (the registry's and authz's actions save rows).
@@ -12,7 +14,6 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from meiguard.registry import models as reg
-from meiguard.rules.models import RulePackVersion
 
 from . import models as authz
 from .snapshot import bump, gen_key
@@ -29,7 +30,7 @@ def _keys_for(instance: Any) -> list[str]:
         return [gen_key("lot", instance.pk)]
     if isinstance(instance, reg.Device):
         return [gen_key("dev", instance.pk)]
-    if isinstance(instance, reg.Product | reg.Supplier | reg.DistributionAuthorization | RulePackVersion):
+    if isinstance(instance, reg.Product | reg.Supplier | reg.DistributionAuthorization):
         return [gen_key("catalog")]
     if isinstance(instance, authz.Authorization):
         keys = [gen_key("i", instance.institution_id)]
@@ -49,7 +50,6 @@ WATCHED = (
     reg.Product,
     reg.Supplier,
     reg.DistributionAuthorization,
-    RulePackVersion,
     authz.Authorization,
 )
 

@@ -4,18 +4,30 @@ A snapshot has two kinds of part, cached separately so that one practitioner ask
 or one lot used by many practitioners, is loaded once:
 
 * the **people** part — institution, rule pack, practitioner (+ supervisor), their qualifications,
-  multi-site registrations and authorizations — keyed by those ids, the China calendar day, and the
-  *generations* of the institution, the practitioner(s) and the catalog;
-* the **items** — one entry per lot or device, keyed by its id and its own generation and the catalog's.
+  multi-site registrations and authorizations — keyed by those ids, the China calendar day and the
+  *generations* of the institution and the practitioner(s), and valid only for the rules generation it was
+  built under;
+* the **items** — one entry per lot or device, keyed by its id and its own generation and the product
+  catalog's (products, suppliers, distribution authorizations).
 
-Cold queries (whatever the data size): institution 1, the rule-pack version in force 1 (memoised per day and
-catalog generation), practitioners 1, qualifications 1, sites 1, authorizations 1; and, only for items not
-cached, lots 1 and devices 1 (each joined with its supplier's distribution authorizations). Every query reads
-plain rows (``values_list``, no model instances, no ordering) that become frozen facts directly.
+Two kinds of generation:
 
-Generations live in Django's cache and are bumped on commit by ``authz/signals.py`` after every relevant
-write, so the next request misses and reloads. Access is checked on every request, warm or cold, against the
-organisations recorded with each part: a foreign id is a 404 naming the request field.
+* the **rules generation** lives in the database (``rules.services.current_generation``) and is bumped inside
+  the transaction that publishes a rule-pack version, so every process sees a publish as it commits. Whatever
+  is derived from rule packs (the people part's pack, the memoised pack, the shared pack facts) is tied to it.
+  A warm request reads it with one primary-key SELECT (a batch reads it once); a cold request reads it in the
+  institution query, so the cold count does not grow;
+* the **registry generations** live in Django's cache and are bumped on commit by ``authz/signals.py`` after
+  every relevant registry or authorization write, so the next request misses and reloads.
+
+Cold queries (whatever the data size): institution 1 (with the rules generation), the rule-pack version in
+force 1 (memoised per day and rules generation), practitioners 1, qualifications 1, sites 1, authorizations 1;
+and, only for items not cached, lots 1 and devices 1 (each joined with its supplier's distribution
+authorizations). Warm: the rules generation 1. Every query reads plain rows (``values_list``, no model
+instances, no ordering) that become frozen facts directly.
+
+Access is checked on every request, warm or cold, against the organisations recorded with each part: a
+foreign id is a 404 naming the request field.
 """
 
 from __future__ import annotations
@@ -42,7 +54,13 @@ from meiguard.registry.models import (
     Qualification,
 )
 from meiguard.rules.choices import TITLE_RANK, Title
-from meiguard.rules.services import ResolvedPack, RuleRef, resolve
+from meiguard.rules.services import (
+    ResolvedPack,
+    RuleRef,
+    current_generation,
+    generation_subquery,
+    resolve,
+)
 
 from .codec import PEOPLE_KEYS, combine_digests, encode, part_digest
 from .facts import (
@@ -147,7 +165,7 @@ def clear() -> None:
     _stored.clear()
 
 
-class InstitutionRow(NamedTuple):
+class InstitutionRow(NamedTuple):  # INSTITUTION_COLUMNS
     pk: int
     organization_id: int
     name: str
@@ -171,6 +189,7 @@ class People:
     supervisor: PractitionerFacts | None
     authorizations: tuple[AuthorizationFacts, ...]
     visibility: tuple[tuple[str, frozenset[int]], ...]
+    rules_gen: int  # the rules generation ``pack`` was resolved under; another one makes this part stale
     pack_facts: dict[str, tuple[PackFacts, dict[str, Any], str]] = field(default_factory=dict)
     encoded: dict[str, Any] = field(default_factory=dict)
     digest: str = ""
@@ -182,6 +201,7 @@ class People:
             # procedure, so institutions of the same kind share them.
             inst = self.inst
             key = (
+                self.rules_gen,
                 self.pack.version_ids,
                 inst.institution_type,
                 inst.hospital_level,
@@ -318,8 +338,8 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
     )
 
 
-def _pack(province: str, institution_id: int, on: dt.date, catalog_gen: int) -> ResolvedPack:
-    key = (province, institution_id, on, catalog_gen)
+def _pack(province: str, institution_id: int, on: dt.date, rules_gen: int) -> ResolvedPack:
+    key = (province, institution_id, on, rules_gen)
     pack = _packs.get(key)
     if pack is None:
         pack = resolve(province, on, institution_id)
@@ -433,8 +453,14 @@ _DEVICE = (
 
 
 # The loader's fixed queries, compiled once per shape (lib/fixedsql.py): plain rows, no ordering.
+# The rules generation rides along as a last column, read in the same statement (so before the pack).
 Q_INSTITUTION = FixedQuery(
-    lambda pk: Institution.objects.filter(pk=pk).order_by().values_list(*INSTITUTION_COLUMNS)
+    lambda pk: (
+        Institution.objects.filter(pk=pk)
+        .order_by()
+        .annotate(_rules_gen=generation_subquery())
+        .values_list(*INSTITUTION_COLUMNS, "_rules_gen")
+    )
 )
 Q_PEOPLE = FixedQuery(
     lambda ids: Practitioner.objects.filter(pk__in=ids).order_by().values_list(*PERSON_COLUMNS)
@@ -458,16 +484,16 @@ Q_LOTS = FixedQuery(lambda ids: Lot.objects.filter(pk__in=ids).order_by().values
 Q_DEVICES = FixedQuery(lambda ids: DeviceModel.objects.filter(pk__in=ids).order_by().values_list(*_DEVICE))
 
 
-def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
-    """``catalog_gen`` None: resolve the rule pack afresh (no memo)."""
+def _load_people(req: DecisionRequest, rules_gen: int | None, *, memo: bool = True) -> People:
+    """``rules_gen`` None: the one read with the institution. ``memo`` False: resolve the rule pack afresh."""
     rows = Q_INSTITUTION.run(req.institution_id)
     if not rows:
         raise NotFoundField("institution_id")
-    inst = InstitutionRow(*rows[0])
+    inst = InstitutionRow(*rows[0][:-1])
+    if rules_gen is None:
+        rules_gen = rows[0][-1] or 0  # NULL: the generation row is missing (a flushed database)
     pack = (
-        resolve(inst.province, req.on, inst.pk)
-        if catalog_gen is None
-        else _pack(inst.province, inst.pk, req.on, catalog_gen)
+        _pack(inst.province, inst.pk, req.on, rules_gen) if memo else resolve(inst.province, req.on, inst.pk)
     )
     if req.procedure_code not in pack.procedures:
         raise NotFoundField("procedure_code")
@@ -526,6 +552,7 @@ def _load_people(req: DecisionRequest, catalog_gen: int | None) -> People:
         supervisor=person(req.supervisor_id) if req.supervisor_id else None,
         authorizations=auths,
         visibility=tuple(visibility),
+        rules_gen=rules_gen,
     )
 
 
@@ -612,13 +639,19 @@ def check_visible(actor: Actor, visibility: Iterable[tuple[str, frozenset[int]]]
             raise NotFoundField(field_name)
 
 
-def load_for_log(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Loaded:
-    """The snapshot for ``req`` checked against what ``actor`` may see, with its JSON form and digest."""
+def load_for_log(
+    actor: Actor, req: DecisionRequest, *, use_cache: bool = True, rules_gen: int | None = None
+) -> Loaded:
+    """The snapshot for ``req`` checked against what ``actor`` may see, with its JSON form and digest.
+
+    ``rules_gen``: the rules generation read once by a caller deciding many requests (a batch); by default a
+    warm request reads it (one query) and a cold one takes it from the institution query.
+    """
     lot_ids = sorted({u.lot_id for u in req.products})
     device_ids = sorted(set(req.device_ids))
     people_ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
     gen_keys = [
-        gen_key("catalog"),
+        gen_key("catalog"),  # products, suppliers, distribution authorizations (registry writes)
         gen_key("i", req.institution_id),
         *(gen_key("p", p) for p in people_ids),
         *(gen_key("lot", pk) for pk in lot_ids),
@@ -635,8 +668,13 @@ def load_for_log(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) 
         tuple(gens.get(k, 0) for k in gen_keys[: 2 + len(people_ids)]),
     )
     people: People | None = snapshots.get(people_key) if use_cache else None
+    if people is not None:
+        if rules_gen is None:
+            rules_gen = current_generation()
+        if people.rules_gen != rules_gen:
+            people = None  # a rule-pack version was published since: reload (rare)
     if people is None:
-        people = _load_people(req, catalog_gen if use_cache else None)
+        people = _load_people(req, rules_gen, memo=use_cache)
         if use_cache:
             snapshots.put(people_key, people)
     check_visible(actor, people.visibility)
@@ -705,6 +743,8 @@ class Loaded:
     digest: str  # == codec.snapshot_digest(encoded)
 
 
-def load(actor: Actor, req: DecisionRequest, *, use_cache: bool = True) -> Snapshot:
+def load(
+    actor: Actor, req: DecisionRequest, *, use_cache: bool = True, rules_gen: int | None = None
+) -> Snapshot:
     """The snapshot for ``req``, checked against what ``actor`` may see."""
-    return load_for_log(actor, req, use_cache=use_cache).snapshot
+    return load_for_log(actor, req, use_cache=use_cache, rules_gen=rules_gen).snapshot

@@ -170,6 +170,7 @@ def publish_version(
     version.published_at = timezone.now()
     version.save(update_fields=["status", "effective_from", "published_at"])
     audit.record(actor, "rules.rulepackversion.published", version, before=before)
+    services.bump_generation()  # in this transaction: every process sees the new version when it commits
     services.clear_cache()
     transaction.on_commit(services.clear_cache)
     return LoadResult(version, True)

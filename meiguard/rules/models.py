@@ -191,3 +191,21 @@ class Rule(models.Model):
 
     def audit_organization_id(self) -> int | None:
         return None
+
+
+class RulesGeneration(models.Model):
+    """One row (``id=1``) whose ``value`` grows by one in every transaction that publishes rules.
+
+    Processes cache what they derive from rule packs under this number (``authz/snapshot.py``) and read it
+    from the database, so a version published by any process is seen by every other one as soon as the
+    publishing transaction commits. Written only by ``services.bump_generation()``.
+    """
+
+    value = models.BigIntegerField(_("代数"), default=0)
+
+    class Meta:
+        verbose_name = _("规则代数")
+        verbose_name_plural = _("规则代数")
+
+    def __str__(self) -> str:
+        return f"rules generation {self.value}"

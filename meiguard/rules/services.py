@@ -3,8 +3,11 @@
 Other apps (registry, authz, clinical) use only the names in this module:
 
 - ``resolve(province, on)`` -> ``ResolvedPack``: the newest published national version effective on
-  ``on`` with the province's overlay (if any) applied on top. Cached in-process by
-  (province, version ids); publishing clears the cache.
+  ``on`` with the province's overlay (if any) applied on top. One query (which versions are in force);
+  the build is cached in-process by those versions' ids and checksums, so it needs no invalidation.
+- ``current_generation()`` / ``bump_generation()``: the database-wide rules generation. Whatever a process
+  caches from rule packs beyond ``resolve`` (the decision engine's memo) is keyed by it; every transaction
+  that publishes rules bumps it, so all processes see the change when that transaction commits.
 - ``derive_permitted_grade(...)`` -> ``GradeDerivation``: the highest surgical grade an institution
   may perform (IN-03), with the rule it came from.
 - ``diff_versions(a, b)`` -> ``VersionDiff``: added / removed / changed rules between two versions.
@@ -21,12 +24,13 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.errors import ActionError
+from meiguard.lib.fixedsql import FixedQuery
 
 from .choices import (
     PROVINCES,
@@ -38,7 +42,7 @@ from .choices import (
     Title,
     VersionStatus,
 )
-from .models import Rule, RulePackVersion
+from .models import Rule, RulePackVersion, RulesGeneration
 from .packfile import ANY_INSTITUTION, PROCEDURE_PREFIX
 from .sources import INSTITUTION_POLICY_LABEL, Citation, citation_from_json, source_text
 
@@ -650,6 +654,37 @@ def build(
 
 
 # --------------------------------------------------------------------------------------------
+# The rules generation (one row in the database, shared by every process)
+
+GENERATION_PK = 1
+_Q_GENERATION = FixedQuery(lambda pk: RulesGeneration.objects.filter(pk=pk).order_by().values_list("value"))
+
+
+def current_generation() -> int:
+    """The rules generation now (one primary-key SELECT of a one-row table; 0 if the row is missing)."""
+    rows = _Q_GENERATION.run(GENERATION_PK)
+    return int(rows[0][0]) if rows else 0
+
+
+def generation_subquery() -> Subquery:
+    """The generation as a scalar subquery, for reading it in the same statement as other rows (NULL if missing)."""
+    return Subquery(RulesGeneration.objects.filter(pk=GENERATION_PK).order_by().values("value")[:1])
+
+
+def bump_generation() -> None:
+    """Add one to the rules generation, inside the caller's transaction.
+
+    Call it from every transaction that changes what rule-pack-derived caches hold (publishing a version):
+    other processes see the new value exactly when that transaction commits, never before, and a rollback
+    undoes it. One ``UPDATE … SET value = value + 1`` (it also serialises concurrent publishers on the row).
+    """
+    updated = RulesGeneration.objects.filter(pk=GENERATION_PK).update(value=F("value") + 1)
+    if not updated:  # the row was deleted (or a flushed test database): recreate it, then count this bump
+        RulesGeneration.objects.get_or_create(pk=GENERATION_PK, defaults={"value": 0})
+        RulesGeneration.objects.filter(pk=GENERATION_PK).update(value=F("value") + 1)
+
+
+# --------------------------------------------------------------------------------------------
 # Resolution + cache
 
 _cache: dict[tuple[Any, ...], ResolvedPack] = {}
@@ -657,7 +692,8 @@ _cache_lock = threading.Lock()
 
 
 def clear_cache() -> None:
-    """Forget resolved packs (called when a version is published)."""
+    """Forget resolved packs. Not needed for correctness (the key names the versions in force); publishing
+    calls it to drop builds that will no longer be asked for."""
     with _cache_lock:
         _cache.clear()
         _version_rules.clear()

@@ -133,7 +133,7 @@ def test_query_count_is_pinned_and_independent_of_the_number_of_procedures(clini
 def test_a_warm_snapshot_saves_the_loader_queries(clinic, django_assert_num_queries):
     li = clinic.world.actor("li")
     queries.capabilities(li, clinic.li.pk, ON)
-    with django_assert_num_queries(3):  # practitioner, institutions, rule pack versions
+    with django_assert_num_queries(4):  # practitioner, institutions, rule pack versions, rules generation
         queries.capabilities(li, clinic.li.pk, ON)
 
 
