@@ -306,4 +306,3 @@ def test_a_new_row_with_an_anaesthetist_round_trips(clinic, surgery):
     assert snapshot_digest(data) == loaded.digest
     assert decode(Snapshot, data) == loaded.snapshot
     assert decode(DecisionRequest, json.loads(json.dumps(encode(req)))) == req
-
