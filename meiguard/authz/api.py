@@ -15,6 +15,7 @@ from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 from meiguard.rules.api import RuleRefOut
+from meiguard.rules.choices import Anesthesia
 
 from . import actions, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, TechnologyKind
@@ -53,6 +54,10 @@ class DecisionIn(Schema):
     products: list[ProductUseIn] = Field(default_factory=list, max_length=20)
     device_ids: list[int] = Field(default_factory=list, max_length=10)
     supervisor_id: int | None = Field(None, ge=1, description="在场指导的主诊医师")
+    anesthetist_id: int | None = Field(None, ge=1, description="实施麻醉的麻醉医师")
+    anesthesia: Anesthesia | None = Field(
+        None, description="麻醉方式 local / epidural-iv / general(默认:项目目录的最高麻醉方式)"
+    )
 
     def to_request(self, actor: Actor) -> DecisionRequest:
         uses = []
@@ -72,6 +77,8 @@ class DecisionIn(Schema):
             products=tuple(uses),
             device_ids=tuple(self.device_ids),
             supervisor_id=self.supervisor_id,
+            anesthetist_id=self.anesthetist_id,
+            anesthesia=str(self.anesthesia) if self.anesthesia else None,
         )
 
 

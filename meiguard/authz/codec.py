@@ -75,7 +75,13 @@ def decode(tp: Any, data: Any) -> Any:
     return data
 
 
-PEOPLE_KEYS = ("institution", "practitioner", "supervisor", "authorizations")
+PEOPLE_KEYS = ("institution", "practitioner", "supervisor", "authorizations", "anesthetist")
+
+
+def people_part(encoded: dict[str, Any]) -> dict[str, Any]:
+    """The people keys of an encoded snapshot. ``anesthetist`` is stored only when there is one, so snapshots
+    stored before it existed keep their digest and decode with ``anesthetist=None``."""
+    return {k: encoded[k] for k in PEOPLE_KEYS if k in encoded}
 
 
 def part_digest(encoded: Any) -> str:
@@ -91,7 +97,7 @@ def snapshot_digest(encoded: dict[str, Any]) -> str:
     """The name of an encoded snapshot; the loader computes the same value from its cached parts."""
     return combine_digests(
         part_digest(encoded["pack"]),
-        part_digest({k: encoded[k] for k in PEOPLE_KEYS}),
+        part_digest(people_part(encoded)),
         [part_digest(x) for x in encoded["lots"]],
         [part_digest(x) for x in encoded["devices"]],
     )

@@ -37,6 +37,8 @@ class DecisionRequest:
     products: tuple[ProductUse, ...] = ()
     device_ids: tuple[int, ...] = ()
     supervisor_id: int | None = None
+    anesthetist_id: int | None = None
+    anesthesia: str | None = None  # local / epidural-iv / general; None = the procedure's anesthesia_max
 
     @property
     def on(self) -> dt.date:
@@ -57,11 +59,15 @@ class ProcedureFacts:
     name_zh: str
     name_en: str
     rule: RuleRef
+    anesthesia_max: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChiefRequirement:
-    """PR-02/PR-05/PR-06: what a 主诊医师 filing of this subject needs."""
+    """PR-02/PR-05/PR-06: what a 主诊医师 filing of this subject needs.
+
+    The last four fields are provincial extras (PR-05, Beijing); their defaults ask for nothing.
+    """
 
     subject: str
     min_years: int
@@ -69,6 +75,21 @@ class ChiefRequirement:
     min_title_rank: int
     rule: RuleRef
     scope_rule: RuleRef | None = None  # PR-06: the practice-scope table (when the pack has one)
+    training_min_years: Decimal = Decimal(0)
+    clinical_alternative_years: Decimal = Decimal(1)
+    periodic_assessment_required: bool = False
+    registered_in_province: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnesthesiaRule:
+    """PG-01/PR-09: the anaesthesia of one surgical grade and whether it needs an anaesthetist."""
+
+    grade: int
+    anesthesia_max: str
+    requires_anesthetist: bool
+    rule: RuleRef
+    requires_privilege: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +144,19 @@ class PackFacts:
     ungraded_authorization_rule: RuleRef | None = None  # institution layer
     product_authorization_rule: RuleRef | None = None  # institution layer
     device_authorization_rule: RuleRef | None = None  # institution layer
+    # PG-01/PR-09: every anaesthesia rule of the pack (by grade); the engine picks the one that applies.
+    anesthesia_rules: tuple[AnesthesiaRule, ...] = ()
+    # SP-02: the technology rule listing this procedure (None: no technology authorization needed).
+    technology_rule: RuleRef | None = None
+    # PR-07.nurse: years of nursing experience a nurse needs (0: not checked).
+    nurse_min_years: Decimal = Decimal(0)
+    nurse_qualification_rule: RuleRef | None = None
+    # PR-07 [S05]: warn a nurse whose registration expires within this many days (None: no warning).
+    nurse_renewal_notice_days: int | None = None
+    nurse_renewal_rule: RuleRef | None = None
+    # IN-04 [S09]: warn when the institution's 校验 is due within this many months (None: no warning).
+    verification_notice_months: int | None = None
+    verification_notice_rule: RuleRef | None = None
 
 
 # ---- registry facts ----------------------------------------------------------------------------
@@ -138,6 +172,7 @@ class InstitutionFacts:
     next_verification_due: dt.date | None
     subjects: frozenset[str]
     province: str
+    has_anesthesiology: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +193,7 @@ class QualificationFacts:
     qualifying_years: int | None = None
     hours: Decimal | None = None
     reference: str = ""  # product brand / device model a training certificate covers
+    duration_months: int | None = None  # aesthetic training (进修) / aesthetic clinical work (PR-05)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +207,8 @@ class PractitionerFacts:
     main_institution_id: int
     sites: tuple[SiteFacts, ...] = ()
     qualifications: tuple[QualificationFacts, ...] = ()
+    practising_since: dt.date | None = None
+    main_province: str = ""  # province of the main institution (where the 执业注册 is held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +274,12 @@ class Snapshot:
     institution: InstitutionFacts
     practitioner: PractitionerFacts
     supervisor: PractitionerFacts | None = None
-    authorizations: tuple[AuthorizationFacts, ...] = ()  # the practitioner's, at this institution
+    # The practitioner's and the anaesthetist's at this institution, plus technology authorizations that
+    # apply here (granted to the institution, or institution-wide with no practitioner).
+    authorizations: tuple[AuthorizationFacts, ...] = ()
     lots: tuple[LotFacts, ...] = ()
     devices: tuple[DeviceFacts, ...] = ()
+    anesthetist: PractitionerFacts | None = None
 
     def lot(self, lot_id: int) -> LotFacts | None:
         return next((lot for lot in self.lots if lot.id == lot_id), None)

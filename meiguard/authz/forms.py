@@ -21,7 +21,7 @@ from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.registry.choices import DoseUnit
 from meiguard.registry.models import Institution
-from meiguard.rules.choices import Profession, Subject
+from meiguard.rules.choices import Anesthesia, Profession, Subject
 from meiguard.rules.services import resolve
 
 from . import actions, queries
@@ -83,6 +83,12 @@ class CheckForm(forms.Form):
     supervisor = forms.TypedChoiceField(
         label=_("在场指导的主诊医师(可选)"), coerce=int, empty_value=None, required=False
     )
+    anesthetist = forms.TypedChoiceField(
+        label=_("麻醉医师(可选)"), coerce=int, empty_value=None, required=False
+    )
+    anesthesia = forms.ChoiceField(
+        label=_("麻醉方式(默认按项目)"), choices=[("", _("按项目目录")), *Anesthesia.choices], required=False
+    )
     devices = forms.TypedMultipleChoiceField(
         label=_("设备(可选)"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -122,7 +128,7 @@ class CheckForm(forms.Form):
             )
         inst = self.chosen
         if inst is None:
-            for name in ("practitioner", "supervisor"):
+            for name in ("practitioner", "supervisor", "anesthetist"):
                 self.fields[name].choices = _blank([], _("请先选择机构"))  # type: ignore[attr-defined]
             self.fields["procedure"].choices = _blank([], _("请先选择机构"))  # type: ignore[attr-defined]
             return
@@ -136,6 +142,16 @@ class CheckForm(forms.Form):
                 (p.pk, f"{p.name} · {p.get_title_display()}")
                 for p in people
                 if p.profession == Profession.DOCTOR
+            ],
+            _("无"),
+        )
+        # Physicians whose practice scope is 麻醉科 (the engine checks the rest).
+        self.fields["anesthetist"].choices = _blank(  # type: ignore[attr-defined]
+            [
+                (p.pk, f"{p.name} · {p.get_title_display()}")
+                for p in people
+                if p.profession in (Profession.DOCTOR, Profession.ANESTHETIST)
+                and p.practice_scope == "麻醉科"
             ],
             _("无"),
         )
@@ -221,6 +237,8 @@ class CheckForm(forms.Form):
             products=self.products(),
             device_ids=tuple(data.get("devices") or ()),
             supervisor_id=data.get("supervisor"),
+            anesthetist_id=data.get("anesthetist"),
+            anesthesia=data.get("anesthesia") or None,
         )
 
 

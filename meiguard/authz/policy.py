@@ -16,6 +16,7 @@ from enum import StrEnum
 from meiguard.rules.services import RuleRef
 
 from .facts import (
+    AnesthesiaRule,
     AuthorizationFacts,
     DecisionRequest,
     LotFacts,
@@ -68,12 +69,24 @@ NURSE_REGISTRATION = "nurse_registration"
 CHIEF_FILING = "chief_physician_filing"
 TRAINING = "training_certificate"
 NURSE_TRAINING_HOURS = "nurse_training_hours"
+PERIODIC_ASSESSMENT = "periodic_assessment"
+AESTHETIC_TRAINING = "aesthetic_training"
+AESTHETIC_CLINICAL_WORK = "aesthetic_clinical_work"
 REJECTED = "rejected"
 UNVERIFIED = "unverified"
 
 ACTIVE = "active"
 DOCTOR = "doctor"
 NURSE = "nurse"
+ANESTHETIST = "anesthetist"  # Profession.ANESTHETIST (麻醉医师): a physician too
+
+QUALIFICATION = "qualification"
+TECHNOLOGY = "technology"
+LOCAL_ANESTHESIA = "local"
+ANESTHESIOLOGY_SCOPE = "麻醉科"  # PRACTICE_SCOPES
+# An anaesthesia privilege is a qualification authorization of the anaesthetist at the institution whose
+# procedure_category is this (no catalog item has it, so it never covers a procedure); max_grade limits it.
+ANESTHESIA_PRIVILEGE_CATEGORY = "麻醉"
 
 
 def _d(value: object) -> str:
@@ -94,6 +107,31 @@ def _warn(code: str, rule: RuleRef, **facts: object) -> Reason:
 
 def _usable(q: QualificationFacts) -> bool:
     return q.verification_status != REJECTED
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _licence_state(
+    p: PractitionerFacts, kind: str, on: dt.date
+) -> tuple[str, QualificationFacts | None, dt.date | None]:
+    """("missing" | "expired" | "ok", the best current licence, the last end date). Rejected ones don't count."""
+    licences = [q for q in p.qualifications if q.kind == kind and _usable(q)]
+    current = [q for q in licences if _within(on, q.valid_from, q.valid_until)]
+    if not licences:
+        return "missing", None, None
+    if not current:
+        return "expired", None, max((q.valid_until for q in licences if q.valid_until), default=None)
+    best = max(current, key=lambda q: q.valid_until or dt.date.max)
+    return "ok", best, best.valid_until
 
 
 def _valid_quals(p: PractitionerFacts, kind: str, on: dt.date, subject: str = "") -> list[QualificationFacts]:
@@ -142,6 +180,17 @@ def check_institution(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
             verification_due=due,
             on=on,
         )
+    months = snap.pack.verification_notice_months
+    notice_rule = snap.pack.verification_notice_rule
+    if due is not None and on <= due and months and notice_rule and due <= _add_months(on, months):
+        # IN-04: apply for 校验 this many months before the cycle ends.
+        yield _warn(
+            "INSTITUTION_VERIFICATION_DUE_SOON",
+            notice_rule,
+            institution=inst.name,
+            verification_due=due,
+            notice_months=months,
+        )
 
 
 def check_subject_and_grade(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
@@ -177,16 +226,31 @@ def check_practitioner(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]
     if p.profession not in (DOCTOR, NURSE):
         yield _deny("PROFESSION_NOT_PERMITTED", rule, practitioner=p.name, profession=p.profession)
     licence_kind = NURSE_REGISTRATION if p.profession == NURSE else PRACTICE_LICENCE
-    licences = [q for q in p.qualifications if q.kind == licence_kind and _usable(q)]
-    current = [q for q in licences if _within(on, q.valid_from, q.valid_until)]
-    if not licences:
+    state, best, last = _licence_state(p, licence_kind, on)
+    renewal_days, renewal_rule = snap.pack.nurse_renewal_notice_days, snap.pack.nurse_renewal_rule
+    if state == "missing":
         yield _deny("PRACTITIONER_LICENCE_MISSING", rule, practitioner=p.name, kind=licence_kind)
-    elif not current:
-        last = max((q.valid_until for q in licences if q.valid_until), default=None)
+    elif state == "expired":
         yield _deny("PRACTITIONER_LICENCE_EXPIRED", rule, practitioner=p.name, valid_until=last, on=on)
-    else:
-        best = max(current, key=lambda q: q.valid_until or dt.date.max)
-        if best.valid_until is not None and (best.valid_until - on).days <= snap.pack.warn_days:
+    elif best is not None:
+        if (
+            p.profession == NURSE
+            and renewal_days is not None
+            and renewal_rule is not None
+            and best.valid_until is not None
+        ):
+            # PR-07 [S05]: renewal must be applied for this many days before expiry (replaces the generic
+            # expiry warning for nurses, which would say the same thing).
+            if (best.valid_until - on).days <= renewal_days:
+                yield _warn(
+                    "NURSE_REGISTRATION_RENEWAL_DUE",
+                    renewal_rule,
+                    practitioner=p.name,
+                    valid_until=best.valid_until,
+                    days_left=(best.valid_until - on).days,
+                    notice_days=renewal_days,
+                )
+        elif best.valid_until is not None and (best.valid_until - on).days <= snap.pack.warn_days:
             yield _warn(
                 "PRACTITIONER_LICENCE_EXPIRING",
                 rule,
@@ -253,7 +317,60 @@ def _chief_problems(p: PractitionerFacts, snap: Snapshot, on: dt.date) -> list[R
                 required_rank=req.min_title_rank,
             )
         )
+    problems.extend(_provincial_chief_problems(p, snap, on))
     return problems
+
+
+def _provincial_chief_problems(p: PractitionerFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]:
+    """PR-05 (Beijing): registered in the province, periodic assessment passed, training or clinical work."""
+    req = snap.pack.chief
+    assert req is not None
+    province = snap.institution.province
+    if req.registered_in_province and p.main_province != province:
+        # The 执业注册 is held where the main institution is; multi-site filings do not move it.
+        yield _deny(
+            "CHIEF_NOT_REGISTERED_IN_PROVINCE",
+            req.rule,
+            practitioner=p.name,
+            registered_province=p.main_province,
+            province=province,
+        )
+    if req.periodic_assessment_required and not _valid_quals(p, PERIODIC_ASSESSMENT, on):
+        last = max(
+            (q.valid_until for q in p.qualifications if q.kind == PERIODIC_ASSESSMENT and q.valid_until),
+            default=None,
+        )
+        yield _deny("PERIODIC_ASSESSMENT_NOT_CURRENT", req.rule, practitioner=p.name, last_valid_until=last)
+    if req.training_min_years > 0:
+
+        def longest(kind: str) -> int:
+            return max(
+                (q.duration_months or 0 for q in p.qualifications if q.kind == kind and _usable(q)), default=0
+            )
+
+        training, clinical = longest(AESTHETIC_TRAINING), longest(AESTHETIC_CLINICAL_WORK)
+        need_training = int(req.training_min_years * 12)
+        need_clinical = int(req.clinical_alternative_years * 12)
+        if training < need_training and clinical < need_clinical:
+            yield _deny(
+                "CHIEF_TRAINING_SHORT",
+                req.rule,
+                practitioner=p.name,
+                training_months=training,
+                required_training_months=need_training,
+                clinical_months=clinical,
+                required_clinical_months=need_clinical,
+            )
+
+
+def _supervisor_licence(sup: PractitionerFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]:
+    """A supervising 主诊 must hold a current practice licence (PR-02 criterion 1), like the operator."""
+    rule = snap.pack.chief.rule if snap.pack.chief is not None else snap.pack.supervision_rule
+    state, _best, last = _licence_state(sup, PRACTICE_LICENCE, on)
+    if state == "missing":
+        yield _deny("SUPERVISOR_LICENCE_MISSING", rule, supervisor=sup.name)
+    elif state == "expired":
+        yield _deny("SUPERVISOR_LICENCE_EXPIRED", rule, supervisor=sup.name, valid_until=last, on=on)
 
 
 def _supervisor_ok(req: DecisionRequest, snap: Snapshot) -> tuple[bool, list[Reason]]:
@@ -276,6 +393,7 @@ def _supervisor_ok(req: DecisionRequest, snap: Snapshot) -> tuple[bool, list[Rea
         out.extend(problems)
     if sup.status != ACTIVE or sup.profession != DOCTOR:
         out.append(_deny("SUPERVISOR_NOT_ACTIVE", rule, supervisor=sup.name, status=sup.status))
+    out.extend(_supervisor_licence(sup, snap, req.on))
     if not _registered_here(sup, snap.institution.id, req.on):
         out.append(
             _deny(
@@ -333,6 +451,31 @@ def check_qualified_for_procedure(req: DecisionRequest, snap: Snapshot) -> Itera
                 hours=hours,
                 required=snap.pack.nurse_min_training_hours,
             )
+        yield from _nurse_experience(p, snap, on)
+
+
+def _nurse_experience(p: PractitionerFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]:
+    """PR-07: ≥ N years of nursing, counted from Practitioner.practising_since (开始执业日期).
+
+    Unknown (no date recorded) is a warning, not a denial: the date is optional in the registry and the
+    nurse's registration is checked separately; the warning asks for it to be recorded.
+    """
+    rule, years = snap.pack.nurse_qualification_rule, snap.pack.nurse_min_years
+    if rule is None or years <= 0:
+        return
+    if p.practising_since is None:
+        yield _warn("NURSE_EXPERIENCE_UNKNOWN", rule, practitioner=p.name, required_years=years)
+        return
+    enough_on = _add_months(p.practising_since, int(years * 12))
+    if on < enough_on:
+        yield _deny(
+            "NURSE_EXPERIENCE_SHORT",
+            rule,
+            practitioner=p.name,
+            practising_since=p.practising_since,
+            required_years=years,
+            enough_on=enough_on,
+        )
 
 
 # ---- authorizations ---------------------------------------------------------------------------
@@ -341,8 +484,9 @@ def check_qualified_for_procedure(req: DecisionRequest, snap: Snapshot) -> Itera
 def _covers_procedure(a: AuthorizationFacts, snap: Snapshot) -> bool:
     proc = snap.pack.procedure
     return (
-        a.kind == "qualification"
+        a.kind == QUALIFICATION
         and a.institution_id == snap.institution.id
+        and a.practitioner_id == snap.practitioner.id
         and (
             a.procedure_code == proc.code
             or (
@@ -355,29 +499,46 @@ def _covers_procedure(a: AuthorizationFacts, snap: Snapshot) -> bool:
     )
 
 
+# The same states of a technology authorization (SP-02 新技术准入) have their own codes.
+TECHNOLOGY_CODES = {
+    "AUTHORIZATION_SUSPENDED": "TECHNOLOGY_AUTHORIZATION_SUSPENDED",
+    "AUTHORIZATION_REVOKED": "TECHNOLOGY_AUTHORIZATION_REVOKED",
+    "AUTHORIZATION_NOT_YET_VALID": "TECHNOLOGY_AUTHORIZATION_NOT_YET_VALID",
+    "AUTHORIZATION_NOT_ACTIVE": "TECHNOLOGY_AUTHORIZATION_NOT_ACTIVE",
+    "AUTHORIZATION_EXPIRED": "TECHNOLOGY_AUTHORIZATION_EXPIRED",
+}
+
+
 def _authorization_reasons(
     candidates: list[AuthorizationFacts],
     on: dt.date,
     rule: RuleRef,
     missing_code: str,
     warn_days: int,
+    technology: bool = False,
     **facts: object,
 ) -> tuple[AuthorizationFacts | None, list[Reason]]:
-    """Pick the authorization in force, or explain why none is (missing / not yet / expired / suspended)."""
+    """Pick the authorization in force, or explain why none is (missing / not yet / expired / suspended).
+
+    ``technology``: use the ``TECHNOLOGY_AUTHORIZATION_*`` codes instead of ``AUTHORIZATION_*``.
+    """
+
+    def code(name: str) -> str:
+        return TECHNOLOGY_CODES[name] if technology else name
+
     in_force = [a for a in candidates if a.status == ACTIVE and _within(on, a.valid_from, a.valid_until)]
     if in_force:
         best = max(in_force, key=lambda a: a.valid_until or dt.date.max)
         if best.valid_until is not None and (best.valid_until - on).days <= warn_days:
-            return best, [
-                _warn(
-                    "AUTHORIZATION_EXPIRING",
-                    rule,
-                    authorization=best.id,
-                    valid_until=best.valid_until,
-                    days_left=(best.valid_until - on).days,
-                    **facts,
-                )
-            ]
+            expiring = dict(
+                authorization=best.id,
+                valid_until=best.valid_until,
+                days_left=(best.valid_until - on).days,
+                **facts,
+            )
+            if technology:
+                return best, [_warn("TECHNOLOGY_AUTHORIZATION_EXPIRING", rule, **expiring)]
+            return best, [_warn("AUTHORIZATION_EXPIRING", rule, **expiring)]
         return best, []
     if not candidates:
         return None, [_deny(missing_code, rule, **facts)]
@@ -386,7 +547,7 @@ def _authorization_reasons(
         if a.status in ("suspended", "revoked"):
             out.append(
                 _deny(
-                    "AUTHORIZATION_SUSPENDED" if a.status == "suspended" else "AUTHORIZATION_REVOKED",
+                    code("AUTHORIZATION_SUSPENDED" if a.status == "suspended" else "AUTHORIZATION_REVOKED"),
                     rule,
                     authorization=a.id,
                     **facts,
@@ -395,14 +556,26 @@ def _authorization_reasons(
         elif a.status in (ACTIVE, "draft") and a.valid_from > on:
             out.append(
                 _deny(
-                    "AUTHORIZATION_NOT_YET_VALID", rule, authorization=a.id, valid_from=a.valid_from, **facts
+                    code("AUTHORIZATION_NOT_YET_VALID"),
+                    rule,
+                    authorization=a.id,
+                    valid_from=a.valid_from,
+                    **facts,
                 )
             )
         elif a.status == "draft":
-            out.append(_deny("AUTHORIZATION_NOT_ACTIVE", rule, authorization=a.id, status=a.status, **facts))
+            out.append(
+                _deny(code("AUTHORIZATION_NOT_ACTIVE"), rule, authorization=a.id, status=a.status, **facts)
+            )
         else:
             out.append(
-                _deny("AUTHORIZATION_EXPIRED", rule, authorization=a.id, valid_until=a.valid_until, **facts)
+                _deny(
+                    code("AUTHORIZATION_EXPIRED"),
+                    rule,
+                    authorization=a.id,
+                    valid_until=a.valid_until,
+                    **facts,
+                )
             )
     return None, out
 
@@ -441,6 +614,117 @@ def check_authorization(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason
             authorization=best.id,
             supervisor_id=best.supervisor_id,
         )
+
+
+def check_technology(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
+    """SP-02 新技术和新项目准入: a procedure a technology rule lists needs a technology authorization in force here.
+
+    A technology authorization covers the catalog item in its ``procedure_code``; it may name the operator or
+    no one (institution-wide).
+    """
+    rule, proc = snap.pack.technology_rule, snap.pack.procedure
+    if rule is None:
+        return
+    candidates = [
+        a
+        for a in snap.authorizations
+        if a.kind == TECHNOLOGY
+        and a.procedure_code == proc.code
+        and a.institution_id == snap.institution.id
+        and a.practitioner_id in (None, snap.practitioner.id)
+    ]
+    _, reasons = _authorization_reasons(
+        candidates,
+        req.on,
+        rule,
+        "TECHNOLOGY_AUTHORIZATION_MISSING",
+        snap.pack.warn_days,
+        technology=True,
+        procedure=proc.code,
+    )
+    yield from reasons
+
+
+# ---- anaesthesia ------------------------------------------------------------------------------
+
+
+def anesthesia_needs(req: DecisionRequest, snap: Snapshot) -> tuple[str | None, AnesthesiaRule | None]:
+    """(the effective anaesthesia, the pack rule that makes an anaesthetist necessary — None if none does).
+
+    The effective anaesthesia is the request's, else the procedure's ``anesthesia_max``, else the one of the
+    pack's rule for its grade. An anaesthetist is needed when it is beyond local, or when the rule for the
+    procedure's grade says so; the rule cited is that one, else (an ungraded item under deeper anaesthesia)
+    the lowest-grade rule for that anaesthesia that requires an anaesthetist.
+    """
+    proc, rules = snap.pack.procedure, snap.pack.anesthesia_rules
+    by_grade = next((a for a in rules if a.grade == proc.grade), None) if proc.grade is not None else None
+    effective = req.anesthesia or proc.anesthesia_max or (by_grade.anesthesia_max if by_grade else None)
+    if by_grade is not None and by_grade.requires_anesthetist:
+        return effective, by_grade
+    if effective is None or effective == LOCAL_ANESTHESIA:
+        return effective, None
+    needing = sorted((a for a in rules if a.requires_anesthetist), key=lambda a: a.grade)
+    same = [a for a in needing if a.anesthesia_max == effective]
+    chosen = same or needing
+    return effective, chosen[0] if chosen else None
+
+
+def check_anesthesia(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
+    """PG-01/PR-09: anaesthesia beyond local needs a 麻醉科 and a qualified anaesthetist of the institution."""
+    effective, rule = anesthesia_needs(req, snap)
+    if rule is None:
+        return
+    ref, inst, proc, on = rule.rule, snap.institution, snap.pack.procedure, req.on
+    if not inst.has_anesthesiology:
+        yield _deny("ANESTHESIOLOGY_DEPARTMENT_MISSING", ref, institution=inst.name, anesthesia=effective)
+    a = snap.anesthetist
+    if req.anesthetist_id is None or a is None:
+        yield _deny("ANESTHETIST_REQUIRED", ref, procedure=proc.code, anesthesia=effective)
+        return
+    if a.profession not in (DOCTOR, ANESTHETIST):
+        yield _deny("ANESTHETIST_NOT_DOCTOR", ref, anesthetist=a.name, profession=a.profession)
+    if a.status != ACTIVE:
+        yield _deny("ANESTHETIST_NOT_ACTIVE", ref, anesthetist=a.name, status=a.status)
+    if not _registered_here(a, inst.id, on):
+        yield _deny("ANESTHETIST_NOT_REGISTERED_HERE", ref, anesthetist=a.name, institution=inst.name)
+    state, _best, last = _licence_state(a, PRACTICE_LICENCE, on)
+    if state == "missing":
+        yield _deny("ANESTHETIST_LICENCE_MISSING", ref, anesthetist=a.name)
+    elif state == "expired":
+        yield _deny("ANESTHETIST_LICENCE_EXPIRED", ref, anesthetist=a.name, valid_until=last, on=on)
+    if ANESTHESIOLOGY_SCOPE not in a.practice_scopes:
+        yield _deny(
+            "ANESTHETIST_SCOPE_NOT_ANESTHESIOLOGY",
+            ref,
+            anesthetist=a.name,
+            scopes=",".join(sorted(a.practice_scopes)),
+        )
+    if rule.requires_privilege:
+        candidates = [
+            x
+            for x in snap.authorizations
+            if x.kind == QUALIFICATION
+            and x.practitioner_id == a.id
+            and x.institution_id == inst.id
+            and x.procedure_category == ANESTHESIA_PRIVILEGE_CATEGORY
+        ]
+        best, reasons = _authorization_reasons(
+            candidates, on, ref, "ANESTHESIA_PRIVILEGE_MISSING", snap.pack.warn_days, anesthetist=a.name
+        )
+        yield from reasons
+        if (
+            best is not None
+            and best.max_grade is not None
+            and proc.grade is not None
+            and proc.grade > best.max_grade
+        ):
+            yield _deny(
+                "AUTHORIZATION_GRADE_LIMIT",
+                ref,
+                authorization=best.id,
+                max_grade=best.max_grade,
+                procedure_grade=proc.grade,
+            )
 
 
 # ---- products and lots ------------------------------------------------------------------------
@@ -497,6 +781,7 @@ def _lot_reasons(lot: LotFacts, snap: Snapshot, on: dt.date) -> Iterator[Reason]
             if a.kind == "product"
             and a.product_brand == product.brand
             and a.institution_id == snap.institution.id
+            and a.practitioner_id == snap.practitioner.id
         ]
         _, reasons = _authorization_reasons(
             candidates,
@@ -597,6 +882,7 @@ def check_devices(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
             if a.kind == "device"
             and a.device_model == device.model
             and a.institution_id == snap.institution.id
+            and a.practitioner_id == snap.practitioner.id
         ]
         _, reasons = _authorization_reasons(
             candidates,
@@ -616,6 +902,8 @@ CHECKS: tuple[Check, ...] = (
     check_practitioner,
     check_qualified_for_procedure,
     check_authorization,
+    check_technology,
+    check_anesthesia,
     check_lots,
     check_doses,
     check_devices,
@@ -631,13 +919,14 @@ def outcome_of(reasons: Iterable[Reason]) -> Outcome:
     return Outcome.ALLOW
 
 
-# What a practitioner may do in general (no particular lot or device): the capability list.
+# What a practitioner may do in general (no particular lot, device or anaesthetist): the capability list.
 PRACTITIONER_CHECKS: tuple[Check, ...] = (
     check_institution,
     check_subject_and_grade,
     check_practitioner,
     check_qualified_for_procedure,
     check_authorization,
+    check_technology,
 )
 
 

@@ -15,7 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.registry.choices import ProductCategory
-from meiguard.rules.choices import Invasiveness, Profession, Subject
+from meiguard.rules.choices import Anesthesia, Invasiveness, Profession, Subject
 
 from .policy import Reason
 
@@ -29,6 +29,9 @@ REASONS: dict[str, Promise] = {
         "机构“{institution}”的执业许可证将于 {valid_until} 到期(剩余 {days_left} 天)"
     ),
     "INSTITUTION_VERIFICATION_OVERDUE": _("机构“{institution}”的校验已逾期(应于 {verification_due} 前完成)"),
+    "INSTITUTION_VERIFICATION_DUE_SOON": _(
+        "机构“{institution}”的校验将于 {verification_due} 到期,应在期满前 {notice_months} 个月申请校验"
+    ),
     "SUBJECT_NOT_REGISTERED": _("项目 {procedure} 属于 {subject},不在机构登记的诊疗科目内"),
     "PROCEDURE_REQUIRES_MANUAL_REVIEW": _("项目 {procedure} 未在分级目录中定级,须人工审核后方可开展"),
     "PROCEDURE_GRADE_EXCEEDS_INSTITUTION": _(
@@ -54,10 +57,30 @@ REASONS: dict[str, Promise] = {
     "SUPERVISOR_NOT_CHIEF_FOR_SUBJECT": _("指导医师 {supervisor} 不是 {subject} 的备案主诊医师"),
     "SUPERVISOR_NOT_ACTIVE": _("指导医师 {supervisor} 当前不能执业({status})"),
     "SUPERVISOR_NOT_REGISTERED_HERE": _("指导医师 {supervisor} 未在“{institution}”注册执业"),
+    "SUPERVISOR_LICENCE_MISSING": _("指导医师 {supervisor} 没有有效的医师执业证书"),
+    "SUPERVISOR_LICENCE_EXPIRED": _("指导医师 {supervisor} 的执业注册已于 {valid_until} 过期"),
+    "CHIEF_NOT_REGISTERED_IN_PROVINCE": _(
+        "{practitioner} 的执业注册地({registered_province})不在{province},不符合本地主诊医师条件"
+    ),
+    "PERIODIC_ASSESSMENT_NOT_CURRENT": _("{practitioner} 没有在有效期内的医师定期考核合格记录"),
+    "CHIEF_TRAINING_SHORT": _(
+        "{practitioner} 的美容医学进修为 {training_months} 个月(要求 {required_training_months} 个月),"
+        "连续美容临床工作为 {clinical_months} 个月(要求 {required_clinical_months} 个月),均不满足"
+    ),
     "NURSE_PROCEDURE_NOT_PERMITTED": _("护士 {practitioner} 不得实施{invasive}类项目 {procedure}"),
     "NURSE_SUPERVISION_REQUIRED": _("护士 {practitioner} 须在主诊医师指导下操作"),
     "NURSE_TRAINING_HOURS_SHORT": _(
         "护士 {practitioner} 的医美专科培训为 {hours} 学时,少于机构要求的 {required} 学时"
+    ),
+    "NURSE_EXPERIENCE_SHORT": _(
+        "护士 {practitioner} 自 {practising_since} 起执业,护理工作不满 {required_years} 年(满 {enough_on})"
+    ),
+    "NURSE_EXPERIENCE_UNKNOWN": _(
+        "护士 {practitioner} 未登记开始执业日期,无法核对是否具有 {required_years} 年护理经历"
+    ),
+    "NURSE_REGISTRATION_RENEWAL_DUE": _(
+        "护士 {practitioner} 的执业注册将于 {valid_until} 到期(剩余 {days_left} 天),"
+        "须在届满前 {notice_days} 日申请延续注册"
     ),
     "AUTHORIZATION_MISSING": _("没有覆盖该项目的有效授权"),
     "AUTHORIZATION_NOT_YET_VALID": _("授权 #{authorization} 自 {valid_from} 起生效,尚未生效"),
@@ -72,6 +95,24 @@ REASONS: dict[str, Promise] = {
     "AUTHORIZATION_REQUIRES_SUPERVISOR": _(
         "授权 #{authorization} 要求指定的主诊医师(#{supervisor_id})在场指导"
     ),
+    "TECHNOLOGY_AUTHORIZATION_MISSING": _("项目 {procedure} 须经本机构新技术和新项目准入,没有有效的技术授权"),
+    "TECHNOLOGY_AUTHORIZATION_NOT_YET_VALID": _("技术授权 #{authorization} 自 {valid_from} 起生效,尚未生效"),
+    "TECHNOLOGY_AUTHORIZATION_EXPIRED": _("技术授权 #{authorization} 已于 {valid_until} 到期"),
+    "TECHNOLOGY_AUTHORIZATION_EXPIRING": _(
+        "技术授权 #{authorization} 将于 {valid_until} 到期(剩余 {days_left} 天)"
+    ),
+    "TECHNOLOGY_AUTHORIZATION_SUSPENDED": _("技术授权 #{authorization} 已暂停"),
+    "TECHNOLOGY_AUTHORIZATION_REVOKED": _("技术授权 #{authorization} 已撤销"),
+    "TECHNOLOGY_AUTHORIZATION_NOT_ACTIVE": _("技术授权 #{authorization} 尚未生效(状态:{status})"),
+    "ANESTHESIOLOGY_DEPARTMENT_MISSING": _("机构“{institution}”未设麻醉科,不得实施{anesthesia}"),
+    "ANESTHETIST_REQUIRED": _("项目 {procedure} 采用{anesthesia},须指定麻醉医师"),
+    "ANESTHETIST_NOT_DOCTOR": _("麻醉人员 {anesthetist} 不是医师(职业类别:{profession})"),
+    "ANESTHETIST_NOT_ACTIVE": _("麻醉医师 {anesthetist} 当前状态为 {status},不得执业"),
+    "ANESTHETIST_NOT_REGISTERED_HERE": _("麻醉医师 {anesthetist} 未在“{institution}”注册执业(含多点执业)"),
+    "ANESTHETIST_LICENCE_MISSING": _("麻醉医师 {anesthetist} 没有有效的医师执业证书"),
+    "ANESTHETIST_LICENCE_EXPIRED": _("麻醉医师 {anesthetist} 的执业注册已于 {valid_until} 过期"),
+    "ANESTHETIST_SCOPE_NOT_ANESTHESIOLOGY": _("麻醉医师 {anesthetist} 的执业范围({scopes})不是麻醉科"),
+    "ANESTHESIA_PRIVILEGE_MISSING": _("麻醉医师 {anesthetist} 没有本机构的麻醉授权"),
     "LOT_NOT_FOUND": _("批次 #{lot} 不存在"),
     "LOT_NOT_AT_INSTITUTION": _("批次 {lot} 不属于“{institution}”"),
     "LOT_RECALLED": _("批次 {lot} 已被召回({recall_level} 级),禁止使用"),
@@ -103,6 +144,7 @@ _LABELS: dict[str, type] = {
     "subject": Subject,
     "invasive": Invasiveness,
     "profession": Profession,
+    "anesthesia": Anesthesia,
 }
 
 

@@ -34,6 +34,8 @@ def _keys_for(instance: Any) -> list[str]:
         return [gen_key("catalog")]
     if isinstance(instance, authz.Authorization):
         keys = [gen_key("i", instance.institution_id)]
+        if instance.grantee_institution_id:  # a technology granted to another institution
+            keys.append(gen_key("i", instance.grantee_institution_id))
         if instance.practitioner_id:
             keys.append(gen_key("p", instance.practitioner_id))
         return keys

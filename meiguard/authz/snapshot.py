@@ -3,10 +3,11 @@
 A snapshot has two kinds of part, cached separately so that one practitioner asked about many procedures,
 or one lot used by many practitioners, is loaded once:
 
-* the **people** part — institution, rule pack, practitioner (+ supervisor), their qualifications,
-  multi-site registrations and authorizations — keyed by those ids, the China calendar day and the
-  *generations* of the institution and the practitioner(s), and valid only for the rules generation it was
-  built under;
+* the **people** part — institution, rule pack, practitioner (+ supervisor, + anaesthetist), their
+  qualifications, multi-site registrations and authorizations (the practitioner's and the anaesthetist's at
+  the institution, plus the technology authorizations that apply there) — keyed by those ids, the China
+  calendar day and the *generations* of the institution and the practitioner(s), and valid only for the
+  rules generation it was built under;
 * the **items** — one entry per lot or device, keyed by its id and its own generation and the product
   catalog's (products, suppliers, distribution authorizations).
 
@@ -36,11 +37,12 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.core.cache import cache
+from django.db.models import Q
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
@@ -62,9 +64,11 @@ from meiguard.rules.services import (
     resolve,
 )
 
-from .codec import PEOPLE_KEYS, combine_digests, encode, part_digest
+from .choices import AuthorizationKind
+from .codec import combine_digests, encode, part_digest, people_part
 from .facts import (
     NO_RULE,
+    AnesthesiaRule,
     AuthorizationFacts,
     ChiefRequirement,
     DecisionRequest,
@@ -188,6 +192,7 @@ class People:
     practitioner: PractitionerFacts
     supervisor: PractitionerFacts | None
     authorizations: tuple[AuthorizationFacts, ...]
+    anesthetist: PractitionerFacts | None
     visibility: tuple[tuple[str, frozenset[int]], ...]
     rules_gen: int  # the rules generation ``pack`` was resolved under; another one makes this part stale
     pack_facts: dict[str, tuple[PackFacts, dict[str, Any], str]] = field(default_factory=dict)
@@ -226,7 +231,9 @@ class People:
                 supervisor=encode(self.supervisor),
                 authorizations=encode(self.authorizations),
             )
-            self.digest = part_digest({k: self.encoded[k] for k in PEOPLE_KEYS})
+            if self.anesthetist is not None:  # absent otherwise: old snapshots keep their digests
+                self.encoded["anesthetist"] = encode(self.anesthetist)
+            self.digest = part_digest(people_part(self.encoded))
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,13 +287,20 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
             min_title_rank=title_rank(chief_req.min_title),
             rule=chief_req.rules[0],
             scope_rule=chief_req.rules[1] if len(chief_req.rules) > 1 else None,
+            training_min_years=chief_req.training_min_years,
+            clinical_alternative_years=chief_req.clinical_alternative_years,
+            periodic_assessment_required=chief_req.periodic_assessment_required,
+            registered_in_province=chief_req.registered_in_province,
         )
     except KeyError:
         chief = None
     supervision = pack.supervision_for("doctor", proc.subject)
-    nurse_qualification = pack.nurse_qualification()
     nurse_ok_rule = next(iter(pack.rules_of("nurse_scope")), None)
     nurse_hours = pack.requirement("nurse_training_hours")
+    nurse_qual = pack.nurse_qualification()
+    renewal = pack.requirement("nurse_renewal_notice_days")
+    notice = pack.requirement("licence_verification_notice_months")
+    technology = pack.technology_rule_for(proc.code)
     dose_limits = tuple(
         DoseLimit(lim.product_kind, lim.max_value, lim.unit, lim.rule)
         for lim in pack.limits
@@ -310,6 +324,7 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
             name_zh=proc.name_zh,
             name_en=proc.name_en,
             rule=proc.rule,
+            anesthesia_max=proc.anesthesia_max,
         ),
         permitted_grade=grade.grade,
         grade_rule=grade.rule,
@@ -329,12 +344,25 @@ def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> Pac
         verification_rule=_ref(pack, "IN-04.verification-cycle-years"),
         manual_review_rule=_ref(pack, "PG-04.unlisted-surgery"),
         physician_rule=_ref(pack, "PR-01.physician-licence"),
-        nurse_registration_rule=nurse_qualification.ref if nurse_qualification else NO_RULE,
+        nurse_registration_rule=nurse_qual.ref if nurse_qual else NO_RULE,
         supplier_rule=_ref(pack, "DD-07.qualified-supplier"),
         recall_rule=_ref(pack, "DD-09.recalled-lots"),
         ungraded_authorization_rule=_required(pack, "authorization_required_ungraded"),
         product_authorization_rule=_required(pack, "product_authorization_required"),
         device_authorization_rule=_required(pack, "device_authorization_required"),
+        anesthesia_rules=tuple(
+            AnesthesiaRule(a.grade, a.anesthesia_max, a.requires_anesthetist, a.rule, a.requires_privilege)
+            for a in pack.anesthesia_requirements()
+        ),
+        technology_rule=technology.ref if technology else None,
+        nurse_min_years=Decimal(str(nurse_qual.data.get("min_nursing_years", 0)))
+        if nurse_qual
+        else Decimal(0),
+        nurse_qualification_rule=nurse_qual.ref if nurse_qual else None,
+        nurse_renewal_notice_days=int(renewal.value) if renewal else None,
+        nurse_renewal_rule=renewal.rule if renewal else None,
+        verification_notice_months=int(notice.value) if notice else None,
+        verification_notice_rule=notice.rule if notice else None,
     )
 
 
@@ -370,6 +398,8 @@ PERSON_COLUMNS = (
     "title",
     "main_institution_id",
     "main_institution__organization_id",
+    "practising_since",
+    "main_institution__province",
 )
 QUALIFICATION_COLUMNS = (
     "practitioner_id",
@@ -382,6 +412,7 @@ QUALIFICATION_COLUMNS = (
     "qualifying_years",
     "hours",
     "product_reference",
+    "duration_months",
 )
 SITE_COLUMNS = (
     "practitioner_id",
@@ -406,6 +437,7 @@ AUTHORIZATION_COLUMNS = (
     "device_model",
     "max_grade",
     "supervisor_id",
+    "grantee_institution_id",
 )
 _PRODUCT = (
     "product_id",
@@ -473,13 +505,73 @@ Q_QUALIFICATIONS = FixedQuery(
 Q_SITES = FixedQuery(
     lambda ids: PractitionerSite.objects.filter(practitioner_id__in=ids).order_by().values_list(*SITE_COLUMNS)
 )
+# The practitioner's and the anaesthetist's authorizations at the institution, and the technology
+# authorizations that apply there: granted to it (grantee) or its own with no practitioner (institution-wide).
 Q_AUTHORIZATIONS = FixedQuery(
-    lambda practitioner, institution: (
-        Authorization.objects.filter(practitioner_id=practitioner, institution_id=institution)
+    lambda ids, institution: (
+        Authorization.objects.filter(
+            Q(institution_id=institution, practitioner_id__in=ids)
+            | Q(kind=AuthorizationKind.TECHNOLOGY, grantee_institution_id=institution)
+            | Q(
+                kind=AuthorizationKind.TECHNOLOGY,
+                institution_id=institution,
+                practitioner_id__isnull=True,
+                grantee_institution_id__isnull=True,
+            )
+        )
         .order_by()
         .values_list(*AUTHORIZATION_COLUMNS)
     )
 )
+
+
+def institution_facts(inst: InstitutionRow) -> InstitutionFacts:
+    return InstitutionFacts(
+        id=inst.pk,
+        name=inst.name,
+        status=inst.status,
+        licence_valid_from=inst.licence_valid_from,
+        licence_valid_until=inst.licence_valid_until,
+        next_verification_due=inst.next_verification_due,
+        subjects=frozenset(inst.subjects),
+        province=inst.province,
+        has_anesthesiology=inst.has_anesthesiology,
+    )
+
+
+def qualification_facts(q: tuple[Any, ...]) -> QualificationFacts:
+    """A QUALIFICATION_COLUMNS row (its leading practitioner_id is skipped)."""
+    return QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10])
+
+
+def person_facts(
+    row: tuple[Any, ...], sites: Iterable[SiteFacts], quals: Iterable[QualificationFacts]
+) -> PractitionerFacts:
+    pk, name, profession, status, scope, title, main_id, _org, since, main_province = row
+    return PractitionerFacts(
+        id=pk,
+        name=name,
+        profession=profession,
+        status=status,
+        practice_scopes=frozenset({scope} if scope else ()),
+        title_rank=title_rank(title),
+        main_institution_id=main_id,
+        sites=tuple(sites),
+        qualifications=tuple(quals),
+        practising_since=since,
+        main_province=main_province or "",
+    )
+
+
+def authorization_facts(a: tuple[Any, ...]) -> AuthorizationFacts:
+    """An AUTHORIZATION_COLUMNS row. A technology granted to another institution applies at the grantee."""
+    *head, grantee_id = a
+    facts = AuthorizationFacts(*head)
+    if facts.kind == AuthorizationKind.TECHNOLOGY and grantee_id is not None:
+        facts = replace(facts, institution_id=grantee_id)
+    return facts
+
+
 Q_LOTS = FixedQuery(lambda ids: Lot.objects.filter(pk__in=ids).order_by().values_list(*_LOT))
 Q_DEVICES = FixedQuery(lambda ids: DeviceModel.objects.filter(pk__in=ids).order_by().values_list(*_DEVICE))
 
@@ -498,62 +590,60 @@ def _load_people(req: DecisionRequest, rules_gen: int | None, *, memo: bool = Tr
     if req.procedure_code not in pack.procedures:
         raise NotFoundField("procedure_code")
 
-    ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
+    ids = people_ids(req)
     people = {row[0]: row for row in Q_PEOPLE.run(ids)}
-    if req.practitioner_id not in people:
-        raise NotFoundField("practitioner_id")
-    if req.supervisor_id and req.supervisor_id not in people:
-        raise NotFoundField("supervisor_id")
+    for field_name, pk in _people_fields(req):
+        if pk and pk not in people:
+            raise NotFoundField(field_name)
     quals: dict[int, list[QualificationFacts]] = {pk: [] for pk in people}
     for q in sorted(Q_QUALIFICATIONS.run(ids), key=lambda r: r[1]):
-        quals[q[0]].append(QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]))
+        quals[q[0]].append(qualification_facts(q))
     sites: dict[int, list[SiteFacts]] = {pk: [] for pk in people}
     site_orgs: dict[int, set[int]] = {pk: set() for pk in people}
     for s in sorted(Q_SITES.run(ids), key=lambda r: r[1]):
         sites[s[0]].append(SiteFacts(s[2], s[3], s[4]))
         site_orgs[s[0]].add(s[5])
+    auth_ids = [req.practitioner_id] + ([req.anesthetist_id] if req.anesthetist_id else [])
     auths = tuple(
-        AuthorizationFacts(*a)
-        for a in sorted(Q_AUTHORIZATIONS.run(req.practitioner_id, req.institution_id), key=lambda r: r[0])
+        authorization_facts(a)
+        for a in sorted(Q_AUTHORIZATIONS.run(auth_ids, req.institution_id), key=lambda r: r[0])
     )
 
     def person(pk: int) -> PractitionerFacts:
-        _, name, profession, status, scope, title, main_id, _org = people[pk]
-        return PractitionerFacts(
-            id=pk,
-            name=name,
-            profession=profession,
-            status=status,
-            practice_scopes=frozenset({scope} if scope else ()),
-            title_rank=title_rank(title),
-            main_institution_id=main_id,
-            sites=tuple(sites[pk]),
-            qualifications=tuple(quals[pk]),
-        )
+        return person_facts(people[pk], sites[pk], quals[pk])
 
     visibility: list[tuple[str, frozenset[int]]] = [("institution_id", frozenset({inst.organization_id}))]
-    for field_name, pk in (("practitioner_id", req.practitioner_id), ("supervisor_id", req.supervisor_id)):
+    for field_name, pk in _people_fields(req):
         if pk:
             visibility.append((field_name, frozenset({people[pk][7], *site_orgs[pk]})))
     return People(
         pack=pack,
         inst=inst,
-        institution=InstitutionFacts(
-            id=inst.pk,
-            name=inst.name,
-            status=inst.status,
-            licence_valid_from=inst.licence_valid_from,
-            licence_valid_until=inst.licence_valid_until,
-            next_verification_due=inst.next_verification_due,
-            subjects=frozenset(inst.subjects),
-            province=inst.province,
-        ),
+        institution=institution_facts(inst),
         practitioner=person(req.practitioner_id),
         supervisor=person(req.supervisor_id) if req.supervisor_id else None,
         authorizations=auths,
+        anesthetist=person(req.anesthetist_id) if req.anesthetist_id else None,
         visibility=tuple(visibility),
         rules_gen=rules_gen,
     )
+
+
+def _people_fields(req: DecisionRequest) -> tuple[tuple[str, int | None], ...]:
+    return (
+        ("practitioner_id", req.practitioner_id),
+        ("supervisor_id", req.supervisor_id),
+        ("anesthetist_id", req.anesthetist_id),
+    )
+
+
+def people_ids(req: DecisionRequest) -> list[int]:
+    """The practitioner, supervisor and anaesthetist ids of a request (once each, in that order)."""
+    out: list[int] = []
+    for _name, pk in _people_fields(req):
+        if pk and pk not in out:
+            out.append(pk)
+    return out
 
 
 def _product(row: tuple[Any, ...], windows: tuple[tuple[Any, Any], ...]) -> ProductFacts:
@@ -649,11 +739,11 @@ def load_for_log(
     """
     lot_ids = sorted({u.lot_id for u in req.products})
     device_ids = sorted(set(req.device_ids))
-    people_ids = [req.practitioner_id] + ([req.supervisor_id] if req.supervisor_id else [])
+    person_ids = people_ids(req)
     gen_keys = [
         gen_key("catalog"),  # products, suppliers, distribution authorizations (registry writes)
         gen_key("i", req.institution_id),
-        *(gen_key("p", p) for p in people_ids),
+        *(gen_key("p", p) for p in person_ids),
         *(gen_key("lot", pk) for pk in lot_ids),
         *(gen_key("dev", pk) for pk in device_ids),
     ]
@@ -664,8 +754,9 @@ def load_for_log(
         req.institution_id,
         req.practitioner_id,
         req.supervisor_id,
+        req.anesthetist_id,
         req.on,
-        tuple(gens.get(k, 0) for k in gen_keys[: 2 + len(people_ids)]),
+        tuple(gens.get(k, 0) for k in gen_keys[: 2 + len(person_ids)]),
     )
     people: People | None = snapshots.get(people_key) if use_cache else None
     if people is not None:
@@ -722,6 +813,7 @@ def load_for_log(
         authorizations=people.authorizations,
         lots=tuple(i.facts for i in lot_items),  # type: ignore[misc]
         devices=tuple(i.facts for i in device_items),  # type: ignore[misc]
+        anesthetist=people.anesthetist,
     )
     people.encode_once()
     digest = combine_digests(

@@ -255,6 +255,7 @@ def _request_view(req: DecisionRequest, snap: Snapshot) -> dict[str, Any]:
         "products": [{"use": use, "lot": lots.get(use.lot_id)} for use in req.products],
         "devices": [{"id": d, "device": devices.get(d)} for d in req.device_ids],
         "supervisor": snap.supervisor,
+        "anesthetist": snap.anesthetist,
         "snapshot": snap,
     }
 

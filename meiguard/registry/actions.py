@@ -101,6 +101,7 @@ QUALIFICATION_FIELDS = frozenset(
         "credits",
         "credit_class",
         "year",
+        "duration_months",
         "evidence",
     }
 )

@@ -458,6 +458,7 @@ class QualificationOut(Schema):
     credits: Decimal | None
     credit_class: str
     year: int | None
+    duration_months: int | None
     has_evidence: bool
     verification_status: str
     verified_by_id: int | None
@@ -486,6 +487,7 @@ class QualificationIn(Schema):
     credits: Decimal | None = Field(None, ge=0, max_digits=5, decimal_places=1)
     credit_class: CreditClass | None = None
     year: int | None = Field(None, ge=1950, le=2100)
+    duration_months: int | None = Field(None, ge=0, le=600)
 
 
 class QualificationPatch(Schema):
@@ -502,6 +504,7 @@ class QualificationPatch(Schema):
     credits: Decimal | None = Field(None, ge=0, max_digits=5, decimal_places=1)
     credit_class: CreditClass | None = None
     year: int | None = Field(None, ge=1950, le=2100)
+    duration_months: int | None = Field(None, ge=0, le=600)
 
 
 class QualificationFilters(Schema):

@@ -33,6 +33,9 @@ class QualificationKind(models.TextChoices):
     NURSE_TRAINING_HOURS = "nurse_training_hours", _("护士培训学时")
     CME_CREDITS = "cme_credits", _("继续医学教育学分")
     NURSE_REGISTRATION = "nurse_registration", _("护士执业注册")
+    PERIODIC_ASSESSMENT = "periodic_assessment", _("医师定期考核")
+    AESTHETIC_TRAINING = "aesthetic_training", _("美容医学培训/进修")
+    AESTHETIC_CLINICAL_WORK = "aesthetic_clinical_work", _("连续从事美容临床工作")
 
 
 class VerificationStatus(models.TextChoices):

@@ -156,6 +156,7 @@ class QualificationForm(forms.Form):
     credits = forms.DecimalField(label=_("学分"), required=False, min_value=0, max_digits=5, decimal_places=1)
     credit_class = forms.ChoiceField(label=_("学分类别"), choices=_blank(CreditClass.choices), required=False)
     year = forms.IntegerField(label=_("年度"), required=False, min_value=1950, max_value=2100)
+    duration_months = forms.IntegerField(label=_("时长(月)"), required=False, min_value=0, max_value=600)
     evidence = forms.FileField(label=_("证明文件"), required=False)
 
     def action_kwargs(self) -> dict[str, Any]:

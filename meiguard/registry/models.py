@@ -386,6 +386,8 @@ class Qualification(models.Model):
     )
     credit_class = models.CharField(_("学分类别"), max_length=16, choices=CreditClass.choices, blank=True)
     year = models.PositiveSmallIntegerField(_("年度"), null=True, blank=True)
+    # PR-05: how long an aesthetic training (进修) or a spell of continuous aesthetic clinical work lasted.
+    duration_months = models.PositiveSmallIntegerField(_("时长(月)"), null=True, blank=True)
     evidence = models.FileField(
         _("证明文件"), upload_to=EVIDENCE_UPLOAD, blank=True, validators=[v.validate_evidence_file]
     )
@@ -480,6 +482,14 @@ class Qualification(models.Model):
             need("year", _("必须填写年度"))
         elif self.hours is not None:
             errors.setdefault("hours", []).append(_("只有护士培训学时填写学时"))
+        if kind == QualificationKind.PERIODIC_ASSESSMENT:
+            need("valid_until", _("医师定期考核必须填写合格有效期"))
+            if profession and profession != Profession.DOCTOR:
+                errors.setdefault("kind", []).append(_("只有医师参加医师定期考核"))
+        if kind in (QualificationKind.AESTHETIC_TRAINING, QualificationKind.AESTHETIC_CLINICAL_WORK):
+            need("duration_months", _("必须填写时长(月)"))
+        elif self.duration_months is not None:
+            errors.setdefault("duration_months", []).append(_("只有美容医学培训/进修和美容临床工作填写时长"))
         if kind == QualificationKind.CME_CREDITS:
             need("credits", _("必须填写学分"))
             need("credit_class", _("必须填写学分类别"))

@@ -206,6 +206,7 @@ class RuleKind(models.TextChoices):
     NURSE_QUALIFICATION = "nurse_qualification", _("美容护理人员条件")
     NURSE_SCOPE = "nurse_scope", _("护士可独立操作的项目")
     ANESTHESIA = "anesthesia", _("麻醉要求")
+    TECHNOLOGY = "technology", _("须技术准入的项目")
     LIMIT = "limit", _("单次操作限值")
     FOLLOW_UP = "follow_up", _("随访模板")
     REQUIREMENT = "requirement", _("周期与数量要求")

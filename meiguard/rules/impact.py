@@ -485,16 +485,7 @@ def _in_chunks(values: Sequence[int], size: int) -> Iterable[list[int]]:
 
 
 def _institution_facts(inst: snapshots.InstitutionRow) -> InstitutionFacts:
-    return InstitutionFacts(
-        id=inst.pk,
-        name=inst.name,
-        status=inst.status,
-        licence_valid_from=inst.licence_valid_from,
-        licence_valid_until=inst.licence_valid_until,
-        next_verification_due=inst.next_verification_due,
-        subjects=frozenset(inst.subjects),
-        province=inst.province,
-    )
+    return snapshots.institution_facts(inst)
 
 
 def _people_facts(ids: Sequence[int]) -> dict[int, PractitionerFacts]:
@@ -512,7 +503,7 @@ def _people_facts(ids: Sequence[int]) -> dict[int, PractitionerFacts]:
         .values_list(*snapshots.QUALIFICATION_COLUMNS)
     )
     for q in sorted(rows, key=lambda r: r[1]):
-        quals[q[0]].append(QualificationFacts(q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9]))
+        quals[q[0]].append(snapshots.qualification_facts(q))
     sites: dict[int, list[SiteFacts]] = {pk: [] for pk in people}
     rows = (
         reg.PractitionerSite.objects.filter(practitioner_id__in=ids)
@@ -521,20 +512,7 @@ def _people_facts(ids: Sequence[int]) -> dict[int, PractitionerFacts]:
     )
     for s in sorted(rows, key=lambda r: r[1]):
         sites[s[0]].append(SiteFacts(s[2], s[3], s[4]))
-    out = {}
-    for pk, (_pk, name, profession, status, scope, title, main_id, _org) in people.items():
-        out[pk] = PractitionerFacts(
-            id=pk,
-            name=name,
-            profession=profession,
-            status=status,
-            practice_scopes=frozenset({scope} if scope else ()),
-            title_rank=snapshots.title_rank(title),
-            main_institution_id=main_id,
-            sites=tuple(sites[pk]),
-            qualifications=tuple(quals[pk]),
-        )
-    return out
+    return {pk: snapshots.person_facts(row, sites[pk], quals[pk]) for pk, row in people.items()}
 
 
 def _authorization_facts(
@@ -548,7 +526,7 @@ def _authorization_facts(
         .values_list(*snapshots.AUTHORIZATION_COLUMNS)
     )
     for a in sorted(rows, key=lambda r: r[0]):
-        facts = AuthorizationFacts(*a)
+        facts = snapshots.authorization_facts(a)
         assert facts.practitioner_id is not None
         grouped[(facts.practitioner_id, facts.institution_id)].append(facts)
     return {k: tuple(v) for k, v in grouped.items()}

@@ -392,7 +392,12 @@ SECTIONS: dict[str, tuple[str, dict[str, Spec]]] = {
             "grade": Spec(integer(1, 4)),
             "anesthesia_max": Spec(choice(Anesthesia.values)),
             "requires_anesthetist": Spec(boolean),
+            "requires_privilege": Spec(boolean, False, False),
         },
+    ),
+    "technologies": (
+        RuleKind.TECHNOLOGY,
+        {"procedures": Spec(list_of(procedure_code))},
     ),
     "limits": (
         RuleKind.LIMIT,
@@ -1074,7 +1079,7 @@ class _Parser:
             }
             codes -= {r.rule_id[len(PROCEDURE_PREFIX) :] for r in pack.rules if r.op == RuleOp.REMOVE}
         for rule in pack.rules:
-            if rule.kind == RuleKind.LIMIT and rule.op != RuleOp.REMOVE:
+            if rule.kind in (RuleKind.LIMIT, RuleKind.TECHNOLOGY) and rule.op != RuleOp.REMOVE:
                 for code in rule.data.get("procedures") or []:
                     if code not in codes:
                         self.issue(*rule.at("procedures"), _("引用了不存在的项目 %(code)s") % {"code": code})

@@ -300,6 +300,7 @@ class AnesthesiaRequirement:
     anesthesia_max: str
     requires_anesthetist: bool
     rule: RuleRef
+    requires_privilege: bool = False  # the anaesthetist needs an anaesthesia privilege here (default false)
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,9 +436,26 @@ class ResolvedPack:
         for r in self.rules_of(RuleKind.ANESTHESIA):
             if r.data["grade"] == grade:
                 return AnesthesiaRequirement(
-                    grade, r.data["anesthesia_max"], r.data["requires_anesthetist"], r.ref
+                    grade,
+                    r.data["anesthesia_max"],
+                    r.data["requires_anesthetist"],
+                    r.ref,
+                    bool(r.data.get("requires_privilege", False)),
                 )
         return None
+
+    def anesthesia_requirements(self) -> tuple[AnesthesiaRequirement, ...]:
+        """Every anaesthesia rule, by grade."""
+        found = (
+            self.anesthesia_requirement(g)
+            for g in sorted({r.data["grade"] for r in self.rules_of(RuleKind.ANESTHESIA)})
+        )
+        return tuple(a for a in found if a is not None)
+
+    def technology_rule_for(self, procedure_code: str) -> ResolvedRule | None:
+        """SP-02: the first technology rule (by id) listing the procedure: it needs a technology authorization."""
+        rules = sorted(self.rules_of(RuleKind.TECHNOLOGY), key=lambda r: r.rule_id)
+        return next((r for r in rules if procedure_code in r.data["procedures"]), None)
 
     def follow_up_for(self, invasiveness: str) -> FollowUpTemplate | None:
         return next((f for f in self.follow_ups if invasiveness in f.invasiveness), None)

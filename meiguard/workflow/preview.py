@@ -225,6 +225,7 @@ def _institution_only(inst: Institution, pack: ResolvedPack, code: str) -> Snaps
             next_verification_due=inst.next_verification_due,
             subjects=frozenset(inst.subjects),
             province=inst.province,
+            has_anesthesiology=inst.has_anesthesiology,
         ),
         practitioner=PractitionerFacts(
             id=0,

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from meiguard.authz.facts import (
     CHINA_TZ,
+    AnesthesiaRule,
     AuthorizationFacts,
     ChiefRequirement,
     DecisionRequest,
@@ -279,3 +280,35 @@ SUPERVISOR_FOR_TESTS = doctor(
         qual(202, "chief_physician_filing", subject="cosmetic_dermatology", years=8),
     ),
 )
+
+
+# ---- anaesthesia, technology and provincial extras ---------------------------------------------
+
+ANESTHESIA_RULES = (
+    AnesthesiaRule(1, "local", False, ref("PG-01.grade-1", "PG-01 [S07]; PR-09 [S07]")),
+    AnesthesiaRule(2, "epidural-iv", True, ref("PG-01.grade-2", "PG-01 [S07]; PR-09 [S07]")),
+    AnesthesiaRule(3, "general", True, ref("PG-01.grade-3", "PG-01 [S07]; PR-09 [S07]")),
+    AnesthesiaRule(4, "general", True, ref("PG-01.grade-4", "PG-01 [S07]; PR-09 [S07]")),
+)
+TECHNOLOGY_RULE = ref("SP-02.new-technology", "SP-02 [S23]; PG-04 [S07]")
+
+
+def anesthetist(id: int = 9, **changes: object) -> PractitionerFacts:
+    """王麻醉: an anaesthesiologist (doctor, scope 麻醉科) registered at 甲门诊部 with a current licence."""
+    base = PractitionerFacts(
+        id=id,
+        name=f"麻醉医生{id}",
+        profession="doctor",
+        status="active",
+        practice_scopes=frozenset({"麻醉科"}),
+        title_rank=2,
+        main_institution_id=100,
+        qualifications=(qual(id * 100 + 1, "practice_licence"),),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def technology(id: int = 6, **changes: object) -> AuthorizationFacts:
+    """An institution-wide technology authorization (新技术准入) for the thread lift at 甲门诊部."""
+    fields: dict[str, object] = {"practitioner_id": None, "procedure_code": "derm-thread-lift", **changes}
+    return authorization(id, "technology", **fields)

@@ -116,6 +116,18 @@ def make_doctor(
             valid_from=PAST,
             valid_until=FAR,
         )
+    if inst.province == "北京":  # PR-05 (cn-bj): periodic assessment passed and ≥ 1 year of 进修
+        reg.create_qualification(
+            SYSTEM,
+            practitioner_id=doc.pk,
+            kind="periodic_assessment",
+            issuer="北京市卫生健康委",
+            valid_from=PAST,
+            valid_until=FAR,
+        )
+        reg.create_qualification(
+            SYSTEM, practitioner_id=doc.pk, kind="aesthetic_training", issuer="协和医院", duration_months=12
+        )
     return doc
 
 

@@ -12,7 +12,17 @@ from hypothesis import strategies as st
 from meiguard.authz.facts import CHINA_TZ, DecisionRequest, ProductUse, Snapshot
 from meiguard.authz.policy import Outcome, decide
 
-from .builders import DEVICE, FILLER_LOT, LOT, allowed_case, with_quals
+from .builders import (
+    ANESTHESIA_RULES,
+    DEVICE,
+    FILLER_LOT,
+    LOT,
+    TECHNOLOGY_RULE,
+    allowed_case,
+    anesthetist,
+    technology,
+    with_quals,
+)
 
 
 def _drop_qual(kind: str, reference: str = ""):
@@ -107,6 +117,23 @@ REMOVALS = {
         lambda r, s: (r, replace(s, devices=(replace(DEVICE, status="retired"),))),
         "DEVICE_NOT_ACTIVE",
     ),
+    # The item becomes one a technology rule lists (SP-02) and the technology authorization is taken away.
+    "technology authorization": (
+        lambda r, s: (r, replace(s, pack=replace(s.pack, technology_rule=TECHNOLOGY_RULE))),
+        "TECHNOLOGY_AUTHORIZATION_MISSING",
+    ),
+    # Under general anaesthesia (PG-01/PR-09), the anaesthetist is taken away.
+    "anaesthetist": (
+        lambda r, s: (
+            replace(r, anesthesia="general", anesthetist_id=None),
+            replace(
+                s,
+                pack=replace(s.pack, anesthesia_rules=ANESTHESIA_RULES),
+                institution=replace(s.institution, has_anesthesiology=True),
+            ),
+        ),
+        "ANESTHETIST_REQUIRED",
+    ),
     "device calibration": (
         lambda r, s: (
             r,
@@ -179,3 +206,39 @@ def test_with_quals_helper_keeps_other_qualifications() -> None:
     _, snap = allowed_case()
     p = with_quals(snap.practitioner, "practice_licence")
     assert {q.kind for q in p.qualifications} == {"chief_physician_filing", "training_certificate"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(at=times, anesthesia=st.sampled_from(["epidural-iv", "general"]))
+def test_deep_anaesthesia_is_allowed_exactly_with_a_qualified_anaesthetist(
+    at: dt.datetime, anesthesia: str
+) -> None:
+    req, snap = allowed_case()
+    req = replace(req, at=at, anesthesia=anesthesia, anesthetist_id=9)
+    snap = replace(
+        snap,
+        pack=replace(snap.pack, anesthesia_rules=ANESTHESIA_RULES),
+        institution=replace(snap.institution, has_anesthesiology=True),
+        anesthetist=anesthetist(),
+    )
+    assert decide(req, snap).outcome == Outcome.ALLOW
+    assert (
+        "ANESTHETIST_REQUIRED"
+        in decide(replace(req, anesthetist_id=None), replace(snap, anesthetist=None)).codes()
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(at=times)
+def test_a_listed_technology_is_allowed_exactly_with_a_technology_authorization(at: dt.datetime) -> None:
+    req, snap = allowed_case()
+    req = replace(req, at=at)
+    tech = technology(procedure_code=snap.pack.procedure.code, valid_until=None)
+    snap = replace(
+        snap,
+        pack=replace(snap.pack, technology_rule=TECHNOLOGY_RULE),
+        authorizations=(*snap.authorizations, tech),
+    )
+    assert decide(req, snap).outcome == Outcome.ALLOW
+    without = replace(snap, authorizations=snap.authorizations[:-1])
+    assert "TECHNOLOGY_AUTHORIZATION_MISSING" in decide(req, without).codes()

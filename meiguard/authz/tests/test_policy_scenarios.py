@@ -11,21 +11,27 @@ import pytest
 
 from meiguard.authz.facts import DecisionRequest, ProductUse, SiteFacts, Snapshot
 from meiguard.authz.policy import Outcome, decide
+from meiguard.rules.services import RuleRef
 
 from .builders import (
+    ANESTHESIA_RULES,
     AT,
     DEVICE,
     FILLER_LOT,
     INSTITUTION,
     LOT,
     ON,
+    TECHNOLOGY_RULE,
     allowed_case,
+    anesthetist,
     authorization,
     doctor,
     nurse,
     pack,
     procedure,
     qual,
+    ref,
+    technology,
     with_quals,
 )
 
@@ -106,6 +112,122 @@ nurse_peel = both(
     req_(supervisor_id=2),
     auths(authorization(1, practitioner_id=3, procedure_code="derm-chemical-peel")),
 )
+
+
+# ---- anaesthesia (PG-01 / PR-09) ----
+BREAST_UNDER_EPIDURAL = replace(BREAST, anesthesia_max="epidural-iv")
+SURGERY_LOCAL = replace(SURGERY, anesthesia_max="local")
+ANESTHETIST = anesthetist()
+grade2_case = both(
+    surgery_case,
+    snap_(
+        pack=pack(procedure=BREAST_UNDER_EPIDURAL, chief=SURGEON_CHIEF, anesthesia_rules=ANESTHESIA_RULES),
+        institution=replace(INSTITUTION, has_anesthesiology=True),
+        anesthetist=ANESTHETIST,
+    ),
+    req_(anesthetist_id=9),
+    auths(authorization(1, procedure_code="surg-breast-augmentation")),
+)
+no_anesthetist = both(req_(anesthetist_id=None), snap_(anesthetist=None))
+
+
+def anest(**kw: object) -> Mutation:
+    return lambda r, s: (r, replace(s, anesthetist=replace(s.anesthetist, **kw)))  # type: ignore[arg-type]
+
+
+PRIVILEGE_RULES = tuple(replace(a, requires_privilege=a.requires_anesthetist) for a in ANESTHESIA_RULES)
+privilege_case = both(
+    grade2_case,
+    lambda r, s: (r, replace(s, pack=replace(s.pack, anesthesia_rules=PRIVILEGE_RULES))),
+)
+PRIVILEGE = authorization(5, practitioner_id=9, procedure_code="", procedure_category="麻醉")
+
+# ---- technology admission (SP-02) ----
+THREAD = procedure("derm-thread-lift", "cosmetic_dermatology", None, "surgical", "微创")
+thread_case = both(
+    no_products,
+    snap_(pack=pack(procedure=THREAD, technology_rule=TECHNOLOGY_RULE)),
+    auths(authorization(1, procedure_code="derm-thread-lift"), technology()),
+)
+
+
+def tech(*a: object) -> Mutation:
+    return auths(authorization(1, procedure_code="derm-thread-lift"), *a)
+
+
+# ---- nurses (PR-07) ----
+NURSE_RULES = {
+    "nurse_min_years": Decimal(2),
+    "nurse_qualification_rule": ref("PR-07.nurse", "PR-07 [S01]"),
+    "nurse_renewal_notice_days": 30,
+    "nurse_renewal_rule": ref("PR-07.nurse-renewal-notice-days", "PR-07 [S05]"),
+}
+nurse_pr07 = both(
+    nurse_peel,
+    snap_(pack=pack(procedure=PEEL, **NURSE_RULES)),
+    prac(practising_since=dt.date(2020, 1, 1)),
+)
+lapsed_supervisor = replace(
+    SUPERVISOR,
+    qualifications=(
+        qual(201, "practice_licence", valid_until=ON - D),
+        qual(202, "chief_physician_filing", subject="cosmetic_dermatology", years=8),
+    ),
+)
+rejected_supervisor = replace(
+    SUPERVISOR,
+    qualifications=(
+        qual(201, "practice_licence", status="rejected"),
+        qual(202, "chief_physician_filing", subject="cosmetic_dermatology", years=8),
+    ),
+)
+
+# ---- Beijing extras (PR-05): same doctor, national vs Beijing chief requirement ----
+BJ_CHIEF = replace(
+    pack().chief,  # type: ignore[type-var]
+    training_min_years=Decimal(1),
+    clinical_alternative_years=Decimal(1),
+    periodic_assessment_required=True,
+    registered_in_province=True,
+    rule=RuleRef("cn-bj", 1, "PR-02.cosmetic_dermatology", "PR-05 [S03]"),
+)
+beijing = both(
+    snap_(pack=pack(chief=BJ_CHIEF)),
+    inst(province="北京"),
+    prac(main_province="北京"),
+    quals(
+        None,
+        qual(110, "periodic_assessment", valid_from=ON - 400 * D, valid_until=ON + 700 * D),
+        qual(111, "aesthetic_training", valid_until=None),
+    ),
+    lambda r, s: (
+        r,
+        replace(
+            s,
+            practitioner=replace(
+                s.practitioner,
+                qualifications=tuple(
+                    replace(q, duration_months=12) if q.kind == "aesthetic_training" else q
+                    for q in s.practitioner.qualifications
+                ),
+            ),
+        ),
+    ),
+)
+
+
+def bj_quals(keep: Callable[[str], bool], *extra: object) -> Mutation:
+    return lambda r, s: (
+        r,
+        replace(
+            s,
+            practitioner=replace(
+                s.practitioner,
+                qualifications=(*(q for q in s.practitioner.qualifications if keep(q.kind)), *extra),
+            ),
+        ),
+    )  # type: ignore[arg-type]
+
 
 SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
     ("all valid", lambda r, s: (r, s), Outcome.ALLOW, set()),
@@ -599,6 +721,345 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
         ),
         Outcome.DENY,
         {"INSTITUTION_LICENCE_EXPIRED", "PRACTITIONER_NOT_ACTIVE", "LOT_RECALLED", "DOSE_OVER_LIMIT"},
+    ),
+    # ---- anaesthesia (PG-01 / PR-09) ----
+    ("grade 2 with a qualified anaesthetist", grade2_case, Outcome.ALLOW, set()),
+    (
+        "grade 1 under local anaesthesia needs no anaesthetist",
+        both(
+            surgery_case,
+            snap_(pack=pack(procedure=SURGERY_LOCAL, chief=SURGEON_CHIEF, anesthesia_rules=ANESTHESIA_RULES)),
+        ),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "grade 2 without an anaesthetist",
+        both(grade2_case, no_anesthetist),
+        Outcome.DENY,
+        {"ANESTHETIST_REQUIRED"},
+    ),
+    (
+        "grade 2 asked as local still needs an anaesthetist (PG-01.grade-2)",
+        both(grade2_case, no_anesthetist, req_(anesthesia="local")),
+        Outcome.DENY,
+        {"ANESTHETIST_REQUIRED"},
+    ),
+    (
+        "grade 1 item under general anaesthesia needs an anaesthetist",
+        both(
+            surgery_case,
+            snap_(pack=pack(procedure=SURGERY_LOCAL, chief=SURGEON_CHIEF, anesthesia_rules=ANESTHESIA_RULES)),
+            req_(anesthesia="general"),
+        ),
+        Outcome.DENY,
+        {"ANESTHESIOLOGY_DEPARTMENT_MISSING", "ANESTHETIST_REQUIRED"},
+    ),
+    (
+        "grade 2 in an outpatient department without 麻醉科",
+        both(grade2_case, inst(has_anesthesiology=False)),
+        Outcome.DENY,
+        {"ANESTHESIOLOGY_DEPARTMENT_MISSING"},
+    ),
+    (
+        "anaesthetist is a nurse",
+        both(grade2_case, anest(profession="nurse")),
+        Outcome.DENY,
+        {"ANESTHETIST_NOT_DOCTOR"},
+    ),
+    (
+        "anaesthetist with profession 麻醉医师",
+        both(grade2_case, anest(profession="anesthetist")),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "anaesthetist suspended",
+        both(grade2_case, anest(status="suspended")),
+        Outcome.DENY,
+        {"ANESTHETIST_NOT_ACTIVE"},
+    ),
+    (
+        "anaesthetist registered elsewhere",
+        both(grade2_case, anest(main_institution_id=999)),
+        Outcome.DENY,
+        {"ANESTHETIST_NOT_REGISTERED_HERE"},
+    ),
+    (
+        "anaesthetist with a multi-site registration here",
+        both(grade2_case, anest(main_institution_id=999, sites=(SiteFacts(100, ON - D, None),))),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "anaesthetist licence rejected",
+        both(grade2_case, anest(qualifications=(qual(901, "practice_licence", status="rejected"),))),
+        Outcome.DENY,
+        {"ANESTHETIST_LICENCE_MISSING"},
+    ),
+    (
+        "anaesthetist licence expired",
+        both(grade2_case, anest(qualifications=(qual(901, "practice_licence", valid_until=ON - D),))),
+        Outcome.DENY,
+        {"ANESTHETIST_LICENCE_EXPIRED"},
+    ),
+    (
+        "anaesthetist's scope is surgery",
+        both(grade2_case, anest(practice_scopes=frozenset({"外科"}))),
+        Outcome.DENY,
+        {"ANESTHETIST_SCOPE_NOT_ANESTHESIOLOGY"},
+    ),
+    ("privilege required and missing", privilege_case, Outcome.DENY, {"ANESTHESIA_PRIVILEGE_MISSING"}),
+    (
+        "privilege required and held",
+        both(privilege_case, auths(authorization(1, procedure_code="surg-breast-augmentation"), PRIVILEGE)),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "privilege suspended",
+        both(
+            privilege_case,
+            auths(
+                authorization(1, procedure_code="surg-breast-augmentation"),
+                replace(PRIVILEGE, status="suspended"),
+            ),
+        ),
+        Outcome.DENY,
+        {"AUTHORIZATION_SUSPENDED"},
+    ),
+    (
+        "privilege limited to grade 1",
+        both(
+            privilege_case,
+            auths(
+                authorization(1, procedure_code="surg-breast-augmentation"), replace(PRIVILEGE, max_grade=1)
+            ),
+        ),
+        Outcome.DENY,
+        {"AUTHORIZATION_GRADE_LIMIT"},
+    ),
+    (
+        "the operator cannot use the anaesthetist's authorization",
+        both(
+            grade2_case, auths(authorization(1, practitioner_id=9, procedure_code="surg-breast-augmentation"))
+        ),
+        Outcome.DENY,
+        {"AUTHORIZATION_MISSING"},
+    ),
+    # ---- technology admission (SP-02) ----
+    ("thread lift with an institution-wide technology authorization", thread_case, Outcome.ALLOW, set()),
+    (
+        "thread lift with a technology authorization naming the operator",
+        both(thread_case, tech(technology(practitioner_id=1))),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "thread lift without technology authorization",
+        both(thread_case, tech()),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_MISSING"},
+    ),
+    (
+        "technology authorization for another practitioner",
+        both(thread_case, tech(technology(practitioner_id=2))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_MISSING"},
+    ),
+    (
+        "technology authorization of another institution",
+        both(thread_case, tech(technology(institution_id=999))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_MISSING"},
+    ),
+    (
+        "technology authorization for another item",
+        both(thread_case, tech(technology(procedure_code="derm-dermal-ha-hydration"))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_MISSING"},
+    ),
+    (
+        "technology authorization starts tomorrow",
+        both(thread_case, tech(technology(valid_from=ON + D))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_NOT_YET_VALID"},
+    ),
+    (
+        "technology authorization ended yesterday",
+        both(thread_case, tech(technology(valid_until=ON - D))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_EXPIRED"},
+    ),
+    (
+        "technology authorization ends in 10 days",
+        both(thread_case, tech(technology(valid_until=ON + 10 * D))),
+        Outcome.ALLOW_WITH_WARNINGS,
+        {"TECHNOLOGY_AUTHORIZATION_EXPIRING"},
+    ),
+    (
+        "technology authorization suspended",
+        both(thread_case, tech(technology(status="suspended"))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_SUSPENDED"},
+    ),
+    (
+        "technology authorization revoked",
+        both(thread_case, tech(technology(status="revoked"))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_REVOKED"},
+    ),
+    (
+        "technology authorization still a draft",
+        both(thread_case, tech(technology(status="draft"))),
+        Outcome.DENY,
+        {"TECHNOLOGY_AUTHORIZATION_NOT_ACTIVE"},
+    ),
+    # ---- supervisor licence ----
+    (
+        "nurse supervised by a 主诊 whose licence lapsed",
+        both(nurse_peel, snap_(supervisor=lapsed_supervisor)),
+        Outcome.DENY,
+        {"SUPERVISOR_LICENCE_EXPIRED", "NURSE_SUPERVISION_REQUIRED"},
+    ),
+    (
+        "nurse supervised by a 主诊 whose licence was rejected",
+        both(nurse_peel, snap_(supervisor=rejected_supervisor)),
+        Outcome.DENY,
+        {"SUPERVISOR_LICENCE_MISSING", "NURSE_SUPERVISION_REQUIRED"},
+    ),
+    (
+        "doctor supervised by a 主诊 whose licence lapsed",
+        both(quals("chief_physician_filing"), snap_(supervisor=lapsed_supervisor), req_(supervisor_id=2)),
+        Outcome.DENY,
+        {"SUPERVISOR_LICENCE_EXPIRED", "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"},
+    ),
+    # ---- nurses: experience and renewal notice (PR-07) ----
+    ("nurse with six years of nursing", nurse_pr07, Outcome.ALLOW, set()),
+    (
+        "nurse with exactly two years of nursing",
+        both(nurse_pr07, prac(practising_since=dt.date(2024, 3, 3))),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "nurse one day short of two years",
+        both(nurse_pr07, prac(practising_since=dt.date(2024, 3, 4))),
+        Outcome.DENY,
+        {"NURSE_EXPERIENCE_SHORT"},
+    ),
+    (
+        "nurse with no start of practice recorded",
+        both(nurse_pr07, prac(practising_since=None)),
+        Outcome.ALLOW_WITH_WARNINGS,
+        {"NURSE_EXPERIENCE_UNKNOWN"},
+    ),
+    (
+        "nurse registration expires in 20 days",
+        both(
+            nurse_pr07,
+            quals(
+                replace_kind=("nurse_registration", qual(301, "nurse_registration", valid_until=ON + 20 * D))
+            ),
+        ),
+        Outcome.ALLOW_WITH_WARNINGS,
+        {"NURSE_REGISTRATION_RENEWAL_DUE"},
+    ),
+    (
+        "nurse registration expires in 31 days",
+        both(
+            nurse_pr07,
+            quals(
+                replace_kind=("nurse_registration", qual(301, "nurse_registration", valid_until=ON + 31 * D))
+            ),
+        ),
+        Outcome.ALLOW,
+        set(),
+    ),
+    # ---- 校验 notice (IN-04) ----
+    (
+        "校验 due in two months",
+        both(
+            snap_(
+                pack=pack(
+                    verification_notice_months=3,
+                    verification_notice_rule=ref("IN-04.verification-notice-months", "IN-04 [S09]"),
+                )
+            ),
+            inst(next_verification_due=ON + 60 * D),
+        ),
+        Outcome.ALLOW_WITH_WARNINGS,
+        {"INSTITUTION_VERIFICATION_DUE_SOON"},
+    ),
+    (
+        "校验 due in four months",
+        both(
+            snap_(
+                pack=pack(
+                    verification_notice_months=3,
+                    verification_notice_rule=ref("IN-04.verification-notice-months", "IN-04 [S09]"),
+                )
+            ),
+            inst(next_verification_due=ON + 122 * D),
+        ),
+        Outcome.ALLOW,
+        set(),
+    ),
+    # ---- Beijing extras (PR-05) ----
+    ("Beijing 主诊 meeting PR-05", beijing, Outcome.ALLOW, set()),
+    (
+        "the same doctor without PR-05 records, under the national pack",
+        bj_quals(lambda k: k not in ("periodic_assessment", "aesthetic_training")),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
+        "Beijing 主诊 registered in Hebei",
+        both(beijing, prac(main_province="河北")),
+        Outcome.DENY,
+        {"CHIEF_NOT_REGISTERED_IN_PROVINCE"},
+    ),
+    (
+        "Beijing 主诊 without periodic assessment",
+        both(beijing, bj_quals(lambda k: k != "periodic_assessment")),
+        Outcome.DENY,
+        {"PERIODIC_ASSESSMENT_NOT_CURRENT"},
+    ),
+    (
+        "Beijing 主诊 whose periodic assessment lapsed",
+        both(
+            beijing,
+            bj_quals(
+                lambda k: k != "periodic_assessment", qual(112, "periodic_assessment", valid_until=ON - D)
+            ),
+        ),
+        Outcome.DENY,
+        {"PERIODIC_ASSESSMENT_NOT_CURRENT"},
+    ),
+    (
+        "Beijing 主诊 with six months of training",
+        both(
+            beijing,
+            bj_quals(
+                lambda k: k != "aesthetic_training",
+                replace(qual(113, "aesthetic_training", valid_until=None), duration_months=6),
+            ),
+        ),
+        Outcome.DENY,
+        {"CHIEF_TRAINING_SHORT"},
+    ),
+    (
+        "Beijing 主诊 with six months of training but a year of aesthetic clinical work",
+        both(
+            beijing,
+            bj_quals(
+                lambda k: k != "aesthetic_training",
+                replace(qual(113, "aesthetic_training", valid_until=None), duration_months=6),
+                replace(qual(114, "aesthetic_clinical_work", valid_until=None), duration_months=12),
+            ),
+        ),
+        Outcome.ALLOW,
+        set(),
     ),
     (
         "late evening UTC is the next day in China",

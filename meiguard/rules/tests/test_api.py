@@ -34,7 +34,7 @@ def test_it_lists_packs_and_versions(client):
     assert national["version"] == 1
     assert national["status"] == "published"
     assert national["effective_from"] == "2017-05-01"
-    assert national["rule_count"] == 133
+    assert national["rule_count"] == 134
 
 
 def test_any_signed_in_user_may_read(world, builtin):
@@ -46,7 +46,7 @@ def test_it_returns_a_versions_rules_filtered_by_kind(client):
     response = client.get(f"{BASE}/packs/cn-national/versions/1", {"kind": "limit"})
     assert response.status_code == 200
     body = response.json()
-    assert body["rule_count"] == 133
+    assert body["rule_count"] == 134
     assert [r["rule_id"] for r in body["rules"]] == [
         "INST.botulinum-units-per-session",
         "INST.filler-minutes-per-site",

@@ -2,6 +2,8 @@
 
     manage.py decide --institution 1 --practitioner 2 --procedure derm-botulinum-toxin-injection \\
         --lot 5 --dose 50U --lot 6 --dose 1.5ml --minutes 30 --device 3 --at 2026-03-03T10:00+08:00
+    manage.py decide --institution 1 --practitioner 2 --procedure surg-breast-augmentation \
+        --anesthetist 7 --anesthesia epidural-iv
 
 Each ``--dose`` / ``--minutes`` belongs to a ``--lot`` given before it (the first such lot that has none
 yet), so ``--lot`` and ``--dose`` repeat pairwise. Exit status: 0 allow / allow_with_warnings, 1 deny,
@@ -31,6 +33,7 @@ from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 from meiguard.core.models import User
 from meiguard.registry.choices import DoseUnit
+from meiguard.rules.choices import Anesthesia
 
 DOSE_RE = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,3})?)\s*([A-Za-z]+)\s*$")
 UNITS = {u.lower(): u for u in DoseUnit.values}
@@ -132,6 +135,12 @@ class Command(BaseCommand):
             "--device", type=_positive_int, action="append", default=[], help="设备 id(可重复)"
         )
         parser.add_argument("--supervisor", type=_positive_int, help="在场指导的主诊医师 id")
+        parser.add_argument("--anesthetist", type=_positive_int, help="实施麻醉的麻醉医师 id")
+        parser.add_argument(
+            "--anesthesia",
+            choices=Anesthesia.values,
+            help="麻醉方式(默认按项目目录的最高麻醉方式)",
+        )
         parser.add_argument("--at", help="核验时点,ISO 8601(默认现在;无时区按北京时间)")
         parser.add_argument("--as", dest="as_user", help="以该用户身份核验(默认系统身份 cli)")
         parser.add_argument("--json", action="store_true", help="输出 JSON(与 API 的 DecisionOut 相同)")
@@ -167,6 +176,8 @@ class Command(BaseCommand):
                 products=tuple(products),
                 device_ids=tuple(options.get("device") or ()),
                 supervisor_id=options.get("supervisor"),
+                anesthetist_id=options.get("anesthetist"),
+                anesthesia=options.get("anesthesia"),
             )
             checked = actions.check(actor, req, channel=DecisionChannel.CLI)
         except (NotFoundField, ActionError) as exc:
