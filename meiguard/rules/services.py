@@ -817,11 +817,18 @@ def derive_permitted_grade(
 
 
 def effective_rules(version: RulePackVersion) -> ResolvedPack:
-    """A version seen as it would apply: a national version alone, an overlay on top of its base.
+    """A version seen as it would apply: a national version alone, an overlay on top of its base, an
+    institution layer on top of the national pack (and its province's overlay) in force on its date.
 
     For an overlay the base is the newest published version of the base pack effective on the
     overlay's date (or the newest published, or the newest draft if nothing is published).
     """
+    if version.pack.jurisdiction == Jurisdiction.INSTITUTION:
+        on = version.effective_from or timezone.localdate()
+        found = versions_in_force(version.pack.province, on)
+        if found.national is None:
+            raise NoActivePack(version.pack.province, on)
+        return build(version.pack.province, found.national, found.overlay, version)
     if version.pack.jurisdiction == Jurisdiction.NATIONAL or version.pack.extends_id is None:
         return build(version.pack.province, version, None)
     bases = RulePackVersion.objects.filter(pack_id=version.pack.extends_id).select_related("pack")

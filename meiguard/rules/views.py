@@ -6,10 +6,12 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from meiguard.core.params import actor
 
@@ -151,3 +153,104 @@ def version_impact_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(impact.workbook(report, rows), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="{impact.xlsx_filename(report)}"'
     return response
+
+
+# ---- the institution layer (本机构规范) ---------------------------------------------------------------
+
+
+def _policy_institutions(request: HttpRequest) -> list[Any]:
+    from meiguard.registry.models import Institution
+
+    return list(Institution.objects.visible_to(actor(request)).order_by("name")[:200])  # type: ignore[attr-defined]
+
+
+@login_required
+def policy_list(request: HttpRequest) -> HttpResponse:
+    """Which institution's policy to open (straight to it when the user sees only one)."""
+    places = _policy_institutions(request)
+    if len(places) == 1:
+        return redirect("rules:policy", institution_id=places[0].pk)
+    rows = []
+    today = timezone.localdate()
+    for inst in places:
+        try:
+            label = services.resolve(inst.province, today, inst.pk).version_label
+        except services.NoActivePack as exc:
+            label = str(exc.message)
+        rows.append({"institution": inst, "in_force": label})
+    return render(request, "rules/policy_list.html", {"rows": rows})
+
+
+@login_required
+def policy(request: HttpRequest, institution_id: int) -> HttpResponse:
+    """The institution's policy: values in force, the national values it may only tighten, drafts, versions."""
+    from meiguard.core.errors import ActionError
+    from meiguard.registry.models import Institution
+
+    from . import institution as inst_policy
+    from .forms import PolicyForm, PolicyPublishForm
+
+    inst = Institution.objects.visible_to(actor(request)).filter(pk=institution_id).first()  # type: ignore[attr-defined]
+    if inst is None:
+        raise Http404("institution")
+    today = timezone.localdate()
+    try:
+        pack = services.resolve(inst.province, today, inst.pk)
+        base = inst_policy.base_pack(inst.province, today)
+    except services.NoActivePack as exc:
+        return render(request, "rules/policy.html", {"institution": inst, "error": exc.message})
+    rows = inst_policy.setting_rows(pack, base)
+    current = {row.setting.key: row.value for row in rows}
+    can_edit = inst_policy.can_edit(actor(request), inst)  # type: ignore[arg-type]
+    versions = inst_policy.versions(inst.pk)
+    draft = next((v for v in versions if not v.is_published), None)
+    form = PolicyForm(current=current)
+    publish_form = PolicyPublishForm(
+        initial={"version": draft.version if draft else None, "effective_from": today}
+    )
+    error = ""
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("只有本机构的机构管理员或授权专员可以修改本机构规范"))
+        try:
+            if request.POST.get("action") == "publish":
+                publish_form = PolicyPublishForm(request.POST)
+                if publish_form.is_valid():
+                    inst_policy.publish(
+                        actor(request),  # type: ignore[arg-type]
+                        inst.pk,
+                        publish_form.cleaned_data["version"],
+                        effective_from=publish_form.cleaned_data["effective_from"],
+                    )
+                    return redirect("rules:policy", institution_id=inst.pk)
+            else:
+                form = PolicyForm(request.POST, current=current)
+                if form.is_valid():
+                    changed = form.changed_values()
+                    inst_policy.save_draft(
+                        actor(request),  # type: ignore[arg-type]
+                        inst.pk,
+                        values=changed,
+                        document=form.cleaned_data["document"],
+                        effective_from=form.cleaned_data["effective_from"],
+                    )
+                    return redirect("rules:policy", institution_id=inst.pk)
+        except ActionError as exc:
+            error = str(exc.message)
+    previous = {v.version: v for v in versions}
+    return render(
+        request,
+        "rules/policy.html",
+        {
+            "institution": inst,
+            "pack": pack,
+            "rows": rows,
+            "form": form,
+            "publish_form": publish_form,
+            "can_edit": can_edit,
+            "versions": [(v, previous.get(v.version - 1)) for v in versions],
+            "draft": draft,
+            "error": error,
+            "can_view_impact": impact.may_view(actor(request)),  # type: ignore[arg-type]
+        },
+    )

@@ -31,6 +31,7 @@ from meiguard.authz.facts import (
     Snapshot,
 )
 from meiguard.rules.services import RuleRef
+from meiguard.rules.sources import cites, source_text
 
 AT = dt.datetime(2026, 3, 3, 10, 0, tzinfo=CHINA_TZ)
 ON = AT.date()
@@ -38,8 +39,63 @@ FAR = dt.date(2030, 12, 31)
 LONG_AGO = dt.date(2020, 1, 1)
 
 
-def ref(rule_id: str, source: str = "test") -> RuleRef:
-    return RuleRef("cn-national", 1, rule_id, source)
+# The layers a hand-built rule can come from: (pack code, readable pack name, layer).
+NATIONAL = ("cn-national", "全国基线", "national")
+BEIJING = ("cn-bj", "北京", "provincial")
+TEMPLATE = ("inst-template", "机构规范模板", "institution")
+
+
+def ref(rule_id: str, *cite: str, layer: tuple[str, str, str] = NATIONAL) -> RuleRef:
+    """A real-looking rule reference: ``ref("PR-03.non-chief", "measures 第十二条")``.
+
+    ``cite`` are entries of the sources register (packs/sources.yaml), resolved as the loader does, so
+    ``source`` is the readable line a stored rule would carry.
+    """
+    pack_code, pack_name, layer_name = layer
+    citations = cites(*cite) if cite else ()
+    return RuleRef(
+        pack_code,
+        1,
+        rule_id,
+        source_text(citations),
+        citations=citations,
+        layer=layer_name,
+        pack_name=pack_name,
+    )
+
+
+def inst_ref(rule_id: str, *cite: str) -> RuleRef:
+    """A rule of the institution layer (the institution is on the template)."""
+    return ref(rule_id, *cite, layer=TEMPLATE)
+
+
+# The rules the builder's pack cites, by rule id (the same ids and citations as the shipped packs).
+GRADE_RULE = ref("IN-03.outpatient", "grading-catalog-2009 机构条件")
+CHIEF_DERM_RULE = ref("PR-02.cosmetic_dermatology", "measures 第十一条", "chief-filing-2017")
+SCOPE_DERM_RULE = ref("PR-06.cosmetic_dermatology", "chief-filing-2017")
+CHIEF_SURGERY_RULE = ref("PR-02.cosmetic_surgery", "measures 第十一条", "chief-filing-2017")
+SCOPE_SURGERY_RULE = ref("PR-06.cosmetic_surgery", "chief-filing-2017")
+SUPERVISION_RULE = ref("PR-03.non-chief", "measures 第十二条、第十九条")
+NURSE_RULE = ref("PR-07.nurse", "measures 第十三条")
+PHYSICIAN_RULE = ref("PR-01.physician-licence", "measures 第十一条、第十九条")
+LICENCE_RULE = ref("IN-01.licence", "measures 第二条")
+SUBJECTS_RULE = ref("IN-01.registered-subjects", "measures 第十七条")
+VERIFICATION_RULE = ref("IN-04.verification-cycle-years", "verification-rules-2009")
+MANUAL_REVIEW_RULE = ref("PG-04.unlisted-surgery", "grading-catalog-2009 未列入该目录")
+SURGICAL_GRADING_RULE = ref("SP-02.surgical-grading", "core-systems-2018 手术分级管理制度")
+PRODUCT_RULE = ref("DD-07.registered-products", "device-regulation 第五十五条", "drug-administration-law")
+SUPPLIER_RULE = ref("DD-07.qualified-supplier", "device-regulation 第四十五条", "toxin-notice-2008")
+RECALL_RULE = ref("DD-09.recalled-lots", "device-recall-rules")
+DEVICE_RULE = ref("DD-07.device-use", "device-use-rules", "device-regulation 第五十五条")
+NURSE_SCOPE_RULE = inst_ref("INST.nurse-non-invasive-only", "authorization-practice-guide 人员授权")
+NURSE_HOURS_RULE = inst_ref("INST.nurse-training-hours", "operating-plan-2026 二(二)2")
+BOTOX_LIMIT_RULE = inst_ref("INST.botulinum-units-per-session", "operating-plan-2026 一(二)2")
+FILLER_LIMIT_RULE = inst_ref("INST.filler-minutes-per-site", "operating-plan-2026 一(二)2")
+UNGRADED_AUTHORIZATION_RULE = inst_ref("INST.authorization-ungraded", "authorization-practice-guide 明确授权范围")
+PRODUCT_AUTHORIZATION_RULE = inst_ref("INST.product-authorization", "authorization-practice-guide 人员授权")
+DEVICE_AUTHORIZATION_RULE = inst_ref(
+    "INST.device-operator-authorization", "authorization-practice-guide 人员授权"
+)
 
 
 TOXIN = ProductFacts(
@@ -98,31 +154,48 @@ def procedure(
         category,
         "A型肉毒毒素注射",
         "Botulinum toxin injection",
-        ref(f"procedure:{code}", "MOH2009-220"),
+        ref(f"procedure.{code}", "grading-catalog-2009"),
     )
 
 
 def pack(**changes: object) -> PackFacts:
+    """An institution on the national pack and the institution template (every institution switch set)."""
     base = PackFacts(
         pack="cn-national",
         version=1,
-        label="cn-national v1",
+        label="全国基线 v1 + 机构规范模板 v1",
         procedure=procedure(),
         permitted_grade=2,
-        grade_rule=ref("institution-grade", "IN-03 [S07]"),
+        grade_rule=GRADE_RULE,
         chief=ChiefRequirement(
-            "cosmetic_dermatology", 3, frozenset({"皮肤病与性病"}), 0, ref("chief:derm", "PR-02")
+            "cosmetic_dermatology",
+            3,
+            frozenset({"皮肤病与性病"}),
+            0,
+            CHIEF_DERM_RULE,
+            scope_rule=SCOPE_DERM_RULE,
         ),
-        supervision_rule=ref("supervision", "PR-03 [S01]"),
+        supervision_rule=SUPERVISION_RULE,
         nurse_allowed_invasive=frozenset({"non-invasive"}),
-        nurse_rule=ref("nurse", "PR-07"),
+        nurse_rule=NURSE_SCOPE_RULE,
         nurse_min_training_hours=Decimal(160),
-        nurse_training_rule=ref("nurse-hours", "seed 004"),
-        authorization_rule=ref("authorization", "institution"),
-        product_rule=ref("product", "DD-07"),
-        device_rule=ref("device", "DD-07"),
-        dose_limits=(DoseLimit("botulinum_toxin_a", Decimal(200), "U", ref("limit:botox", "seed 004")),),
-        duration_limits=(DurationLimit("hyaluronic_acid", 40, ref("limit:filler", "seed 004")),),
+        nurse_training_rule=NURSE_HOURS_RULE,
+        authorization_rule=SURGICAL_GRADING_RULE,
+        product_rule=PRODUCT_RULE,
+        device_rule=DEVICE_RULE,
+        dose_limits=(DoseLimit("botulinum_toxin_a", Decimal(200), "U", BOTOX_LIMIT_RULE),),
+        duration_limits=(DurationLimit("hyaluronic_acid", 40, FILLER_LIMIT_RULE),),
+        licence_rule=LICENCE_RULE,
+        subjects_rule=SUBJECTS_RULE,
+        verification_rule=VERIFICATION_RULE,
+        manual_review_rule=MANUAL_REVIEW_RULE,
+        physician_rule=PHYSICIAN_RULE,
+        nurse_registration_rule=NURSE_RULE,
+        supplier_rule=SUPPLIER_RULE,
+        recall_rule=RECALL_RULE,
+        ungraded_authorization_rule=UNGRADED_AUTHORIZATION_RULE,
+        product_authorization_rule=PRODUCT_AUTHORIZATION_RULE,
+        device_authorization_rule=DEVICE_AUTHORIZATION_RULE,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -285,12 +358,14 @@ SUPERVISOR_FOR_TESTS = doctor(
 # ---- anaesthesia, technology and provincial extras ---------------------------------------------
 
 ANESTHESIA_RULES = (
-    AnesthesiaRule(1, "local", False, ref("PG-01.grade-1", "PG-01 [S07]; PR-09 [S07]")),
-    AnesthesiaRule(2, "epidural-iv", True, ref("PG-01.grade-2", "PG-01 [S07]; PR-09 [S07]")),
-    AnesthesiaRule(3, "general", True, ref("PG-01.grade-3", "PG-01 [S07]; PR-09 [S07]")),
-    AnesthesiaRule(4, "general", True, ref("PG-01.grade-4", "PG-01 [S07]; PR-09 [S07]")),
+    AnesthesiaRule(1, "local", False, ref("PG-01.grade-1", "grading-catalog-2009 分级标准")),
+    AnesthesiaRule(2, "epidural-iv", True, ref("PG-01.grade-2", "grading-catalog-2009 分级标准")),
+    AnesthesiaRule(3, "general", True, ref("PG-01.grade-3", "grading-catalog-2009 分级标准")),
+    AnesthesiaRule(4, "general", True, ref("PG-01.grade-4", "grading-catalog-2009 分级标准")),
 )
-TECHNOLOGY_RULE = ref("SP-02.new-technology", "SP-02 [S23]; PG-04 [S07]")
+TECHNOLOGY_RULE = ref(
+    "SP-02.new-technology", "core-systems-2018 新技术和新项目准入制度", "grading-catalog-2009 未列入该目录"
+)
 
 
 def anesthetist(id: int = 9, **changes: object) -> PractitionerFacts:

@@ -6,7 +6,7 @@ from meiguard.authz.codec import decode, encode
 from meiguard.authz.facts import DecisionRequest, ProductUse, Snapshot
 from meiguard.authz.policy import Decision, decide
 
-from .builders import SUPERVISOR_FOR_TESTS, allowed_case
+from .builders import BOTOX_LIMIT_RULE, SUPERVISOR_FOR_TESTS, allowed_case
 
 
 def test_snapshot_and_request_survive_a_json_round_trip():
@@ -24,4 +24,9 @@ def test_a_decision_round_trips_with_its_reasons():
     decision = decide(replace(req, products=(ProductUse(500, Decimal(300), "U"),)), snap)
     again = decode(Decision, json.loads(json.dumps(encode(decision))))
     assert again == decision
-    assert again.reasons[0].rule.source == "seed 004"
+    rule = again.reasons[0].rule
+    assert rule == BOTOX_LIMIT_RULE
+    # The citation (document, article, kind), layer and pack name survive, not only the source line.
+    assert rule.source == BOTOX_LIMIT_RULE.source and rule.source.startswith("《")
+    assert rule.citations == BOTOX_LIMIT_RULE.citations and rule.citations[0].kind == "institution_policy"
+    assert (rule.layer, rule.pack_name) == ("institution", "机构规范模板")

@@ -9,18 +9,21 @@ from decimal import Decimal
 
 import pytest
 
-from meiguard.authz.facts import DecisionRequest, ProductUse, SiteFacts, Snapshot
+from meiguard.authz.facts import ChiefRequirement, DecisionRequest, ProductUse, SiteFacts, Snapshot
 from meiguard.authz.policy import Outcome, decide
-from meiguard.rules.services import RuleRef
 
 from .builders import (
     ANESTHESIA_RULES,
     AT,
+    BEIJING,
+    BOTOX_LIMIT_RULE,
+    CHIEF_SURGERY_RULE,
     DEVICE,
     FILLER_LOT,
     INSTITUTION,
     LOT,
     ON,
+    SCOPE_SURGERY_RULE,
     TECHNOLOGY_RULE,
     allowed_case,
     anesthetist,
@@ -85,7 +88,9 @@ LIPO_GUARD = procedure("surg-liposuction-ge5000", "cosmetic_surgery", None, "sur
 PEEL = procedure("derm-chemical-peel", "cosmetic_dermatology", None, "non-invasive", "化学")
 RF = procedure("derm-radiofrequency", "cosmetic_dermatology", None, "energy-device", "光电")
 DENTAL = procedure("dent-tooth-whitening", "cosmetic_dentistry", None, "non-invasive", "牙体")
-SURGEON_CHIEF = pack().chief.__class__("cosmetic_surgery", 6, frozenset({"外科"}), 0, pack().chief.rule)  # type: ignore[union-attr]
+SURGEON_CHIEF = ChiefRequirement(
+    "cosmetic_surgery", 6, frozenset({"外科"}), 0, CHIEF_SURGERY_RULE, scope_rule=SCOPE_SURGERY_RULE
+)
 SUPERVISOR = doctor(
     2,
     qualifications=(
@@ -158,9 +163,9 @@ def tech(*a: object) -> Mutation:
 # ---- nurses (PR-07) ----
 NURSE_RULES = {
     "nurse_min_years": Decimal(2),
-    "nurse_qualification_rule": ref("PR-07.nurse", "PR-07 [S01]"),
+    "nurse_qualification_rule": ref("PR-07.nurse", "measures 第十三条"),
     "nurse_renewal_notice_days": 30,
-    "nurse_renewal_rule": ref("PR-07.nurse-renewal-notice-days", "PR-07 [S05]"),
+    "nurse_renewal_rule": ref("PR-07.nurse-renewal-notice-days", "nurse-regulation"),
 }
 nurse_pr07 = both(
     nurse_peel,
@@ -189,7 +194,7 @@ BJ_CHIEF = replace(
     clinical_alternative_years=Decimal(1),
     periodic_assessment_required=True,
     registered_in_province=True,
-    rule=RuleRef("cn-bj", 1, "PR-02.cosmetic_dermatology", "PR-05 [S03]"),
+    rule=ref("PR-02.cosmetic_dermatology", "beijing-chief-filing-qa", layer=BEIJING),
 )
 beijing = both(
     snap_(pack=pack(chief=BJ_CHIEF)),
@@ -983,7 +988,7 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
             snap_(
                 pack=pack(
                     verification_notice_months=3,
-                    verification_notice_rule=ref("IN-04.verification-notice-months", "IN-04 [S09]"),
+                    verification_notice_rule=ref("IN-04.verification-notice-months", "verification-rules-2009"),
                 )
             ),
             inst(next_verification_due=ON + 60 * D),
@@ -997,7 +1002,7 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
             snap_(
                 pack=pack(
                     verification_notice_months=3,
-                    verification_notice_rule=ref("IN-04.verification-notice-months", "IN-04 [S09]"),
+                    verification_notice_rule=ref("IN-04.verification-notice-months", "verification-rules-2009"),
                 )
             ),
             inst(next_verification_due=ON + 122 * D),
@@ -1103,8 +1108,11 @@ def test_reasons_carry_rule_and_facts() -> None:
     req, snap = allowed_case()
     decision = decide(replace(req, products=(ProductUse(500, Decimal(300), "U"),)), snap)
     (reason,) = decision.reasons
-    assert reason.rule.rule_id == "limit:botox"
-    assert reason.rule.source == "seed 004"
+    assert reason.rule == BOTOX_LIMIT_RULE
+    assert reason.rule.rule_id == "INST.botulinum-units-per-session"
+    assert reason.rule.layer == "institution"
+    assert [c.doc for c in reason.rule.citations] == ["operating-plan-2026"]
+    assert "seed" not in reason.rule.source
     assert reason.fact("dose") == "300U"
     assert reason.fact("limit") == "200U"
 

@@ -26,16 +26,22 @@ def load_and_publish(path: Path, effective_from: dt.date | None = None) -> RuleP
     ).version
 
 
+# The shipped packs take effect on this day (国卫医发〔2017〕16号, the current 主诊医师 filing notice).
+SHIPPED_EFFECTIVE = "2017-03-17"
+# The 200 U botulinum toxin limit is an institution rule: it lives in the institution template.
+TEMPLATE_DIR = "institution-template"
+
+
 def national_v2(
     pack_copy, *, effective_from: str = "2025-01-01", extra: tuple[tuple[str, str], ...] = ()
 ) -> Path:
-    """A second national version: botulinum limit 150 U, one procedure regraded, one removed, one rule added."""
+    """A second national version: CME 25 → 30 credits, one procedure regraded, one removed, one rule added."""
     path = pack_copy("cn-national", "cn-national-v2")
     edit(
         path,
         ("version: 1", "version: 2"),
-        ("effective_from: 2017-05-01", f"effective_from: {effective_from}"),
-        ("max_value: 200", "max_value: 150"),
+        (f"effective_from: {SHIPPED_EFFECTIVE}", f"effective_from: {effective_from}"),
+        ("    value: 25\n", "    value: 30\n"),
         *extra,
     )
     csv_path = path / "procedure_catalog.csv"
@@ -52,6 +58,17 @@ def national_v2(
             "    title: 新要求\n"
             "    metric: test_metric\n"
             "    value: 1\n"
-            "    source: test\n"
+            "    cites: [measures 第二条]\n"
         )
     return path
+
+
+def template_v2(pack_copy, *, effective_from: str = "2025-01-01", max_value: int = 150) -> Path:
+    """A second version of the institution template: the botulinum toxin limit 200 U → ``max_value``."""
+    path = pack_copy(TEMPLATE_DIR, "inst-template-v2")
+    return edit(
+        path,
+        ("version: 1", "version: 2"),
+        (f"effective_from: {SHIPPED_EFFECTIVE}", f"effective_from: {effective_from}"),
+        ("max_value: 200", f"max_value: {max_value}"),
+    )

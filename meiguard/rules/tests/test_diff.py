@@ -6,7 +6,7 @@ import pytest
 
 from meiguard.rules import services
 
-from .helpers import load_and_publish, national_v2
+from .helpers import load_and_publish, national_v2, template_v2
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +21,19 @@ def test_it_lists_added_removed_and_changed_rules(builtin, pack_copy):
     changed = {c.rule_id: {f.field: (f.before, f.after) for f in c.changes} for c in diff.changed}
     assert changed == {
         "procedure.surg-brow-lift": {"data.grade": (1, 2), "data.anesthesia_max": ("local", "epidural-iv")},
-        "INST.botulinum-units-per-session": {"data.max_value": (200, 150)},
+        "PR-08.cme-credits": {"data.value": (25, 30)},
     }
     assert not diff.is_empty
+
+
+def test_it_diffs_institution_template_versions(builtin, pack_copy):
+    v1 = builtin["inst-template"]
+    v2 = load_and_publish(template_v2(pack_copy))
+    diff = services.diff_versions(v1, v2)
+    assert (diff.a, diff.b) == ("inst-template v1", "inst-template v2")
+    assert (diff.added, diff.removed) == ((), ())
+    changed = {c.rule_id: {f.field: (f.before, f.after) for f in c.changes} for c in diff.changed}
+    assert changed == {"INST.botulinum-units-per-session": {"data.max_value": (200, 150)}}
 
 
 def test_it_reports_nothing_between_identical_versions(builtin):

@@ -41,7 +41,13 @@ def test_it_stores_procedure_fields_and_source(pack_copy):
     assert rule.data["invasiveness"] == "injection"
     assert rule.data["anesthesia_max"] == "local"
     assert rule.data["name_zh"] == "A型肉毒毒素美容注射术"
-    assert rule.source.startswith("PG-01 [S07] MOH2009-220 §1 L1")
+    # The catalog row's section is cited as an article of the 2009 catalog, readable by anyone.
+    assert rule.source.startswith("《医疗美容项目分级管理目录》一级项目")
+    assert "卫办医政发〔2009〕220号" in rule.source
+    assert [c["doc"] for c in rule.citations] == ["grading-catalog-2009"]
+    assert rule.citations[0]["article"].startswith("一级项目")
+    assert rule.citations[0]["kind"] == "normative_document"
+    assert "MOH2009-220" not in rule.source and "[S07]" not in rule.source
     assert rule.confirmed is True
     inferred = Rule.objects.get(version=version, rule_id="procedure.surg-liposuction-ge5000")
     assert inferred.data["grade"] is None
@@ -54,7 +60,9 @@ def test_it_creates_a_draft_and_an_audit_entry(pack_copy):
     v = result.version
     assert v.status == VersionStatus.DRAFT
     assert v.pack.code == "cn-national"
-    assert v.effective_from.isoformat() == "2017-05-01"
+    assert v.effective_from.isoformat() == "2017-03-17"
+    assert v.source_doc.startswith("《医疗美容服务管理办法》")
+    assert "国卫医发〔2017〕16号" in v.effective_basis
     entry = AuditEntry.objects.get(action="rules.rulepackversion.loaded")
     assert entry.object_id == str(v.pk)
     assert entry.chain == "platform"
@@ -64,11 +72,14 @@ def test_it_creates_a_draft_and_an_audit_entry(pack_copy):
 
 def test_every_rule_carries_a_source(builtin):
     assert not Rule.objects.filter(source="").exists()
+    assert not Rule.objects.filter(citations=[]).exists()
     assert Rule.objects.count() > 94
 
 
-def test_seed_004_limits_are_institution_level_and_adjustable(builtin):
-    version = builtin["cn-national"]
+def test_institution_limits_live_in_the_template_at_institution_level_and_adjustable(builtin):
+    version = builtin["inst-template"]
+    assert version.pack.jurisdiction == "institution"
+    assert version.pack.name == "机构规范模板"
     for rule_id, value, unit in [
         ("INST.botulinum-units-per-session", 200, "U"),
         ("INST.filler-minutes-per-site", 40, "min"),
@@ -76,14 +87,32 @@ def test_seed_004_limits_are_institution_level_and_adjustable(builtin):
         rule = Rule.objects.get(version=version, rule_id=rule_id)
         assert rule.level == RuleLevel.INSTITUTION
         assert rule.adjustable is True
-        assert rule.source == "seed 004 (institution operating guide)"
+        assert rule.source.startswith("《2026年医疗美容服务年度工作计划")
+        assert [c["kind"] for c in rule.citations] == ["institution_policy"]
         assert rule.data["max_value"] == value
         assert rule.data["unit"] == unit
+        # ... and no longer in the national pack.
+        assert not Rule.objects.filter(version=builtin["cn-national"], rule_id=rule_id).exists()
     training = Rule.objects.get(version=version, rule_id="INST.nurse-training-hours")
     assert training.level == RuleLevel.INSTITUTION
     assert training.data["value"] == 160
-    cme = Rule.objects.get(version=version, rule_id="PR-08.cme-credits")
-    assert (cme.level, cme.source, cme.data["value"]) == (RuleLevel.NATIONAL, "PR-08 [S06]", 25)
+    cme = Rule.objects.get(version=builtin["cn-national"], rule_id="PR-08.cme-credits")
+    assert (cme.level, cme.data["value"]) == (RuleLevel.NATIONAL, 25)
+    assert [c["doc"] for c in cme.citations] == ["cme-rules-2006"]
+    assert cme.citations[0]["kind"] in (
+        "law",
+        "administrative_regulation",
+        "departmental_rule",
+        "normative_document",
+    )
+    # Supervisor presence was PR-03.supervisor-presence (unconfirmed): the regulation does not say it, so it is
+    # now an institution setting of the template.
+    presence = Rule.objects.get(version=version, rule_id="INST.supervisor-presence")
+    assert (presence.level, presence.adjustable) == (RuleLevel.INSTITUTION, True)
+    national_presence = Rule.objects.filter(
+        version=builtin["cn-national"], rule_id__in=["PR-03.supervisor-presence", "INST.supervisor-presence"]
+    )
+    assert not national_presence.exists()
 
 
 def test_unconfirmed_rules_are_marked(builtin):
@@ -93,7 +122,7 @@ def test_unconfirmed_rules_are_marked(builtin):
         .exclude(kind=RuleKind.PROCEDURE)
         .values_list("rule_id", flat=True)
     )
-    assert {"IN-03.cosmetic-hospital", "PR-06.cosmetic_surgery", "PR-03.supervisor-presence"} <= unconfirmed
+    assert {"IN-03.cosmetic-hospital", "PR-06.cosmetic_surgery"} <= unconfirmed
     assert "IN-03.clinic" not in unconfirmed
 
 
@@ -102,9 +131,10 @@ def test_builtin_loading_is_idempotent(db):
     entries = AuditEntry.objects.count()
     second = load_builtin_packs()
     assert {k: v.pk for k, v in first.items()} == {k: v.pk for k, v in second.items()}
-    assert RulePack.objects.count() == 2
-    assert RulePackVersion.objects.count() == 2
-    assert AuditEntry.objects.count() == entries == 4  # loaded + published, twice
+    assert set(second) == {"cn-national", "inst-template", "cn-bj"}
+    assert RulePack.objects.count() == 3
+    assert RulePackVersion.objects.count() == 3
+    assert AuditEntry.objects.count() == entries == 6  # loaded + published, three times
     assert all(v.status == VersionStatus.PUBLISHED for v in second.values())
 
 

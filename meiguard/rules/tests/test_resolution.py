@@ -10,15 +10,17 @@ import pytest
 from meiguard.rules import services
 from meiguard.rules.services import NoActivePack
 
-from .helpers import load_and_publish, national_v2
+from .helpers import load_and_publish, national_v2, template_v2
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_resolves_the_national_pack_for_a_province_without_overlay(builtin):
     pack = services.resolve("湖南", dt.date(2024, 6, 1))
-    assert pack.version_label == "cn-national v1"
+    assert pack.version_label == "全国基线 v1 + 机构规范模板 v1"
     assert pack.overlay is None
+    assert (pack.national.pack, pack.institution.pack) == ("cn-national", "inst-template")
+    assert pack.version_ids == (builtin["cn-national"].pk, None, builtin["inst-template"].pk)
     assert len(pack.procedures) == 94
     assert pack.procedures["surg-brow-lift"].grade == 1
     assert pack.rule("IN-03.clinic").data["max_grade"] == 1
@@ -35,8 +37,35 @@ def test_it_picks_the_version_effective_on_the_date(builtin, pack_copy):
     assert after.procedures["surg-brow-lift"].grade == 2
     assert "surg-eyebrow-reshaping" in before.procedures
     assert "surg-eyebrow-reshaping" not in after.procedures
+    assert before.requirement("cme_credits_per_year").value == 25
+    assert after.requirement("cme_credits_per_year").value == 30
+    # The institution layer is unchanged by a new national version.
+    assert before.institution.pk == after.institution.pk
+
+
+def test_it_picks_the_institution_template_version_effective_on_the_date(builtin, pack_copy):
+    v2 = load_and_publish(template_v2(pack_copy))
+    before = services.resolve("湖南", dt.date(2024, 12, 31))
+    after = services.resolve("湖南", dt.date(2025, 1, 1))
+    assert (before.institution.version, after.institution.version) == (1, 2)
+    assert after.institution.pk == v2.pk
+    assert after.national.version == 1
+    assert after.version_label == "全国基线 v1 + 机构规范模板 v2"
     assert before.limits_for(procedure_code="surg-botulinum-toxin-a-injection")[0].max_value == Decimal("200")
     assert after.limits_for(procedure_code="surg-botulinum-toxin-a-injection")[0].max_value == Decimal("150")
+
+
+def test_the_institution_layer_applies_on_top_of_the_overlay(builtin):
+    pack = services.resolve("北京", dt.date(2024, 6, 1))
+    assert pack.version_label == "全国基线 v1 + 北京 v1 + 机构规范模板 v1"
+    assert [v.pack for v in pack.layers] == ["cn-national", "cn-bj", "inst-template"]
+    assert pack.version_ids == (
+        builtin["cn-national"].pk,
+        builtin["cn-bj"].pk,
+        builtin["inst-template"].pk,
+    )
+    limit = pack.rule("INST.botulinum-units-per-session")
+    assert (limit.ref.pack, limit.ref.layer, limit.level) == ("inst-template", "institution", "institution")
 
 
 def test_a_draft_version_is_not_used(builtin, pack_copy):
@@ -79,6 +108,7 @@ def test_it_caches_resolved_packs_and_invalidates_on_publish(builtin, pack_copy,
     assert fresh is not first
     assert fresh.national.version == 2
     assert fresh.overlay is not None and fresh.overlay.pack == "cn-bj"
+    assert fresh.institution is not None and fresh.institution.pack == "inst-template"
 
 
 def test_resolved_pack_exposes_follow_ups_and_requirements(builtin):
