@@ -1,13 +1,17 @@
-"""Demo rows for the rule-change impact report: a draft national revision and the checks it would change.
+"""Demo rows for the three rule layers and the rule-change impact report.
 
-On top of the base demo world: a draft ``cn-national`` version (the next number) that lowers the botulinum
-toxin limit to 150 U per session, allows 50 minutes per filler injection site (was 40) and regrades 隆鼻术 to
-grade 3 — and three recent checks by 王芳 at 雅美门诊部 (衡力 180 U and 100 U, 润百颜 45 minutes). Its impact
-page (/rules/versions/<id>/impact/) then shows 李明's 隆鼻术 authorization and the 180 U request going from
-allowed to denied, and the 45-minute filler request from denied to allowed.
+On top of the base demo world:
 
-Idempotent: the draft is loaded through ``actions.load_pack`` (same content → no-op) only while no national
-version above 1 exists, and the checks are logged once (marked by the actor name ``demo-rules-impact``).
+* every demo institution adopts the institution template as its own policy (本机构规范 v1, effective today);
+* 雅美门诊部 has a **draft policy v2** that lowers the botulinum toxin limit to 150 U per session and allows 50
+  minutes per filler injection site (was 40) — and three recent checks by 王芳 there (衡力 180 U and 100 U,
+  润百颜 45 minutes). Its impact page shows the 180 U request going from allowed to denied and the 45-minute
+  filler request from denied to allowed, at 雅美 only;
+* a **draft national version** (the next number) that regrades 隆鼻术 to grade 3: its impact page shows 李明's
+  隆鼻术 authorization going from allowed to denied.
+
+Idempotent: drafts are created only while none exists, and the checks are logged once (marked by the actor
+name ``demo-rules-impact``).
 """
 
 from __future__ import annotations
@@ -30,15 +34,13 @@ from meiguard.authz.models import DecisionLog
 from meiguard.core.access import Actor
 from meiguard.registry.models import Institution, Lot, Practitioner
 
-from . import actions
+from . import actions, institution
 from .models import RulePackVersion
 
 YAMEI = "长沙雅美医疗美容门诊部"
 MARKER = "demo-rules-impact"
-DESCRIPTION = (
-    "演示用修订草案(非正式文件):A型肉毒毒素单次注射上限由 200U 降至 150U;"
-    "透明质酸单部位操作时长由 40 分钟放宽至 50 分钟;隆鼻术由一级调整为三级。"
-)
+DESCRIPTION = "演示用修订草案(非正式文件):隆鼻术由一级调整为三级。"
+POLICY_DOCUMENT = "雅美门诊部医疗美容服务规范(2027年修订草案)"
 
 
 def _draft_dir(root: Path, version: int, effective_from: dt.date) -> Path:
@@ -50,7 +52,6 @@ def _draft_dir(root: Path, version: int, effective_from: dt.date) -> Path:
     text = text.replace("version: 1", f"version: {version}", 1)
     text = re.sub(r"effective_from: \S+", f"effective_from: {effective_from.isoformat()}", text, count=1)
     text = re.sub(r"  description: >-\n(    .*\n)+", f"  description: {DESCRIPTION}\n", text, count=1)
-    text = text.replace("max_value: 200", "max_value: 150", 1).replace("max_value: 40", "max_value: 50", 1)
     pack.write_text(text, encoding="utf-8")
     catalog = target / "procedure_catalog.csv"
     rows = catalog.read_text(encoding="utf-8")
@@ -101,6 +102,24 @@ def _checks(yamei: Institution) -> int:
     return len(asked)
 
 
+def _policies(actor: Actor, today: dt.date, yamei: Institution) -> RulePackVersion | None:
+    """Each demo institution adopts the template; 雅美 drafts a stricter toxin and a looser filler value."""
+    for inst in Institution.objects.order_by("pk"):
+        institution.adopt_template(actor, inst.pk, effective_from=today)
+    versions = institution.versions(yamei.pk)
+    if versions and not versions[0].is_published:
+        return versions[0]
+    if len(versions) > 1:
+        return versions[0]
+    return institution.save_draft(
+        actor,
+        yamei.pk,
+        values={"botulinum_units_per_session": "150", "filler_minutes_per_site": "50"},
+        document=POLICY_DOCUMENT,
+        effective_from=today + dt.timedelta(days=30),
+    )
+
+
 def seed(stdout: Any) -> None:
     actor = Actor.system("seed_demo")
     today = timezone.localdate()
@@ -110,10 +129,13 @@ def seed(stdout: Any) -> None:
             "规则影响演示数据:缺少基础演示数据,已跳过 / rules impact demo: base world missing, skipped\n"
         )
         return
+    policy = _policies(actor, today, yamei)
     draft = _draft(actor, today)
     logged = _checks(yamei)
-    if draft is not None:
-        stdout.write(
-            f"规则变更影响评估:{draft}({draft.get_status_display()})→ /rules/versions/{draft.pk}/impact/"
-            f";新增核验记录 {logged} 条\n"
-        )
+    for version in (policy, draft):
+        if version is not None:
+            stdout.write(
+                f"规则变更影响评估:{version.pack.name} v{version.version}({version.get_status_display()})"
+                f"→ /rules/versions/{version.pk}/impact/\n"
+            )
+    stdout.write(f"新增核验记录 {logged} 条 / checks logged: {logged}\n")

@@ -40,7 +40,7 @@ pack:
   effective_from: 2020-13-01
   colour: red
 procedures:
-  file: procedure_catalog.csv
+  {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
 limits:
   - id: L1
     title: 限值
@@ -48,7 +48,7 @@ limits:
     max_value: -5
     unit: U
     procedures: [nope-code]
-    source: seed 004
+    cites: [operating-plan-2026 一(二)2]
   - id: L1
     title: 重复
     metric: units_per_session
@@ -59,14 +59,14 @@ institution_grades:
     title: x
     institution_type: spa
     max_grade: 7
-    source: IN-03 [S07]
+    cites: [grading-catalog-2009 机构条件]
 chief_physicians:
   - id: C1
     title: x
     subject: cosmetic_surgery
     min_years: six
     practice_categories: [clinical]
-    source: "  "
+    cites: ["  "]
 """
 
 BAD_CSV = (
@@ -92,7 +92,7 @@ def test_it_lists_every_yaml_error_with_line_and_field(bad_pack):
     assert "pack.yaml:7 pack.colour: 未知的键" in issues
     assert "pack.yaml:14 limits[0].max_value: 必须是正数" in issues
     assert "pack.yaml:16 limits[0].procedures: 引用了不存在的项目 nope-code" in issues
-    assert "pack.yaml:18 limits[1].source: 缺少必填字段" in issues
+    assert "pack.yaml:18 limits[1].cites: 缺少必填字段" in issues
     assert "pack.yaml:18 limits[1].id: 规则编号 L1 重复(首次出现在 pack.yaml:11)" in issues
     assert any(
         i.startswith("pack.yaml:26 institution_grades[0].institution_type: 未知取值 spa") for i in issues
@@ -153,7 +153,7 @@ def test_it_rejects_grade_outside_range(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
     """,
         csv_text,
     )
@@ -178,7 +178,7 @@ def test_it_reports_duplicate_yaml_keys(tmp_path):
           name: x
           jurisdiction: national
           version: 1
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
     """,
         CSV_HEADER + GOOD_ROW,
     )
@@ -186,12 +186,12 @@ def test_it_reports_duplicate_yaml_keys(tmp_path):
         assert issues_of(path) == ["pack.yaml:3 pack.code: 键重复"]
 
 
-def test_it_requires_a_source_on_every_rule(tmp_path):
+def test_it_requires_cites_on_every_rule(tmp_path):
     path = write_pack(
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
         follow_ups:
           - id: FU.1
             title: 随访
@@ -201,7 +201,7 @@ def test_it_requires_a_source_on_every_rule(tmp_path):
         CSV_HEADER + GOOD_ROW,
     )
     with translation.override("zh-hans"):
-        assert issues_of(path) == ["pack.yaml:4 follow_ups[0].source: 缺少必填字段"]
+        assert issues_of(path) == ["pack.yaml:4 follow_ups[0].cites: 缺少必填字段"]
 
 
 def test_it_checks_types_of_lists_booleans_and_offsets(tmp_path):
@@ -209,14 +209,14 @@ def test_it_checks_types_of_lists_booleans_and_offsets(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
         follow_ups:
           - id: FU.1
             title: 随访
             invasiveness: surgical
             schedule: [3d, soon]
             adjustable: "yes"
-            source: seed 004
+            cites: [operating-plan-2026 一(三)1]
     """,
         CSV_HEADER + GOOD_ROW,
     )
@@ -234,13 +234,13 @@ def test_it_rejects_unknown_subjects_institution_types_and_sections(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
         practice_scopes:
           - id: S.1
             title: x
             subject: cosmetic_magic
             accepted_scopes: [外科, 魔法科]
-            source: PR-06 [S04]
+            cites: [chief-filing-2017]
         gizmos: []
     """,
         CSV_HEADER + GOOD_ROW,
@@ -263,7 +263,7 @@ def test_it_rejects_unknown_and_missing_csv_columns(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
     """,
         csv_text,
     )
@@ -279,7 +279,7 @@ def test_it_rejects_a_csv_outside_the_pack_directory(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: ../outside.csv}
+        procedures: {file: ../outside.csv, cites: [grading-catalog-2009]}
     """,
     )
     issues = issues_of(path)
@@ -292,9 +292,9 @@ def test_it_rejects_overlay_sections_in_a_national_pack(tmp_path):
         tmp_path / "p",
         """
         pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
-        procedures: {file: procedure_catalog.csv}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
         remove:
-          - {id: procedure.surg-a, source: x}
+          - {id: procedure.surg-a, cites: [grading-catalog-2009]}
     """,
         CSV_HEADER + GOOD_ROW,
     )
@@ -320,13 +320,13 @@ def test_it_rejects_an_overlay_referencing_a_missing_rule(db, tmp_path, pack_cop
         change:
           - id: PR-99.nothing
             set: {min_years: 3}
-            source: test
+            cites: [measures 第十一条]
           - id: procedure.surg-brow-lift
             set: {grade: 9, colour: red}
-            source: test
+            cites: [grading-catalog-2009]
         remove:
           - id: procedure.no-such-item
-            source: test
+            cites: [grading-catalog-2009]
     """,
     )
     with translation.override("en"):
@@ -370,7 +370,7 @@ def test_it_rejects_an_overlay_adding_an_existing_rule_id(db, tmp_path, pack_cop
             grade: 1
             anesthesia_max: local
             requires_anesthetist: true
-            source: test
+            cites: [grading-catalog-2009 分级标准]
     """,
     )
     with translation.override("en"):
@@ -385,4 +385,74 @@ def test_the_shipped_packs_are_valid(db, pack_copy):
     beijing = parse_pack(pack_copy("cn-bj"))
     assert national.code == "cn-national"
     assert beijing.code == "cn-bj"
-    assert all(r.source for r in national.rules + beijing.rules)
+    template = parse_pack(pack_copy("institution-template"))
+    assert national.code == "cn-national"
+    assert template.code == "inst-template"
+    assert template.meta["jurisdiction"] == "institution"
+    rules = national.rules + beijing.rules + template.rules
+    assert all(r.source and r.citations for r in rules)
+    assert all(r.level == "institution" for r in template.rules)
+
+
+NATIONAL_WITH = """
+    pack: {code: cn-x, name: x, jurisdiction: national, version: 1}
+    procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
+    requirements:
+      - id: R.1
+        title: x
+        metric: test_metric
+        value: 1
+        %s
+"""
+
+
+def test_a_cite_must_name_a_register_entry(tmp_path):
+    path = write_pack(tmp_path / "p", NATIONAL_WITH % "cites: [test, measures 第二条]", CSV_HEADER + GOOD_ROW)
+    with translation.override("zh-hans"):
+        issues = issues_of(path)
+    assert issues == ["pack.yaml:3 requirements[0].cites: 登记册中没有依据文件 test(见 packs/sources.yaml)"]
+
+
+def test_the_first_cite_must_fit_the_rule_level(tmp_path):
+    # An institution's operating plan cannot be the basis of a national rule ...
+    path = write_pack(
+        tmp_path / "p", NATIONAL_WITH % "cites: [operating-plan-2026, measures 第二条]", CSV_HEADER + GOOD_ROW
+    )
+    with translation.override("zh-hans"):
+        (issue,) = issues_of(path)
+    assert issue.startswith("pack.yaml:3 requirements[0].cites: 依据《2026年医疗美容服务年度工作计划")
+    assert "机构规范" in issue and "与规则层级" in issue
+    # ... but it may be the basis of an institution rule, and national texts may follow it.
+    path = write_pack(
+        tmp_path / "q",
+        NATIONAL_WITH % "cites: [operating-plan-2026, measures 第二条]\n        level: institution",
+        CSV_HEADER + GOOD_ROW,
+    )
+    parsed = parse_pack(path)
+    rule = next(r for r in parsed.rules if r.rule_id == "R.1")
+    assert [c["doc"] for c in rule.citations] == ["operating-plan-2026", "measures"]
+    assert rule.source.startswith("《2026年医疗美容服务年度工作计划")
+    assert "《医疗美容服务管理办法》第二条" in rule.source
+
+
+def test_a_cite_has_the_register_format(tmp_path):
+    path = write_pack(tmp_path / "p", NATIONAL_WITH % 'cites: ["Measures Art. 2"]', CSV_HEADER + GOOD_ROW)
+    with translation.override("zh-hans"):
+        (issue,) = issues_of(path)
+    assert issue.startswith("pack.yaml:8 requirements[0].cites: ")
+    assert "measures 第十一条" in issue
+
+
+def test_pack_cites_and_effective_basis_must_name_register_entries(tmp_path):
+    path = write_pack(
+        tmp_path / "p",
+        """
+        pack: {code: cn-x, name: x, jurisdiction: national, version: 1, cites: [nope], effective_basis: gone}
+        procedures: {file: procedure_catalog.csv, cites: [grading-catalog-2009]}
+    """,
+        CSV_HEADER + GOOD_ROW,
+    )
+    with translation.override("zh-hans"):
+        issues = issues_of(path)
+    assert "pack.yaml:1 pack.cites: 登记册中没有依据文件 nope(见 packs/sources.yaml)" in issues
+    assert "pack.yaml:1 pack.effective_basis: 登记册中没有依据文件 gone(见 packs/sources.yaml)" in issues
