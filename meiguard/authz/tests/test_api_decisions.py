@@ -37,7 +37,13 @@ def test_it_denies_with_every_reason_in_both_languages(clinic):
     assert "250U" in reason["message"] and "超过" in reason["message"]
     assert "exceeds" in reason["messages"]["en"]
     assert reason["rule"]["rule_id"] == "INST.botulinum-units-per-session"
-    assert "seed 004" in reason["rule"]["source"] or "004" in reason["rule"]["source"]
+    # The rule is cited by the document it rests on: the institution layer's operating plan.
+    assert reason["rule"]["layer"] == "institution"
+    assert reason["rule"]["pack_label"] == "机构规范模板 v1"
+    assert reason["rule"]["source"].startswith("《2026年医疗美容服务年度工作计划")
+    (citation,) = reason["rule"]["citations"]
+    assert (citation["document"], citation["kind"]) == ("operating-plan-2026", "institution_policy")
+    assert citation["title"] and citation["article"] == "一(二)2"
     assert reason["facts"]["limit"] == "200U"
 
 

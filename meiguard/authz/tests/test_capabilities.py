@@ -33,7 +33,7 @@ def test_li_may_inject_botulinum_toxin_at_jia(clinic):
     assert [ic.institution for ic in caps] == [clinic.jia]
     ic, by_code = _by_code(caps, clinic.jia)
     assert ic.is_main
-    assert ic.rule_pack.startswith("cn-national v")
+    assert ic.rule_pack == "全国基线 v1 + 机构规范模板 v1"
     toxin = by_code[TOXIN]
     assert toxin in ic.allowed
     assert toxin.outcome == Outcome.ALLOW

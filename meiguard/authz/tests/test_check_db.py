@@ -27,7 +27,7 @@ def test_every_decision_is_logged_with_request_snapshot_and_pack(clinic):
         "derm-botulinum-toxin-injection",
     )
     assert row.outcome == "allow"
-    assert row.rule_pack.startswith("cn-national v")
+    assert row.rule_pack == "全国基线 v1 + 机构规范模板 v1"
     assert row.actor_label == "zhao"
     assert row.channel == "ui"
     assert row.snapshot.data["practitioner"]["name"] == "李医生"

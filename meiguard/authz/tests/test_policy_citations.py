@@ -8,6 +8,7 @@ from meiguard.authz.policy import Outcome, anesthesia_needs, check_anesthesia, c
 
 from .builders import (
     ANESTHESIA_RULES,
+    CHIEF_DERM_RULE,
     INSTITUTION,
     TECHNOLOGY_RULE,
     allowed_case,
@@ -97,7 +98,8 @@ def test_supervisor_licence_cites_the_chief_rule() -> None:
 
     decision = _only(both(nurse_peel, snap_(supervisor=lapsed_supervisor)))
     reason = next(r for r in decision.reasons if r.code == "SUPERVISOR_LICENCE_EXPIRED")
-    assert reason.rule.rule_id == "chief:derm"  # the builders' PR-02 rule for dermatology
+    assert reason.rule == CHIEF_DERM_RULE  # the builders' PR-02 rule for dermatology
+    assert reason.rule.rule_id == "PR-02.cosmetic_dermatology"
     assert reason.fact("valid_until") == str(lapsed_supervisor.qualifications[0].valid_until)
 
 
@@ -120,7 +122,7 @@ def test_beijing_reasons_cite_the_overlay_rule() -> None:
 
 def test_verification_notice_cites_in04() -> None:
     req, snap = allowed_case()
-    rule = ref("IN-04.verification-notice-months", "IN-04 [S09]")
+    rule = ref("IN-04.verification-notice-months", "verification-rules-2009")
     snap = replace(
         snap,
         pack=replace(snap.pack, verification_notice_months=3, verification_notice_rule=rule),

@@ -53,15 +53,15 @@ def test_a_cold_snapshot_reads_the_rules_generation_with_the_institution(clinic)
 
 
 def test_publishing_a_rule_pack_version_invalidates(clinic, django_capture_on_commit_callbacks, tmp_path):
-    """A new national version lowering the toxin limit applies from its effective date."""
+    """A new institution-template version lowering the toxin limit applies from its effective date."""
     import shutil
 
     from django.conf import settings
     from django.core.management import call_command
 
     assert _check(clinic, products=(snapshot_product(clinic.lot.pk, 150),)).outcome == Outcome.ALLOW
-    src = settings.RULE_PACK_DIR / "cn-national"
-    dst = tmp_path / "cn-national"
+    src = settings.RULE_PACK_DIR / "institution-template"  # the 200 U limit is an institution rule
+    dst = tmp_path / "institution-template"
     shutil.copytree(src, dst)
     text = (dst / "pack.yaml").read_text(encoding="utf-8")
     assert "max_value: 200" in text
@@ -75,7 +75,7 @@ def test_publishing_a_rule_pack_version_invalidates(clinic, django_capture_on_co
     # Loaded but not yet published: nothing changes.
     assert _check(clinic, products=(snapshot_product(clinic.lot.pk, 150),)).outcome == Outcome.ALLOW
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("publish_rule_pack", "cn-national", "99", "--effective-from", "2026-03-01")
+        call_command("publish_rule_pack", "inst-template", "99", "--effective-from", "2026-03-01")
     decision = _check(clinic, products=(snapshot_product(clinic.lot.pk, 150),))
     assert "DOSE_OVER_LIMIT" in decision.codes()
     # The day before it takes effect, the old limit still applies.

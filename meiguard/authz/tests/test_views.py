@@ -102,8 +102,11 @@ def test_a_deny_shows_every_reason_with_message_rule_and_facts(clinic):
     assert "LOT_RECALLED" in html and "DOSE_OVER_LIMIT" in html
     assert "批次 B2026001 已被召回" in html
     assert "超过单次上限 200U" in html
-    assert "INST.botulinum-units-per-session" in html
-    assert "seed 004" in html
+    # Each reason cites its rule by layer and document (the institution template's operating plan for the
+    # limit, the recall rules for the lot), never by an internal id.
+    assert "机构规范模板 v1" in html and "《2026年医疗美容服务年度工作计划(某医疗美容机构)》" in html
+    assert "《医疗器械召回管理办法》" in html
+    assert "INST.botulinum-units-per-session" not in html and "seed 004" not in html
     assert "limit=200U" in html
     assert DecisionLog.objects.get().outcome == "deny"
 

@@ -27,14 +27,15 @@ def test_it_lists_packs_and_versions(client):
     response = client.get(f"{BASE}/packs")
     assert response.status_code == 200
     packs = {p["code"]: p for p in response.json()}
-    assert set(packs) == {"cn-national", "cn-bj"}
+    assert set(packs) == {"cn-national", "inst-template", "cn-bj"}
+    assert packs["inst-template"]["jurisdiction"] == "institution"
     assert packs["cn-bj"]["extends"] == "cn-national"
     assert packs["cn-bj"]["province"] == "北京"
     national = packs["cn-national"]["versions"][0]
     assert national["version"] == 1
     assert national["status"] == "published"
-    assert national["effective_from"] == "2017-05-01"
-    assert national["rule_count"] == 134
+    assert national["effective_from"] == "2017-03-17"
+    assert national["rule_count"] == 133
 
 
 def test_any_signed_in_user_may_read(world, builtin):
@@ -43,10 +44,10 @@ def test_any_signed_in_user_may_read(world, builtin):
 
 
 def test_it_returns_a_versions_rules_filtered_by_kind(client):
-    response = client.get(f"{BASE}/packs/cn-national/versions/1", {"kind": "limit"})
+    response = client.get(f"{BASE}/packs/inst-template/versions/1", {"kind": "limit"})
     assert response.status_code == 200
     body = response.json()
-    assert body["rule_count"] == 134
+    assert body["rule_count"] == 12
     assert [r["rule_id"] for r in body["rules"]] == [
         "INST.botulinum-units-per-session",
         "INST.filler-minutes-per-site",
@@ -55,7 +56,11 @@ def test_it_returns_a_versions_rules_filtered_by_kind(client):
     assert botox["level"] == "institution"
     assert botox["adjustable"] is True
     assert botox["data"]["max_value"] == 200
-    assert botox["source"] == "seed 004 (institution operating guide)"
+    assert botox["source"].startswith("《2026年医疗美容服务年度工作计划")
+    assert [c["document"] for c in botox["citations"]] == ["operating-plan-2026"]
+    # The national pack no longer has institution limits.
+    national = client.get(f"{BASE}/packs/cn-national/versions/1", {"kind": "limit"}).json()
+    assert national["rules"] == []
 
 
 def test_it_filters_procedures(client):
@@ -131,7 +136,7 @@ def test_diff_needs_both_versions(client):
 
 def test_resolve_endpoint(client):
     body = client.get(f"{BASE}/resolve", {"province": "北京", "on": "2024-06-01"}).json()
-    assert body["version_label"] == "cn-national v1 + cn-bj v1"
+    assert body["version_label"] == "全国基线 v1 + 北京 v1 + 机构规范模板 v1"
     assert body["procedure_count"] == 94
     rules = {r["rule_id"]: r for r in body["rules"]}
     assert rules["PR-02.cosmetic_surgery"]["data"]["min_title"] == "attending"

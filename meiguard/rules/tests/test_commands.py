@@ -25,7 +25,7 @@ def run(*args: str) -> str:
 
 def test_validate_reports_ok_for_the_shipped_pack(pack_copy):
     output = run("validate_rule_pack", str(pack_copy("cn-national")))
-    assert output.strip() == "OK cn-national v1: 134 rules (94 procedures)"
+    assert output.strip() == "OK cn-national v1: 133 rules (94 procedures)"
     assert RulePackVersion.objects.count() == 0
 
 
@@ -52,12 +52,12 @@ def test_load_creates_a_draft_and_publish_publishes_it(pack_copy):
     published = AuditEntry.objects.get(action="rules.rulepackversion.published")
     assert published.actor_label == "publish_rule_pack"
     assert published.changes["status"] == ["draft", "published"]
-    assert published.changes["effective_from"] == ["2017-05-01", "2018-01-01"]
+    assert published.changes["effective_from"] == ["2017-03-17", "2018-01-01"]
 
 
 def test_publish_uses_the_date_from_the_pack_by_default(pack_copy):
     run("load_rule_pack", str(pack_copy("cn-national")))
-    assert "effective_from=2017-05-01" in run("publish_rule_pack", "cn-national", "1")
+    assert "effective_from=2017-03-17" in run("publish_rule_pack", "cn-national", "1")
 
 
 def test_publish_of_an_unknown_version_fails(builtin):
@@ -79,7 +79,7 @@ def test_publish_twice_is_a_no_op(builtin):
 def test_a_draft_without_an_effective_date_cannot_be_published(pack_copy):
     from .helpers import edit
 
-    path = edit(pack_copy("cn-national"), ("  effective_from: 2017-05-01\n", ""))
+    path = edit(pack_copy("cn-national"), ("  effective_from: 2017-03-17\n", ""))
     run("load_rule_pack", str(path))
     with pytest.raises(CommandError, match="EFFECTIVE_FROM_REQUIRED"):
         call_command("publish_rule_pack", "cn-national", "1")
@@ -96,10 +96,12 @@ def test_builtin_publish_is_idempotent():
     first = run("load_rule_pack", "--builtin", "--publish")
     assert "cn-national v1: loaded, 已发布" in first or "cn-national v1: loaded, Published" in first
     assert "cn-bj v1: loaded" in first
+    assert "inst-template v1: loaded" in first
     second = run("load_rule_pack", "--builtin", "--publish")
     assert "cn-national v1: unchanged" in second
     assert "cn-bj v1: unchanged" in second
-    assert RulePackVersion.objects.filter(status=VersionStatus.PUBLISHED).count() == 2
+    assert "inst-template v1: unchanged" in second
+    assert RulePackVersion.objects.filter(status=VersionStatus.PUBLISHED).count() == 3
 
 
 def test_builtin_without_publish_leaves_drafts():

@@ -64,13 +64,13 @@ def test_a_draft_can_still_be_edited_and_deleted(pack_copy):
 
 
 def test_reloading_changed_content_under_a_published_number_is_refused(builtin, pack_copy):
-    path = pack_copy("cn-national")
+    path = pack_copy("institution-template")
     text = (path / "pack.yaml").read_text(encoding="utf-8").replace("max_value: 200", "max_value: 300")
     (path / "pack.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ActionError) as info:
         actions.load_pack(Actor.system(), path)
     assert info.value.code == "RULE_PACK_VERSION_PUBLISHED"
-    rule = Rule.objects.get(version=builtin["cn-national"], rule_id="INST.botulinum-units-per-session")
+    rule = Rule.objects.get(version=builtin["inst-template"], rule_id="INST.botulinum-units-per-session")
     assert rule.data["max_value"] == 200
 
 

@@ -30,10 +30,23 @@ def test_beijing_chief_physician_needs_attending_title_and_training(builtin):
     assert beijing.periodic_assessment_required is True
     assert beijing.min_years == national.min_years == 6
     assert [r.pack for r in beijing.rules] == ["cn-bj", "cn-bj"]
-    assert beijing.rules[0].source == "PR-05 [S03]"
-    assert national.rules[0] == services.RuleRef(
-        "cn-national", 1, "PR-02.cosmetic_surgery", "PR-02 [S01]; PR-04 [S02][S03]"
+    assert beijing.rules[0].source == "《北京市卫生健康委员会 医疗美容主诊医师专业备案问答》"
+    assert [c.doc for c in beijing.rules[0].citations] == ["beijing-chief-filing-qa"]
+    assert beijing.rules[0].citations[0].kind == "provincial"
+    assert (beijing.rules[0].layer, beijing.rules[0].pack_label) == ("provincial", "北京 v1")
+    ref = national.rules[0]
+    assert (ref.pack, ref.version, ref.rule_id, ref.layer) == (
+        "cn-national",
+        1,
+        "PR-02.cosmetic_surgery",
+        "national",
     )
+    assert [(c.doc, c.article) for c in ref.citations] == [
+        ("measures", "第十一条"),
+        ("chief-filing-2017", ""),
+    ]
+    assert ref.source.startswith("《医疗美容服务管理办法》第十一条(卫生部令第19号)")
+    assert ref.pack_label == "全国基线 v1"
 
 
 def test_beijing_scope_mapping_omits_ent_and_paediatrics(builtin):
@@ -49,7 +62,7 @@ def test_beijing_scope_mapping_omits_ent_and_paediatrics(builtin):
 def test_beijing_adds_a_rule_and_keeps_the_rest(builtin):
     national = services.resolve("湖南", ON)
     beijing = services.resolve("北京", ON)
-    assert beijing.version_label == "cn-national v1 + cn-bj v1"
+    assert beijing.version_label == "全国基线 v1 + 北京 v1 + 机构规范模板 v1"
     assert beijing.requirement("institution_grade_approval_required").value is True
     assert national.requirement("institution_grade_approval_required") is None
     assert set(beijing.rules) - set(national.rules) == {"BJ.institution-grade-approval"}
@@ -86,7 +99,9 @@ def test_it_derives_the_permitted_grade_per_in_03(builtin, province, itype, leve
     assert derived.grade == grade
     assert derived.rule.rule_id == rule_id
     assert derived.rule.pack == "cn-national"
-    assert derived.rule.source.startswith("IN-03 [S07]")
+    assert derived.rule.source.startswith("《医疗美容项目分级管理目录》")
+    assert derived.rule.citations[0].doc == "grading-catalog-2009"
+    assert derived.rule.citations[0].number == "卫办医政发〔2009〕220号"
 
 
 def test_without_cosmetic_surgery_no_graded_surgery_is_allowed(builtin):
@@ -98,9 +113,14 @@ def test_without_cosmetic_surgery_no_graded_surgery_is_allowed(builtin):
         has_anesthesiology=True,
         on=ON,
     )
-    assert derived == services.GradeDerivation(
-        0, services.RuleRef("cn-national", 1, "IN-03.surgery-subject", "IN-03 [S07]; IN-01 [S01]")
+    assert derived.grade == 0
+    assert (derived.rule.pack, derived.rule.version, derived.rule.rule_id) == (
+        "cn-national",
+        1,
+        "IN-03.surgery-subject",
     )
+    assert [c.doc for c in derived.rule.citations] == ["grading-catalog-2009", "measures"]
+    assert derived.rule.source.startswith("《医疗美容项目分级管理目录》")
 
 
 def test_subjects_may_be_given_by_chinese_name(builtin):
@@ -120,26 +140,26 @@ def test_an_overlay_can_add_remove_and_regrade_items(builtin, pack_copy):
     edit(
         path,
         ("version: 1", "version: 2"),
-        ("effective_from: 2017-05-01", "effective_from: 2025-01-01"),
+        ("effective_from: 2017-03-17", "effective_from: 2025-01-01"),
         (
             "change:\n",
             "change:\n"
             "  - id: procedure.surg-brow-lift\n"
             "    set: {grade: 2, anesthesia_max: epidural-iv}\n"
-            "    source: test overlay\n"
+            "    cites: [beijing-grade-approval-form]\n"
             "  - id: IN-03.cosmetic-hospital\n"
             "    set: {max_grade: 4}\n"
-            "    source: test overlay\n",
+            "    cites: [beijing-grade-approval-form]\n",
         ),
     )
     with (path / "pack.yaml").open("a", encoding="utf-8") as handle:
         handle.write(
             "remove:\n"
             "  - id: procedure.surg-eyebrow-reshaping\n"
-            "    source: test overlay\n"
+            "    cites: [beijing-grade-approval-form]\n"
             "procedures:\n"
             "  file: extra.csv\n"
-            "  source_prefix: BJ\n"
+            "  cites: [beijing-grade-approval-form]\n"
         )
     (path / "extra.csv").write_text(
         "code,subject,category,name_zh,name_en,grade,invasive,anesthesia_max,source\n"
@@ -151,9 +171,10 @@ def test_an_overlay_can_add_remove_and_regrade_items(builtin, pack_copy):
     after = services.resolve("北京", dt.date(2025, 1, 1))
     assert before.procedures["surg-brow-lift"].grade == 1
     assert after.procedures["surg-brow-lift"].grade == 2
-    assert after.procedures["surg-brow-lift"].rule == services.RuleRef(
-        "cn-bj", 2, "procedure.surg-brow-lift", "test overlay"
-    )
+    brow = after.procedures["surg-brow-lift"].rule
+    assert (brow.pack, brow.version, brow.rule_id) == ("cn-bj", 2, "procedure.surg-brow-lift")
+    assert [c.doc for c in brow.citations] == ["beijing-grade-approval-form"]
+    assert brow.source == brow.citations[0].text("zh-hans")
     assert "surg-eyebrow-reshaping" not in after.procedures
     assert after.procedures["bj-thread-lift"].grade == 2
     assert after.procedures["bj-thread-lift"].rule.pack == "cn-bj"

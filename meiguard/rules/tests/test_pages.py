@@ -67,7 +67,7 @@ def test_overlay_version_page_shows_its_changes(world, builtin):
     html = world.client("li").get("/rules/cn-bj/v1/").content.decode()
     assert "PR-06.cosmetic_surgery" in html
     assert "修改" in html
-    assert "PR-05 [S03]" in html
+    assert "《北京市卫生健康委员会 医疗美容主诊医师专业备案问答》" in html
 
 
 def test_diff_page_shows_added_removed_and_changed(world, builtin, pack_copy):
@@ -80,7 +80,7 @@ def test_diff_page_shows_added_removed_and_changed(world, builtin, pack_copy):
     assert "删除 1 条" in html and "procedure.surg-eyebrow-reshaping" in html
     assert "修改 2 条" in html
     assert 'id="changed-procedure.surg-brow-lift"' in html
-    assert "data.max_value" in html and "200" in html and "150" in html
+    assert "data.value" in html and "25" in html and "30" in html
 
 
 def test_diff_page_without_a_choice_shows_the_form(world, builtin):

@@ -48,7 +48,7 @@ limits:
     max_value: -5
     unit: U
     procedures: [nope-code]
-    cites: [operating-plan-2026 一(二)2]
+    cites: [measures 第二条]
   - id: L1
     title: 重复
     metric: units_per_session
@@ -99,7 +99,7 @@ def test_it_lists_every_yaml_error_with_line_and_field(bad_pack):
     )
     assert "pack.yaml:27 institution_grades[0].max_grade: 必须是 0-4 之间的整数" in issues
     assert "pack.yaml:33 chief_physicians[0].min_years: 必须是 0-50 之间的整数" in issues
-    assert "pack.yaml:35 chief_physicians[0].source: 必须是非空文本" in issues
+    assert "pack.yaml:35 chief_physicians[0].cites: 第 1 项:必须是非空文本" in issues
 
 
 def test_it_lists_every_csv_error_with_line_and_column(bad_pack):
@@ -217,6 +217,7 @@ def test_it_checks_types_of_lists_booleans_and_offsets(tmp_path):
             schedule: [3d, soon]
             adjustable: "yes"
             cites: [operating-plan-2026 一(三)1]
+            level: institution
     """,
         CSV_HEADER + GOOD_ROW,
     )
@@ -410,7 +411,7 @@ def test_a_cite_must_name_a_register_entry(tmp_path):
     path = write_pack(tmp_path / "p", NATIONAL_WITH % "cites: [test, measures 第二条]", CSV_HEADER + GOOD_ROW)
     with translation.override("zh-hans"):
         issues = issues_of(path)
-    assert issues == ["pack.yaml:3 requirements[0].cites: 登记册中没有依据文件 test(见 packs/sources.yaml)"]
+    assert issues == ["pack.yaml:8 requirements[0].cites: 登记册中没有依据文件 test(见 packs/sources.yaml)"]
 
 
 def test_the_first_cite_must_fit_the_rule_level(tmp_path):
@@ -420,7 +421,7 @@ def test_the_first_cite_must_fit_the_rule_level(tmp_path):
     )
     with translation.override("zh-hans"):
         (issue,) = issues_of(path)
-    assert issue.startswith("pack.yaml:3 requirements[0].cites: 依据《2026年医疗美容服务年度工作计划")
+    assert issue.startswith("pack.yaml:8 requirements[0].cites: 依据《2026年医疗美容服务年度工作计划")
     assert "机构规范" in issue and "与规则层级" in issue
     # ... but it may be the basis of an institution rule, and national texts may follow it.
     path = write_pack(
