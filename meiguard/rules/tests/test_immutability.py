@@ -78,4 +78,4 @@ def test_republishing_with_another_date_is_refused(builtin):
     with pytest.raises(ActionError) as info:
         actions.publish_version(Actor.system(), "cn-national", 1, effective_from=dt.date(2030, 1, 1))
     assert info.value.code == "RULE_PACK_VERSION_PUBLISHED"
-    assert RulePackVersion.objects.get(pk=builtin["cn-national"].pk).effective_from == dt.date(2017, 5, 1)
+    assert RulePackVersion.objects.get(pk=builtin["cn-national"].pk).effective_from == dt.date(2017, 3, 17)

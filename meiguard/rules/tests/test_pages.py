@@ -40,7 +40,10 @@ def test_version_page_lists_procedures_and_rules(world, builtin):
     assert "共 94 项" in html
     assert "surg-brow-lift" in html
     assert "IN-03.clinic" in html
-    assert "seed 004 (institution operating guide)" in html
+    # Rules are cited by document: the 2009 grading catalog with its number, the Measures.
+    assert "《医疗美容项目分级管理目录》" in html and "卫办医政发〔2009〕220号" in html
+    assert "《医疗美容服务管理办法》" in html
+    assert "seed 004" not in html
     assert "机构设定" in html
 
 
