@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -26,10 +27,18 @@ from meiguard.rules.services import current_generation, resolve
 from . import snapshot as snapshots
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
 from .codec import decode, encode
-from .facts import DecisionRequest, Snapshot
+from .facts import (
+    CHINA_TZ,
+    DecisionRequest,
+    InstitutionFacts,
+    PackFacts,
+    PractitionerFacts,
+    ProcedureFacts,
+    Snapshot,
+)
 from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog, DecisionSnapshot
-from .policy import Decision, Reason, decide
-from .reasons import reason_dict
+from .policy import Decision, Reason, check_subject_and_grade, decide
+from .reasons import reason_dict, reason_message
 
 S = AuthorizationStatus
 
@@ -160,10 +169,165 @@ def _refuse_overlap(auth: Authorization) -> None:
         )
 
 
+# ---- what the institution can offer (IN-02 subjects, IN-03 grade) ---------------------------------
+
+# The engine's reasons that mean "this institution cannot offer it", whoever the practitioner is.
+BEYOND_INSTITUTION_CODES = frozenset({"SUBJECT_NOT_REGISTERED", "PROCEDURE_GRADE_EXCEEDS_INSTITUTION"})
+SHOWN_IN_MESSAGE = 3
+
+
+def _institution_facts(inst: Institution) -> InstitutionFacts:
+    return InstitutionFacts(
+        id=inst.pk,
+        name=inst.name,
+        status=inst.status,
+        licence_valid_from=inst.licence_valid_from,
+        licence_valid_until=inst.licence_valid_until,
+        next_verification_due=inst.next_verification_due,
+        subjects=frozenset(inst.subjects),
+        province=inst.province,
+    )
+
+
+def _offer_reasons(
+    pack: PackFacts, inst: InstitutionFacts, proc: ProcedureFacts, on: dt.date
+) -> list[Reason]:
+    """The engine's own subject-and-grade check for one procedure at the institution (nobody in particular)."""
+    nobody = PractitionerFacts(0, "", "", "active", frozenset(), 0, inst.id)
+    snap = Snapshot(pack=dataclasses.replace(pack, procedure=proc), institution=inst, practitioner=nobody)
+    at = dt.datetime.combine(on, dt.time(12), tzinfo=CHINA_TZ)
+    req = DecisionRequest(inst.id, 0, proc.code, at)
+    return [r for r in check_subject_and_grade(req, snap) if r.code in BEYOND_INSTITUTION_CODES]
+
+
+def institution_scope_reasons(
+    inst: Institution,
+    *,
+    on: dt.date,
+    procedure_code: str = "",
+    procedure_category: str = "",
+    subject: str = "",
+    max_grade: int | None = None,
+) -> tuple[Reason, ...]:
+    """Why the institution cannot offer a qualification scope (empty: it can), in the engine's own reasons.
+
+    One procedure: its subject must be registered and its grade within the institution's permitted grade.
+    A category or subject: refused when nothing it covers can be offered here, or when its ``max_grade``
+    claims more than the permitted grade (the engine would deny those items at the point of care anyway).
+    Raises ``NoActivePack`` (409) when no rule pack is in force on ``on``.
+    """
+    pack = resolve(inst.province, on)
+    inst_facts = _institution_facts(inst)
+    if procedure_code:
+        if procedure_code not in pack.procedures:
+            return ()
+        facts = snapshots.pack_facts(pack, inst, procedure_code)
+        return tuple(_offer_reasons(facts, inst_facts, facts.procedure, on))
+    if procedure_category:
+        covered = [
+            p
+            for p in pack.procedures.values()
+            if p.category == procedure_category and subject in ("", p.subject)
+        ]
+    elif subject:
+        covered = [p for p in pack.procedures.values() if p.subject == subject]
+    else:
+        return ()
+    if max_grade is not None:
+        covered = [p for p in covered if p.grade is None or p.grade <= max_grade]
+    if not covered:
+        return ()
+    covered.sort(key=lambda p: (p.subject, p.grade or 0, p.code))
+    base = snapshots.pack_facts(pack, inst, covered[0].code)
+    per_procedure = [
+        _offer_reasons(base, inst_facts, snapshots.pack_facts(pack, inst, p.code).procedure, on)
+        for p in covered
+    ]
+    flat: list[Reason] = []
+    seen_subjects: set[str | None] = set()
+    for reasons in per_procedure:
+        for r in reasons:
+            if r.code == "SUBJECT_NOT_REGISTERED":
+                if r.fact("subject") in seen_subjects:
+                    continue  # one reason per unregistered subject is enough
+                seen_subjects.add(r.fact("subject"))
+            flat.append(r)
+    if max_grade is not None and max_grade > base.permitted_grade:
+        if not any(r.code == "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" for r in flat):
+            # Nothing in the pack between the permitted grade and max_grade: the scope's own claim is refused.
+            scope = dataclasses.replace(base.procedure, code=procedure_category or subject, grade=max_grade)
+            flat.extend(
+                r
+                for r in _offer_reasons(base, inst_facts, scope, on)
+                if r.code == "PROCEDURE_GRADE_EXCEEDS_INSTITUTION"
+            )
+        return tuple(flat)
+    if all(per_procedure):
+        return tuple(flat)
+    return ()
+
+
+def authorization_scope_reasons(auth: Authorization, on: dt.date | None = None) -> tuple[Reason, ...]:
+    """``institution_scope_reasons`` for a (possibly unsaved) qualification authorization; () for other kinds.
+    Judged on its first day, or ``on`` (today) if that has passed: the pack the authorization is checked under."""
+    if auth.kind != AuthorizationKind.QUALIFICATION:
+        return ()
+    on = max(on or timezone.localdate(), auth.valid_from)
+    return institution_scope_reasons(
+        auth.institution,
+        on=on,
+        procedure_code=auth.procedure_code,
+        procedure_category=auth.procedure_category,
+        subject=auth.subject,
+        max_grade=auth.max_grade,
+    )
+
+
+def shown_scope_reasons(auth: Authorization) -> tuple[Reason, ...]:
+    """``authorization_scope_reasons`` for display: () when it cannot be judged (no rule pack in force)."""
+    try:
+        return authorization_scope_reasons(auth)
+    except (ActionError, NotFoundField):
+        return ()
+
+
+def _scope_field(reasons: tuple[Reason, ...], auth: Any) -> str:
+    if auth.procedure_code:
+        return "procedure_code"
+    grade = any(r.code == "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" for r in reasons)
+    if grade and auth.max_grade is not None:
+        return "max_grade"
+    return "procedure_category" if auth.procedure_category else "subject"
+
+
+def beyond_institution_error(reasons: tuple[Reason, ...], scope: Any) -> ActionError:
+    """The refusal: every reason in ``details``, the first few in the message."""
+    field = _scope_field(reasons, scope)
+    shown = "; ".join(reason_message(r) for r in reasons[:SHOWN_IN_MESSAGE])
+    if len(reasons) > SHOWN_IN_MESSAGE:
+        shown = _("%(shown)s 等 %(n)s 项") % {"shown": shown, "n": len(reasons)}
+    return ActionError(
+        "AUTHORIZATION_BEYOND_INSTITUTION",
+        _("机构不能开展该授权范围内的项目:%(reasons)s") % {"reasons": shown},
+        field=field,
+        status=409,
+        details=[{"field": field, "code": r.code, "message": reason_message(r)} for r in reasons],
+    )
+
+
+def _refuse_beyond_institution(auth: Authorization) -> None:
+    reasons = authorization_scope_reasons(auth)
+    if reasons:
+        raise beyond_institution_error(reasons, auth)
+
+
 @transaction.atomic
 def create_authorization(
     actor: Actor, *, institution_id: int, data: dict[str, Any], activate: bool = False
 ) -> Authorization:
+    """A new authorization, a draft unless ``activate``. A qualification scope the institution cannot offer
+    may be kept as a draft (``authorization_scope_reasons`` says why, shown on its page and in the API) but
+    is refused when it is to take effect."""
     inst = _writable_institution(actor, institution_id)
     _visible_practitioner(actor, data.get("practitioner_id"), "practitioner_id")
     _visible_practitioner(actor, data.get("supervisor_id"), "supervisor_id")
@@ -183,7 +347,11 @@ def create_authorization(
     if auth.kind != AuthorizationKind.TECHNOLOGY:
         _refuse_overlap(auth)
     auth.save()
-    audit.record(actor, "authz.authorization.created", auth, before={})
+    beyond = () if activate else authorization_scope_reasons(auth)
+    note = (
+        (_("超出机构可开展范围:%(codes)s") % {"codes": ", ".join(r.code for r in beyond)}) if beyond else ""
+    )
+    audit.record(actor, "authz.authorization.created", auth, before={}, reason=note)
     if activate:
         return _transition(actor, auth, S.ACTIVE, "authz.authorization.activated", reason="")
     return auth
@@ -192,6 +360,7 @@ def create_authorization(
 def _transition(actor: Actor, auth: Authorization, to: str, code: str, *, reason: str) -> Authorization:
     before = audit.snapshot(auth)
     if to == S.ACTIVE:
+        _refuse_beyond_institution(auth)
         _refuse_overlap(auth)
         if actor.user_id is not None:
             auth.granted_by_id = actor.user_id

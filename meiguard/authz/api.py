@@ -22,6 +22,7 @@ from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel, Te
 from .facts import DecisionRequest, ProductUse
 from .models import Authorization, DecisionLog
 from .policy import Decision
+from .reasons import reason_dict
 
 router = Router(tags=["authz"])
 
@@ -315,6 +316,17 @@ class AuthorizationOut(Schema):
     renews_id: int | None
 
 
+class AuthorizationDetailOut(AuthorizationOut):
+    beyond_institution: list[ReasonOut] = Field(
+        default_factory=list,
+        description="资质授权超出机构可开展范围的原因(诊疗科目未登记、手术级别超出);有原因时只能保存为草稿,不能生效",
+    )
+
+    @staticmethod
+    def resolve_beyond_institution(obj: Authorization) -> list[dict[str, Any]]:
+        return [reason_dict(r) for r in actions.shown_scope_reasons(obj)]
+
+
 class AuthorizationFilter(Schema):
     institution_id: int | None = None
     practitioner_id: int | None = None
@@ -343,7 +355,7 @@ def list_authorizations(request: HttpRequest, filters: Query[AuthorizationFilter
 
 @router.post(
     "/authorizations",
-    response={201: AuthorizationOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={201: AuthorizationDetailOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def create_authorization(request: HttpRequest, payload: AuthorizationIn) -> tuple[int, Authorization]:
     data = payload.dict(exclude={"institution_id", "activate"})
@@ -358,7 +370,7 @@ def create_authorization(request: HttpRequest, payload: AuthorizationIn) -> tupl
     return 201, auth
 
 
-@router.get("/authorizations/{auth_id}", response={200: AuthorizationOut, 404: ErrorOut})
+@router.get("/authorizations/{auth_id}", response={200: AuthorizationDetailOut, 404: ErrorOut})
 def get_authorization(request: HttpRequest, auth_id: int) -> Authorization:
     return get_object_or_404(Authorization.objects.visible_to(request.actor), pk=auth_id)  # type: ignore[attr-defined]
 

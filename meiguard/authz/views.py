@@ -341,6 +341,10 @@ def _authorization_page(
         "can_renew": can_write
         and auth.status in (AuthorizationStatus.ACTIVE, AuthorizationStatus.EXPIRED)
         and auth.valid_until is not None,
+        "beyond_institution": [reason_message(r) for r in actions.shown_scope_reasons(auth)]
+        if auth.status
+        in (AuthorizationStatus.DRAFT, AuthorizationStatus.ACTIVE, AuthorizationStatus.SUSPENDED)
+        else [],
         "history": queries.authorization_history(actor, auth.pk),
         "renewals": queries.renewals(actor, auth),
     }
@@ -415,6 +419,9 @@ def authorization_create(request: HttpRequest) -> HttpResponse:
         except (NotFoundField, ActionError) as exc:
             apply_error(form, exc)
         else:
-            messages.success(request, _("授权已保存"))
+            if actions.shown_scope_reasons(auth):
+                messages.warning(request, _("授权已保存为草稿;机构不能开展其范围内的项目,不能生效(原因见下)"))
+            else:
+                messages.success(request, _("授权已保存"))
             return redirect("authz:authorization_detail", pk=auth.pk)
     return render(request, "authz/authorization_form.html", {"form": form})

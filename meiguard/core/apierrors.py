@@ -125,7 +125,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(ActionError)
     def on_action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
         return api.create_response(
-            request, error_body(exc.code, str(exc.message), exc.field), status=exc.status
+            request, error_body(exc.code, str(exc.message), exc.field, exc.details), status=exc.status
         )
 
     @api.exception_handler(Http404)

@@ -8,12 +8,22 @@ class ActionError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str | Promise, *, field: str | None = None, status: int = 400):
+    def __init__(
+        self,
+        code: str,
+        message: str | Promise,
+        *,
+        field: str | None = None,
+        status: int = 400,
+        details: list[dict[str, str]] | None = None,
+    ):
         super().__init__(str(message))
         self.code = code
         self.message = message
         self.field = field
         self.status = status
+        # Itemised causes (``{field, code, message}``), returned as the envelope's ``errors``.
+        self.details = details or []
 
 
 class FieldErrors(ActionError):

@@ -49,6 +49,7 @@ from .models import (
     Product,
     Qualification,
     Supplier,
+    add_years,
 )
 from .validators import normalize_code
 
@@ -67,6 +68,7 @@ INSTITUTION_FIELDS = frozenset(
         "licence_valid_from",
         "licence_valid_until",
         "verification_cycle_years",
+        "last_verified_on",
         "next_verification_due",
         "province",
         "city",
@@ -283,7 +285,23 @@ def create_institution(actor: Actor, *, organization_id: int | None = None, **fi
         taken=_("该组织已登记机构"),
         platform_only=_("只有平台管理员可以新建机构组织"),
     )
-    _validate(institution, exclude=["organization"])
+    if institution.next_verification_due is None:
+        institution.next_verification_due = institution.derived_verification_due()
+    errors: dict[str, list[str]] = {}
+    try:
+        _validate(institution, exclude=["organization"])
+    except FieldErrors as exc:
+        errors = dict(exc.errors)
+    if institution.next_verification_due is None and institution.licence_valid_from:
+        # IN-04: a licence older than one cycle has been verified since; when, only the institution knows.
+        errors.setdefault("last_verified_on", []).append(
+            str(
+                _("许可证生效已超过一个校验周期(%(years)s年),请填写上次校验日期(或下次校验到期日)")
+                % {"years": institution.verification_cycle_years}
+            )
+        )
+    if errors:
+        raise FieldErrors(errors)
     if org is None:
         org = _new_organization(
             actor,
@@ -293,24 +311,32 @@ def create_institution(actor: Actor, *, organization_id: int | None = None, **fi
             exists=_("同名机构组织已存在"),
         )
     institution.organization = org
-    if institution.next_verification_due is None and institution.licence_valid_from:
-        institution.next_verification_due = _add_years(
-            institution.licence_valid_from, institution.verification_cycle_years
-        )
     return _create(actor, institution, "registry.institution.created")
 
 
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+def _with_verification_due(institution: Institution, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """IN-04 on a change: a new last verification (or cycle) moves the due date unless a due date is given
+    explicitly; a due date left blank follows the last verification. Without a known last verification the
+    recorded due date stands (it is never guessed from the licence start)."""
+    out = dict(fields)
+
+    def changed(name: str) -> bool:
+        return name in out and out[name] != getattr(institution, name)
+
+    last = out.get("last_verified_on", institution.last_verified_on)
+    cycle = out.get("verification_cycle_years", institution.verification_cycle_years) or 1
+    due = out.get("next_verification_due", institution.next_verification_due)
+    moved = changed("last_verified_on") or changed("verification_cycle_years")
+    if last and (due is None or (moved and not changed("next_verification_due"))):
+        out["next_verification_due"] = add_years(last, cycle)
+    return out
 
 
 @transaction.atomic
 def update_institution(actor: Actor, pk: int, **fields: Any) -> Institution:
     _check_fields(fields, INSTITUTION_FIELDS)
     institution = queries.for_update(Institution, actor, pk)
+    fields = _with_verification_due(institution, fields)
     return _save_changes(actor, institution, fields, "registry.institution.updated")
 
 

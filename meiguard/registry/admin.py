@@ -117,6 +117,7 @@ class InstitutionAdminForm(forms.ModelForm):
             "licence_valid_from",
             "licence_valid_until",
             "verification_cycle_years",
+            "last_verified_on",
             "next_verification_due",
             "province",
             "city",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ninja import File, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
@@ -155,6 +155,7 @@ class InstitutionOut(Schema):
     licence_valid_from: dt.date
     licence_valid_until: dt.date
     verification_cycle_years: int
+    last_verified_on: dt.date | None
     next_verification_due: dt.date | None
     province: str
     city: str
@@ -181,6 +182,8 @@ class InstitutionDetailOut(InstitutionOut):
 
 
 class InstitutionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     organization_id: int | None = None
     name: str = Field(min_length=1, max_length=128)
     credit_code: str = Field(min_length=1, max_length=32)
@@ -193,12 +196,17 @@ class InstitutionIn(Schema):
     licence_valid_from: dt.date
     licence_valid_until: dt.date
     verification_cycle_years: Literal[1, 3] = 1
-    next_verification_due: dt.date | None = None
+    last_verified_on: dt.date | None = Field(
+        None, description="上次校验日期;许可证生效已超过一个校验周期时必填(或直接给出 next_verification_due)"
+    )
+    next_verification_due: dt.date | None = Field(None, description="留空则按上次校验日期 + 校验周期计算")
     province: str = Field(min_length=1, max_length=16)
     city: str = Field(min_length=1, max_length=32)
 
 
 class InstitutionPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     name: str | None = Field(None, min_length=1, max_length=128)
     credit_code: str | None = Field(None, min_length=1, max_length=32)
     licence_kind: LicenceKind | None = None
@@ -210,6 +218,7 @@ class InstitutionPatch(Schema):
     licence_valid_from: dt.date | None = None
     licence_valid_until: dt.date | None = None
     verification_cycle_years: Literal[1, 3] | None = None
+    last_verified_on: dt.date | None = None
     next_verification_due: dt.date | None = None
     province: str | None = Field(None, min_length=1, max_length=16)
     city: str | None = Field(None, min_length=1, max_length=32)

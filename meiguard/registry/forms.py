@@ -70,7 +70,18 @@ class InstitutionForm(forms.Form):
     verification_cycle_years = forms.TypedChoiceField(
         label=_("校验周期(年)"), choices=[(1, _("1年")), (3, _("3年"))], coerce=int
     )
-    next_verification_due = forms.DateField(label=_("下次校验到期日"), required=False, widget=DATE)
+    last_verified_on = forms.DateField(
+        label=_("上次校验日期"),
+        required=False,
+        widget=DATE,
+        help_text=_("许可证生效已超过一个校验周期的机构必填;下次校验到期日按校验周期自动计算"),
+    )
+    next_verification_due = forms.DateField(
+        label=_("下次校验到期日"),
+        required=False,
+        widget=DATE,
+        help_text=_("一般留空自动计算;暂缓校验等特殊情况可直接填写"),
+    )
     province = forms.ChoiceField(label=_("省份"), choices=[(p, p) for p in PROVINCES])
     city = forms.CharField(label=_("城市"), max_length=32)
 

@@ -77,6 +77,13 @@ def _check_range(
         errors.setdefault(end_field, []).append(_("结束日期不能早于开始日期"))
 
 
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
 def _raise(errors: dict[str, list[Any]]) -> None:
     if errors:
         raise ValidationError(errors)
@@ -105,6 +112,9 @@ class Institution(models.Model):
     verification_cycle_years = models.PositiveSmallIntegerField(
         _("校验周期(年)"), choices=[(1, _("1年")), (3, _("3年"))], default=1
     )
+    # IN-04: the due date follows the last verification (or, for a licence younger than one cycle, its start);
+    # never guessed from the licence start alone, so an unknown last verification is asked for, not "overdue".
+    last_verified_on = models.DateField(_("上次校验日期"), null=True, blank=True)
     next_verification_due = models.DateField(_("下次校验到期日"), null=True, blank=True)
     province = models.CharField(_("省份"), max_length=16, choices=[(p, p) for p in PROVINCES])
     city = models.CharField(_("城市"), max_length=32)
@@ -186,7 +196,31 @@ class Institution(models.Model):
             and self.next_verification_due < self.licence_valid_from
         ):
             errors.setdefault("next_verification_due", []).append(_("下次校验日期不能早于许可证生效日期"))
+        if self.last_verified_on and self.last_verified_on > timezone.localdate():
+            errors.setdefault("last_verified_on", []).append(_("上次校验日期不能晚于今天"))
+        if (
+            self.last_verified_on
+            and self.next_verification_due
+            and self.next_verification_due <= self.last_verified_on
+        ):
+            errors.setdefault("next_verification_due", []).append(_("下次校验到期日应晚于上次校验日期"))
         _raise(errors)
+
+    def first_verification_due(self) -> dt.date | None:
+        """A licence's first 校验 falls one cycle after it took effect (IN-04)."""
+        if not self.licence_valid_from:
+            return None
+        return add_years(self.licence_valid_from, self.verification_cycle_years or 1)
+
+    def derived_verification_due(self) -> dt.date | None:
+        """The due date that follows from the last verification + the cycle, else (a licence not yet one cycle
+        old) from the licence start; None when the last verification is unknown and the licence is older."""
+        if self.last_verified_on:
+            return add_years(self.last_verified_on, self.verification_cycle_years or 1)
+        first = self.first_verification_due()
+        if first is not None and first >= timezone.localdate():
+            return first
+        return None
 
     def is_licence_valid(self, on: dt.date) -> bool:
         return self.licence_valid_from <= on <= self.licence_valid_until

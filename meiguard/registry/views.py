@@ -95,6 +95,12 @@ INSTITUTIONS = Listing(
             "subjects", gettext_lazy("医疗美容诊疗科目"), lambda i: i.subject_labels(), screen=False, width=30
         ),
         Column(
+            "last_verified_on",
+            gettext_lazy("上次校验日期"),
+            lambda i: i.last_verified_on,
+            screen=False,
+        ),
+        Column(
             "next_verification_due",
             gettext_lazy("下次校验到期日"),
             lambda i: i.next_verification_due,
@@ -329,6 +335,7 @@ def _institution_initial(obj: Institution) -> dict[str, Any]:
         "licence_valid_from",
         "licence_valid_until",
         "verification_cycle_years",
+        "last_verified_on",
         "next_verification_due",
         "province",
         "city",

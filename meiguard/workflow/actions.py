@@ -478,7 +478,8 @@ def remove_evidence(actor: Actor, application_id: int, evidence_id: int) -> Evid
 @transaction.atomic
 def submit(actor: Actor, pk: int) -> Application:
     """Submit a draft, or resubmit a returned application: a new round of steps on the route its risk
-    level asks for. Gaps in the preview do not stop it (they are recorded); an impossible route does."""
+    level asks for. Gaps in the preview do not stop it (they are recorded); an impossible route does, and so
+    does a qualification scope the institution cannot offer (it could never take effect)."""
     app = _editable_by_applicant(actor, pk)
     today = timezone.localdate()
     if app.valid_until is not None and app.valid_until < today:
@@ -488,6 +489,9 @@ def submit(actor: Actor, pk: int) -> Application:
         _practitioner_for_apply(
             actor, app.institution, app.practitioner_id
         )  # still registered, still allowed
+    beyond = preview.beyond_institution(app, queries.evaluation_date(app, today))
+    if beyond is not None:
+        raise beyond
     before = audit.snapshot(app)
     _assess(app, pack)
     steps, problems = preview.plan_route(app, app.risk_level)

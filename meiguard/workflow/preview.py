@@ -157,6 +157,22 @@ def plan_route(app: Application, level: str) -> tuple[tuple[PlannedStep, ...], t
     return tuple(steps), tuple(problems)
 
 
+def beyond_institution(app: Application, on: dt.date) -> ActionError | None:
+    """The refusal a qualification application gets when its institution cannot offer the scope (subject not
+    registered, grade above the permitted one): the same check and reasons as activating the authorization."""
+    if app.kind != "qualification":
+        return None
+    reasons = authz_actions.institution_scope_reasons(
+        app.institution,
+        on=on,
+        procedure_code=app.procedure_code,
+        procedure_category=app.procedure_category,
+        subject=app.subject,
+        max_grade=app.max_grade,
+    )
+    return authz_actions.beyond_institution_error(reasons, app) if reasons else None
+
+
 # ---- engine facts ------------------------------------------------------------------------------
 
 
@@ -419,6 +435,9 @@ def build(actor: Actor, app: Application, *, today: dt.date | None = None) -> Pr
         return Preview(on, risk, error=str(exc.message), attached=attached)
     risk = assess_risk(queries.scope_facts(app, pack))
     steps, problems = plan_route(app, risk.level)
+    beyond = beyond_institution(app, on)
+    if beyond is not None:
+        problems = (RoutingProblem(beyond.code, str(beyond.message)), *problems)
     gaps: list[Gap] = []
     if app.valid_until is not None and app.valid_until < today:
         gaps.append(

@@ -91,7 +91,9 @@ NURSE_SCOPE_RULE = inst_ref("INST.nurse-non-invasive-only", "authorization-pract
 NURSE_HOURS_RULE = inst_ref("INST.nurse-training-hours", "operating-plan-2026 二(二)2")
 BOTOX_LIMIT_RULE = inst_ref("INST.botulinum-units-per-session", "operating-plan-2026 一(二)2")
 FILLER_LIMIT_RULE = inst_ref("INST.filler-minutes-per-site", "operating-plan-2026 一(二)2")
-UNGRADED_AUTHORIZATION_RULE = inst_ref("INST.authorization-ungraded", "authorization-practice-guide 明确授权范围")
+UNGRADED_AUTHORIZATION_RULE = inst_ref(
+    "INST.authorization-ungraded", "authorization-practice-guide 明确授权范围"
+)
 PRODUCT_AUTHORIZATION_RULE = inst_ref("INST.product-authorization", "authorization-practice-guide 人员授权")
 DEVICE_AUTHORIZATION_RULE = inst_ref(
     "INST.device-operator-authorization", "authorization-practice-guide 人员授权"

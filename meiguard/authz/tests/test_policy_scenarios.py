@@ -988,7 +988,9 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
             snap_(
                 pack=pack(
                     verification_notice_months=3,
-                    verification_notice_rule=ref("IN-04.verification-notice-months", "verification-rules-2009"),
+                    verification_notice_rule=ref(
+                        "IN-04.verification-notice-months", "verification-rules-2009"
+                    ),
                 )
             ),
             inst(next_verification_due=ON + 60 * D),
@@ -1002,7 +1004,9 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
             snap_(
                 pack=pack(
                     verification_notice_months=3,
-                    verification_notice_rule=ref("IN-04.verification-notice-months", "verification-rules-2009"),
+                    verification_notice_rule=ref(
+                        "IN-04.verification-notice-months", "verification-rules-2009"
+                    ),
                 )
             ),
             inst(next_verification_due=ON + 122 * D),

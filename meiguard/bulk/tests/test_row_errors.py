@@ -292,3 +292,16 @@ def test_an_authorization_institution_needs_an_authorization_role(clinic, world)
     assert ("授权", 2, "授权机构统一社会信用代码", "无权为机构“甲诊所”导入(需要该机构的管理角色)") in errors(
         run
     )
+
+
+def test_an_active_authorization_the_institution_cannot_offer_is_a_row_error(clinic, world):
+    """甲 is a grade-2 outpatient department: a grade-3 procedure may be imported as a draft, not as active."""
+    scope = {"kind": "资质授权(项目)", "product_brand": None, "procedure_code": "surg-full-face-neck-lift"}
+    active = authorization_row(clinic.jia.credit_code, clinic.li.id_number, "李医生", status="生效", **scope)
+    run = dry(world.actor("wang"), "authorizations", {"授权": sheet(AUTHORIZATIONS, active)})
+    [(sheet_name, row, column, message)] = errors(run)
+    assert (sheet_name, row, column) == ("授权", 2, "项目编码")
+    assert "机构不能开展该授权范围内的项目" in message and "超出机构可开展的 2 级" in message
+    draft = authorization_row(clinic.jia.credit_code, clinic.li.id_number, "李医生", **scope)
+    run = dry(world.actor("wang"), "authorizations", {"授权": sheet(AUTHORIZATIONS, draft)})
+    assert errors(run) == [] and run.counts["授权"]["create"] == 1

@@ -34,6 +34,7 @@ from meiguard.registry.models import (
     Product,
     Qualification,
     Supplier,
+    add_years,
 )
 from meiguard.rules.choices import InstitutionType, PracticeCategory, Profession, Subject, Title
 
@@ -98,7 +99,10 @@ class InstitutionFactory(_NormalizingFactory):
     licence_valid_from = factory.LazyFunction(lambda: today() - dt.timedelta(days=365))
     licence_valid_until = factory.LazyFunction(lambda: today() + dt.timedelta(days=4 * 365))
     verification_cycle_years = 1
-    next_verification_due = factory.LazyFunction(lambda: today() + dt.timedelta(days=200))
+    last_verified_on = factory.LazyFunction(lambda: today() - dt.timedelta(days=165))
+    next_verification_due = factory.LazyAttribute(
+        lambda o: add_years(o.last_verified_on, o.verification_cycle_years) if o.last_verified_on else None
+    )
     province = factory.LazyAttribute(lambda o: o.organization.province or "湖南")
     city = "长沙"
 

@@ -58,6 +58,7 @@ def institution_fields(**overrides):
         "licence_valid_from": dt.date(2024, 1, 1),
         "licence_valid_until": dt.date(2029, 1, 1),
         "verification_cycle_years": 1,
+        "last_verified_on": dt.date(2025, 1, 10),
         "province": "湖南",
         "city": "长沙",
     }
@@ -87,8 +88,9 @@ def test_it_creates_institution_and_its_organization(world):
     institution = actions.create_institution(Actor.system(), **institution_fields())
     assert institution.organization.kind == "institution"
     assert institution.organization.name == "新诊所"
-    # Derived from licence start + cycle when not given.
-    assert institution.next_verification_due == dt.date(2025, 1, 1)
+    # Derived from the last verification + cycle when not given.
+    assert institution.last_verified_on == dt.date(2025, 1, 10)
+    assert institution.next_verification_due == dt.date(2026, 1, 10)
     [created] = entries(institution)
     assert created.action == "registry.institution.created"
     assert created.changes["credit_code"] == [None, credit_code(900)]

@@ -37,6 +37,7 @@ def test_admin_save_runs_the_action(reg, staff):
         "licence_valid_from": reg.jia.licence_valid_from.isoformat(),
         "licence_valid_until": reg.jia.licence_valid_until.isoformat(),
         "verification_cycle_years": "1",
+        "last_verified_on": reg.jia.last_verified_on.isoformat(),
         "next_verification_due": reg.jia.next_verification_due.isoformat(),
         "province": "湖南",
         "city": "湘潭",

@@ -214,12 +214,14 @@ def test_it_creates_an_institution_for_the_admins_organization(world):
             "subjects": ["cosmetic_surgery"],
             "licence_valid_from": "2024-01-01",
             "licence_valid_until": "2028-12-31",
+            "last_verified_on": "2025-12-20",
             "province": "湖南",
             "city": "长沙",
         },
     )
     assert r.status_code == 201, r.content
     data = r.json()
+    assert (data["last_verified_on"], data["next_verification_due"]) == ("2025-12-20", "2026-12-20")
     assert data["permitted_grade"]["grade"] is None  # no rule pack loaded in this test
     assert "规则包" in data["permitted_grade"]["message"]
 
@@ -233,11 +235,13 @@ def test_institution_detail_exposes_the_derived_grade_with_its_rule(reg, world):
     assert grade["grade"] == 0  # dermatology only: no graded surgery
     assert grade["message"]
     assert grade["rule_id"] and grade["pack"] and grade["version"]
-    # It cannot be typed in; it follows the registered subjects.
+    # It cannot be typed in (an unknown field is refused); it follows the registered subjects.
+    r = patch(world.client("wang"), f"/institutions/{reg.jia.pk}", {"permitted_grade": 4})
+    assert r.status_code == 422 and r.json()["field"] == "permitted_grade"
     r = patch(
         world.client("wang"),
         f"/institutions/{reg.jia.pk}",
-        {"permitted_grade": 4, "subjects": ["cosmetic_surgery", "cosmetic_dermatology"]},
+        {"subjects": ["cosmetic_surgery", "cosmetic_dermatology"]},
     )
     assert r.status_code == 200
     grade = r.json()["permitted_grade"]

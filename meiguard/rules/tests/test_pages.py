@@ -44,7 +44,10 @@ def test_version_page_lists_procedures_and_rules(world, builtin):
     assert "《医疗美容项目分级管理目录》" in html and "卫办医政发〔2009〕220号" in html
     assert "《医疗美容服务管理办法》" in html
     assert "seed 004" not in html
-    assert "机构设定" in html
+    # Institution-level rules are on the institution template's page now.
+    template = world.client("li").get("/rules/inst-template/v1/").content.decode()
+    assert "机构设定" in template
+    assert "《2026年医疗美容服务年度工作计划(某医疗美容机构)》" in template
 
 
 def test_version_page_filters_by_grade_and_subject(world, builtin):

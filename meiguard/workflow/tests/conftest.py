@@ -1,4 +1,4 @@
-"""甲诊所 (a 湖南 outpatient department, grade 2) built with the authz test builders, with no authorizations yet,
+"""甲诊所 (a 湖南 美容医院, grade 3, so that a grade-3 request can be granted) built with the authz test builders, with no authorizations yet,
 plus the approvers the workflow needs: 周主任 and 马主任 (医务科), 何医生 (a doctor on the committee).
 
 Personas from the root conftest: wang (admin), li (doctor, practitioner 李医生), zhang (nurse), zhao
@@ -33,6 +33,7 @@ _pdf = itertools.count(1)
 LOW = "derm-chemical-peel"  # non-invasive, ungraded
 MEDIUM = "derm-botulinum-toxin-injection"  # injection, ungraded
 HIGH = "surg-full-face-neck-lift"  # grade 3
+BEYOND = "surg-zygoma-reduction"  # grade 4: more than 甲 may offer
 
 
 def pdf(name: str = "证书.pdf") -> SimpleUploadedFile:
@@ -125,7 +126,7 @@ def wf(world) -> Workflow:
     for name in ("li", "zhou", "zhao", "wang"):
         world.users[name].email = f"{name}@example.cn"
         world.users[name].save(update_fields=["email"])
-    jia = make_institution(world.org_jia.pk, "甲诊所")
+    jia = make_institution(world.org_jia.pk, "甲诊所", institution_type="cosmetic_hospital")
     yi = make_institution(
         world.org_yi.pk,
         "乙医院",

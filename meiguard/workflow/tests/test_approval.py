@@ -380,3 +380,20 @@ def test_pending_for_is_one_query_however_many_rows(wf, django_assert_num_querie
             for s in queries.pending_for(zhou)
         ]
     assert len(rows) == 5
+
+
+def test_the_final_approval_is_refused_when_the_institution_no_longer_offers_it(wf):
+    """Submitted while 甲 could offer it, approved after the subject was dropped: the vote and grant roll back."""
+    app = wf.submitted("li")  # LOW: derm-chemical-peel, 美容皮肤科
+    step = wf.open_step(app)
+    audits = AuditEntry.objects.count()
+    wf.jia.subjects = ["cosmetic_surgery"]
+    wf.jia.save(update_fields=["subjects"])
+    with pytest.raises(ActionError) as exc:
+        actions.act(wf.actor("zhou"), step.pk, verdict="approve", comment="同意")
+    assert exc.value.code == "AUTHORIZATION_BEYOND_INSTITUTION"
+    assert [d["code"] for d in exc.value.details] == ["SUBJECT_NOT_REGISTERED"]
+    app.refresh_from_db()
+    assert app.status == "in_review" and app.authorization_id is None
+    assert not step.votes.exists() and not Authorization.objects.filter(procedure_code=LOW).exists()
+    assert AuditEntry.objects.count() == audits

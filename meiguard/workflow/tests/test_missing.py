@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from meiguard.audit.models import AuditEntry
 from meiguard.authz import actions as authz_actions
 from meiguard.authz import snapshot
 from meiguard.authz.tests.conftest import FAR, PAST, SYSTEM, make_doctor
+from meiguard.core.errors import ActionError
 from meiguard.registry import actions as reg
 from meiguard.registry.models import Institution
 from meiguard.workflow import actions, preview
 
-from .conftest import HIGH, LOW, MEDIUM, START
+from .conftest import BEYOND, HIGH, LOW, MEDIUM, START
 
 
 def _gaps(wf, app, who: str = "li") -> dict[str, preview.Gap]:
@@ -28,14 +32,14 @@ def test_a_clean_low_risk_request_has_no_gaps_only_missing_evidence(wf):
     assert p.can_submit
 
 
-def test_grade_3_at_a_grade_2_outpatient_department(wf):
-    gaps = _gaps(wf, wf.draft("li", procedure_code=HIGH))
+def test_grade_4_at_a_grade_3_cosmetic_hospital(wf):
+    gaps = _gaps(wf, wf.draft("li", procedure_code=BEYOND))
     assert {"PROCEDURE_GRADE_EXCEEDS_INSTITUTION", "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"} <= set(gaps)
     assert "AUTHORIZATION_MISSING" not in gaps  # the requested grant itself is assumed
     grade = gaps["PROCEDURE_GRADE_EXCEEDS_INSTITUTION"]
     assert grade.blocking and grade.from_engine
     assert grade.rule is not None and grade.rule.rule_id.startswith("IN-03")
-    assert "3 级" in grade.message and grade.procedures == (HIGH,)
+    assert "4 级" in grade.message and grade.procedures == (BEYOND,)
     assert "PR-03" in gaps["PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"].source
 
 
@@ -61,7 +65,7 @@ def test_a_subject_scope_is_checked_procedure_by_procedure(wf):
     assert p.procedures_checked > 20  # every graded and ungraded surgery item up to grade 2
     gap = next(g for g in p.gaps if g.code == "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT")
     assert len(gap.procedures) == p.procedures_checked  # one reason, listing the procedures it concerns
-    assert "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" not in {g.code for g in p.gaps}  # ≤ 2 at a grade-2 site
+    assert "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" not in {g.code for g in p.gaps}  # ≤ 2 at a grade-3 site
 
 
 def test_product_request_reports_missing_training_not_the_authorization(wf):
@@ -150,9 +154,30 @@ def test_submission_records_the_gaps_but_is_not_refused(wf):
     wf.with_committee(quorum=1)
     app = actions.submit(wf.actor("li"), wf.draft("li", procedure_code=HIGH).pk)
     assert app.status == "in_review"
-    assert {"PROCEDURE_GRADE_EXCEEDS_INSTITUTION", "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"} <= set(
-        app.gaps_at_submission
-    )
+    assert {"PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"} <= set(app.gaps_at_submission)
+
+
+def test_a_scope_the_institution_cannot_offer_is_shown_and_refused_at_submission(wf):
+    wf.with_committee(quorum=1)
+    draft = wf.draft("li", procedure_code=BEYOND)
+    p = preview.build(wf.actor("li"), draft)
+    assert [r.code for r in p.routing_problems] == ["AUTHORIZATION_BEYOND_INSTITUTION"]
+    assert "4 级" in p.routing_problems[0].message and not p.can_submit
+    with pytest.raises(ActionError) as exc:
+        actions.submit(wf.actor("li"), draft.pk)
+    assert exc.value.code == "AUTHORIZATION_BEYOND_INSTITUTION" and exc.value.status == 409
+    assert [d["code"] for d in exc.value.details] == ["PROCEDURE_GRADE_EXCEEDS_INSTITUTION"]
+    draft.refresh_from_db()
+    assert draft.status == "draft" and draft.round == 0
+    assert not AuditEntry.objects.filter(action="workflow.application.submitted").exists()
+
+
+def test_a_subject_the_institution_has_not_registered_is_refused_at_submission(wf):
+    app = wf.draft("wang", procedure_code="", subject="cosmetic_dentistry")
+    with pytest.raises(ActionError) as exc:
+        actions.submit(wf.actor("wang"), app.pk)
+    assert exc.value.field == "subject"
+    assert [d["code"] for d in exc.value.details] == ["SUBJECT_NOT_REGISTERED"]
 
 
 def test_the_preview_sees_only_what_the_actor_may_see(wf):

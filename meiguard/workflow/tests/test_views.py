@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from meiguard.workflow.models import Application, Evidence
 
-from .conftest import END, HIGH, LOW, MEDIUM, START, pdf
+from .conftest import BEYOND, END, HIGH, LOW, MEDIUM, START, pdf
 
 
 def _form(wf, **changes) -> dict:
@@ -78,12 +78,13 @@ def test_detail_edit_and_access(wf):
 
 
 def test_missing_preview_fragment_and_page(wf):
-    app = wf.draft("li", procedure_code=HIGH)
+    app = wf.draft("li", procedure_code=BEYOND)
     li = wf.client("li")
     fragment = li.get(f"/applications/{app.pk}/missing/", HTTP_HX_REQUEST="true")
     body = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in body
     assert "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" in body and "IN-03" in body and "NO_COMMITTEE" in body
+    assert "AUTHORIZATION_BEYOND_INSTITUTION" in body and "机构不能开展" in body
     full = li.get(f"/applications/{app.pk}/missing/").content.decode()
     assert "<html" in full and "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT" in full
     assert wf.client("sun").get(f"/applications/{app.pk}/missing/").status_code == 404

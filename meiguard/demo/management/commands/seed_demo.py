@@ -121,7 +121,7 @@ class Seeder:
             licence_valid_from=self.days(-3 * 365),
             licence_valid_until=self.days(2 * 365),
             verification_cycle_years=1,
-            next_verification_due=self.days(200),
+            last_verified_on=self.days(-165),  # next due one cycle later (≈ in 200 days)
             province="湖南",
             city="长沙",
         )
@@ -151,7 +151,7 @@ class Seeder:
             subjects=["cosmetic_surgery", "cosmetic_dentistry", "cosmetic_dermatology", "cosmetic_tcm"],
             has_anesthesiology=True,
             verification_cycle_years=3,
-            next_verification_due=self.days(400),
+            last_verified_on=self.days(-695),  # next due one 3-year cycle later (≈ in 400 days)
         )
         core.set_oversight(
             self.actor,
