@@ -169,7 +169,7 @@ def clear() -> None:
     _stored.clear()
 
 
-class InstitutionRow(NamedTuple):  # INSTITUTION_COLUMNS
+class InstitutionRow(NamedTuple):
     pk: int
     organization_id: int
     name: str
