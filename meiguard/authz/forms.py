@@ -87,7 +87,7 @@ class CheckForm(forms.Form):
         label=_("麻醉医师(可选)"), coerce=int, empty_value=None, required=False
     )
     anesthesia = forms.ChoiceField(
-        label=_("麻醉方式(默认按项目)"), choices=[("", _("按项目目录")), *Anesthesia.choices], required=False
+        label=_("麻醉方式(可选)"), choices=[("", _("按项目目录")), *Anesthesia.choices], required=False
     )
     devices = forms.TypedMultipleChoiceField(
         label=_("设备(可选)"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple

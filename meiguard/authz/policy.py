@@ -233,30 +233,31 @@ def check_practitioner(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]
     elif state == "expired":
         yield _deny("PRACTITIONER_LICENCE_EXPIRED", rule, practitioner=p.name, valid_until=last, on=on)
     elif best is not None:
+        days_left = None if best.valid_until is None else (best.valid_until - on).days
         if (
             p.profession == NURSE
             and renewal_days is not None
             and renewal_rule is not None
-            and best.valid_until is not None
+            and days_left is not None
+            and days_left <= renewal_days
         ):
-            # PR-07 [S05]: renewal must be applied for this many days before expiry (replaces the generic
-            # expiry warning for nurses, which would say the same thing).
-            if (best.valid_until - on).days <= renewal_days:
-                yield _warn(
-                    "NURSE_REGISTRATION_RENEWAL_DUE",
-                    renewal_rule,
-                    practitioner=p.name,
-                    valid_until=best.valid_until,
-                    days_left=(best.valid_until - on).days,
-                    notice_days=renewal_days,
-                )
-        elif best.valid_until is not None and (best.valid_until - on).days <= snap.pack.warn_days:
+            # PR-07 [S05]: renewal must be applied for this many days before expiry (said instead of the
+            # generic expiry warning, which would tell the same thing).
+            yield _warn(
+                "NURSE_REGISTRATION_RENEWAL_DUE",
+                renewal_rule,
+                practitioner=p.name,
+                valid_until=best.valid_until,
+                days_left=days_left,
+                notice_days=renewal_days,
+            )
+        elif days_left is not None and days_left <= snap.pack.warn_days:
             yield _warn(
                 "PRACTITIONER_LICENCE_EXPIRING",
                 rule,
                 practitioner=p.name,
                 valid_until=best.valid_until,
-                days_left=(best.valid_until - on).days,
+                days_left=days_left,
             )
         if best.verification_status == UNVERIFIED:
             yield _warn(

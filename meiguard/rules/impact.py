@@ -412,7 +412,10 @@ def _plan(candidate: RulePackVersion, keys: Iterable[PlanKey], on: dt.date) -> _
 
 # ---- the population ------------------------------------------------------------------------------
 
-QuestionKey = tuple[int, int, str, int | None, tuple[ProductUse, ...], tuple[int, ...]]
+# (institution, practitioner, procedure, supervisor, lots, devices, anaesthetist, anaesthesia)
+QuestionKey = tuple[
+    int, int, str, int | None, tuple[ProductUse, ...], tuple[int, ...], int | None, str | None
+]
 
 
 @dataclass(slots=True)
@@ -471,9 +474,21 @@ def _logged_question(row: tuple[Any, ...]) -> QuestionKey | None:
         devices = tuple(int(d) for d in request.get("device_ids") or ())
         supervisor = request.get("supervisor_id")
         supervisor_id = int(supervisor) if supervisor else None
+        anesthetist = request.get("anesthetist_id")
+        anesthetist_id = int(anesthetist) if anesthetist else None
+        anesthesia = str(request["anesthesia"]) if request.get("anesthesia") else None
     except (AttributeError, KeyError, TypeError, ValueError, InvalidOperation):
         return None  # a malformed stored request is skipped, not fatal
-    return (institution_id, practitioner_id, code, supervisor_id, products, devices)
+    return (
+        institution_id,
+        practitioner_id,
+        code,
+        supervisor_id,
+        products,
+        devices,
+        anesthetist_id,
+        anesthesia,
+    )
 
 
 # ---- bulk facts (the snapshot loader's columns and builders, for many people at once) -----------
@@ -650,7 +665,7 @@ def assess(
         codes = set(catalog(before).covered(code, category, subject))
         codes |= set(catalog(after).covered(code, category, subject))
         for proc in codes:
-            q = questions[(inst_id, person_id, proc, supervisor_id, (), ())]
+            q = questions[(inst_id, person_id, proc, supervisor_id, (), (), None, None)]
             q.sources.add(Source.AUTHORIZATION)
             q.authorization_ids.add(pk)
             scope_auths[(inst_id, person_id, proc)].add(pk)
@@ -686,8 +701,9 @@ def assess(
 
     for chunk in _in_chunks(sorted(by_person), PEOPLE_CHUNK):
         keys = [k for pid in chunk for k in by_person[pid]]
-        people = _people_facts(sorted(set(chunk) | {k[3] for k in keys if k[3]}))
-        auths = _authorization_facts(chunk)
+        anesthetists = {k[6] for k in keys if k[6]}
+        people = _people_facts(sorted(set(chunk) | {k[3] for k in keys if k[3]} | anesthetists))
+        auths = _authorization_facts(sorted(set(chunk) | anesthetists))
         lot_ids = sorted({u.lot_id for k in keys for u in k[4]})
         device_ids = sorted({d for k in keys for d in k[5]})
         items = snapshots.load_items(lot_ids, device_ids) if (lot_ids or device_ids) else {}
@@ -767,11 +783,12 @@ def _evaluate(
     facts: _PackFacts,
     at: dt.datetime,
 ) -> ImpactRow | None:
-    inst_id, person_id, code, supervisor_id, products, device_ids = key
+    inst_id, person_id, code, supervisor_id, products, device_ids, anesthetist_id, anesthesia = key
     inst = institutions[inst_id]
     person = people.get(person_id)
     supervisor = people.get(supervisor_id) if supervisor_id else None
-    if person is None or (supervisor_id and supervisor is None):
+    anesthetist = people.get(anesthetist_id) if anesthetist_id else None
+    if person is None or (supervisor_id and supervisor is None) or (anesthetist_id and anesthetist is None):
         return None
     lot_items = [items.get(("l", pk)) for pk in sorted({u.lot_id for u in products})]
     device_items = [items.get(("d", pk)) for pk in sorted(set(device_ids))]
@@ -792,6 +809,8 @@ def _evaluate(
         products=products,
         device_ids=device_ids,
         supervisor_id=supervisor_id,
+        anesthetist_id=anesthetist_id,
+        anesthesia=anesthesia,
     )
     checks: tuple[Check, ...] = CHECKS if (products or device_ids) else PRACTITIONER_CHECKS
 
@@ -803,9 +822,11 @@ def _evaluate(
             institution=inst_facts[inst_id],
             practitioner=person,
             supervisor=supervisor,
-            authorizations=auths.get((person_id, inst_id), ()),
+            authorizations=auths.get((person_id, inst_id), ())
+            + (auths.get((anesthetist_id, inst_id), ()) if anesthetist_id else ()),
             lots=lots,
             devices=devices,
+            anesthetist=anesthetist,
         )
         return decide(req, snap, checks=checks)
 

@@ -971,6 +971,17 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
         {"NURSE_REGISTRATION_RENEWAL_DUE"},
     ),
     (
+        "nurse registration expires in 20 days, pack without a renewal rule",
+        both(
+            nurse_peel,
+            quals(
+                replace_kind=("nurse_registration", qual(301, "nurse_registration", valid_until=ON + 20 * D))
+            ),
+        ),
+        Outcome.ALLOW_WITH_WARNINGS,
+        {"PRACTITIONER_LICENCE_EXPIRING"},
+    ),
+    (
         "nurse registration expires in 31 days",
         both(
             nurse_pr07,
