@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
@@ -19,6 +20,7 @@ from . import impact, institution, queries, services
 from .choices import Invasiveness, RuleKind, Subject
 from .models import Rule, RulePack, RulePackVersion
 from .services import Procedure, RuleRef, RuleSnapshot
+from .sources import citation_from_json, source_text
 
 router = Router(tags=["rules"])
 
@@ -111,21 +113,24 @@ class RuleOut(Schema):
     confirmed: bool | None
     note: str
     data: dict[str, Any]
+    citations: list[CitationOut]
 
     @staticmethod
     def of(r: Rule) -> RuleOut:
+        citations = [citation_from_json(c) for c in r.citations or ()]
         return RuleOut(
             rule_id=r.rule_id,
             kind=r.kind,
             op=r.op,
             title=r.title,
             title_en=r.title_en,
-            source=r.source,
+            source=source_text(citations, translation.get_language()) if citations else r.source,
             level=r.level,
             adjustable=r.adjustable,
             confirmed=r.confirmed,
             note=r.note,
             data=r.data,
+            citations=[CitationOut(**c.as_dict()) for c in citations],
         )
 
 

@@ -91,6 +91,8 @@ def candidate(
     return actions.load_pack(SYSTEM, path).version
 
 
+# The botulinum limit is institution practice: it lives in the institution template (an institution layer).
+TEMPLATE = "institution-template"
 LIMIT_150 = ("max_value: 200", "max_value: 150")
 LIMIT_300 = ("max_value: 200", "max_value: 300")
 BROW_GRADE_3 = (
@@ -107,7 +109,7 @@ def keys(report: impact.ImpactReport) -> set[tuple[str, str, str, str]]:
 
 
 def test_a_lower_dose_limit_flips_only_the_request_above_it(scene, pack_copy):
-    version = candidate(pack_copy, LIMIT_150)
+    version = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     report = impact.assess(version, on=TODAY)
 
     assert len(report.rows) == 1
@@ -119,8 +121,9 @@ def test_a_lower_dose_limit_flips_only_the_request_above_it(scene, pack_copy):
     assert [r.code for r in row.added] == ["DOSE_OVER_LIMIT"]
     assert row.removed == ()
     rule = row.added[0].rule
-    assert (rule.pack, rule.version, rule.rule_id) == ("cn-national", 2, "INST.botulinum-units-per-session")
-    assert rule.source == "seed 004 (institution operating guide)"
+    assert (rule.pack, rule.version, rule.rule_id) == ("inst-template", 2, "INST.botulinum-units-per-session")
+    assert rule.layer == "institution" and rule.pack_label == "机构规范模板 v2"
+    assert rule.source.startswith("《2026年医疗美容服务年度工作计划(某医疗美容机构)》一(二)2")
     assert row.sources == (Source.DECISION_LOG,)
     assert row.asked == 1
     assert row.authorization_ids == (scene.clinic.auths["procedure"].pk,)
@@ -146,7 +149,7 @@ def test_a_raised_grade_flips_the_authorized_procedure_and_nothing_else(scene, p
 
 
 def test_a_higher_dose_limit_yields_deny_to_allow(scene, pack_copy):
-    report = impact.assess(candidate(pack_copy, LIMIT_300), on=TODAY)
+    report = impact.assess(candidate(pack_copy, LIMIT_300, code=TEMPLATE), on=TODAY)
 
     assert len(report.rows) == 1
     row = report.rows[0]
@@ -169,7 +172,10 @@ def test_an_unchanged_copy_changes_nothing(scene, pack_copy):
     assert counts == {"甲诊所": 6, "乙医院": 1}
     assert {c.province for c in report.comparisons} == {"湖南", "北京"}
     beijing = next(c for c in report.comparisons if c.province == "北京")
-    assert (beijing.before, beijing.after) == ("cn-national v1 + cn-bj v1", "cn-national v2 + cn-bj v1")
+    assert (beijing.before, beijing.after) == (
+        "全国基线 v1 + 北京 v1 + 机构规范模板 v1",
+        "全国基线 v2 + 北京 v1 + 机构规范模板 v1",
+    )
 
 
 def test_a_removed_procedure_is_reported_as_no_longer_in_the_catalog(scene, pack_copy):
@@ -211,7 +217,7 @@ def test_a_provincial_version_affects_only_its_province(scene, pack_copy):
     assert reason.code == "CHIEF_FILING_YEARS_SHORT"
     assert (reason.rule.pack, reason.rule.version) == ("cn-bj", 2)
     assert [(c.before, c.after) for c in report.comparisons] == [
-        ("cn-national v1 + cn-bj v1", "cn-national v1 + cn-bj v2")
+        ("全国基线 v1 + 北京 v1 + 机构规范模板 v1", "全国基线 v1 + 北京 v2 + 机构规范模板 v1")
     ]
 
 
@@ -231,22 +237,22 @@ def test_a_national_version_affects_every_province(scene, pack_copy):
 
 
 def test_a_published_future_version_is_compared_with_the_version_it_replaces(scene, pack_copy):
-    draft = candidate(pack_copy, LIMIT_150)
+    draft = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     published = actions.publish_version(
-        SYSTEM, "cn-national", draft.version, effective_from=TODAY.replace(day=10)
+        SYSTEM, "inst-template", draft.version, effective_from=TODAY.replace(day=10)
     ).version
     today = impact.assess(published, on=TODAY)
     on_the_day = impact.assess(published, on=TODAY.replace(day=10))
 
     assert [r.direction for r in today.rows] == [Direction.TIGHTER]
     assert [(c.before, c.after) for c in on_the_day.comparisons if c.province == "湖南"] == [
-        ("cn-national v1", "cn-national v2")
+        ("全国基线 v1 + 机构规范模板 v1", "全国基线 v1 + 机构规范模板 v2")
     ]
     assert len(on_the_day.rows) == 1  # the 2026-03-03 request is within 90 days of the 10th
 
 
 def test_the_look_back_window_bounds_the_logged_requests(scene, pack_copy):
-    version = candidate(pack_copy, LIMIT_150)
+    version = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     later = TODAY.replace(month=7)  # > 90 days after the logged requests
     assert impact.assess(version, on=later).rows == ()
     assert len(impact.assess(version, on=later, lookback_days=200).rows) == 1
@@ -295,7 +301,7 @@ def _queries(version: RulePackVersion) -> tuple[int, impact.ImpactReport]:
 
 
 def test_query_count_does_not_grow_with_the_population(scene, pack_copy, django_assert_max_num_queries):
-    version = candidate(pack_copy, LIMIT_150)
+    version = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     _more_doctors(scene.clinic, 1, 2)
     small, small_report = _queries(version)
     _more_doctors(scene.clinic, 3, 12)
@@ -312,7 +318,7 @@ def test_query_count_does_not_grow_with_the_population(scene, pack_copy, django_
 
 
 def test_report_for_is_cached_until_the_data_changes(scene, pack_copy, monkeypatch, world):
-    version = candidate(pack_copy, LIMIT_150)
+    version = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     calls = []
     real = impact.assess
 
@@ -343,12 +349,12 @@ def test_the_workbook_has_a_summary_and_a_detail_sheet(scene, pack_copy):
 
     from openpyxl import load_workbook
 
-    report = impact.assess(candidate(pack_copy, LIMIT_150), on=TODAY)
+    report = impact.assess(candidate(pack_copy, LIMIT_150, code=TEMPLATE), on=TODAY)
     wb = load_workbook(io.BytesIO(impact.workbook(report)))
 
     assert wb.sheetnames == ["汇总", "明细"]
     summary = [tuple(r) for r in wb["汇总"].iter_rows(values_only=True)]
-    assert ("规则包版本", "cn-national v2") in [r[:2] for r in summary]
+    assert ("规则包版本", "inst-template v2") in [r[:2] for r in summary]
     header = next(r for r in summary if r and r[0] == "机构")
     jia = next(r for r in summary if r and r[0] == "甲诊所")
     assert jia[header.index("允许 → 不允许")] == 1
@@ -366,5 +372,5 @@ def test_the_workbook_has_a_summary_and_a_detail_sheet(scene, pack_copy):
     assert values["变化"] == "允许 → 不允许"
     assert values["新增原因"].startswith("DOSE_OVER_LIMIT:")
     assert "150" in values["新增原因"]
-    assert "INST.botulinum-units-per-session" in values["规则依据"]
+    assert values["规则依据"] == "机构规范模板 v2 · 《2026年医疗美容服务年度工作计划(某医疗美容机构)》一(二)2"
     assert values["授权"] == f"#{scene.clinic.auths['procedure'].pk}"

@@ -23,7 +23,7 @@ from meiguard.authz.tests.conftest import SYSTEM, TODAY, clinic, snapshot_produc
 from meiguard.notify.models import Notification, NotificationKind
 from meiguard.rules import actions, impact, services
 
-from .test_impact import LIMIT_150, candidate, scene  # noqa: F401
+from .test_impact import LIMIT_150, TEMPLATE, candidate, scene  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -65,17 +65,17 @@ def check_180(c, when: dt.datetime | None = None):
 def test_resolve_picks_a_published_version_on_its_effective_date(
     clinic, pack_copy, django_capture_on_commit_callbacks
 ):
-    publish(candidate(pack_copy, LIMIT_150), TOMORROW, django_capture_on_commit_callbacks)
+    publish(candidate(pack_copy, LIMIT_150, code=TEMPLATE), TOMORROW, django_capture_on_commit_callbacks)
 
-    assert services.resolve("湖南", TODAY).national.version == 1
-    assert services.resolve("湖南", TOMORROW).national.version == 2
-    assert services.resolve("北京", TOMORROW).version_label == "cn-national v2 + cn-bj v1"
+    assert services.resolve("湖南", TODAY).institution.version == 1
+    assert services.resolve("湖南", TOMORROW).institution.version == 2
+    assert services.resolve("北京", TOMORROW).version_label == "全国基线 v1 + 北京 v1 + 机构规范模板 v2"
 
 
 def test_a_draft_never_applies(clinic, pack_copy):
-    draft = candidate(pack_copy, LIMIT_150)
+    draft = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     assert draft.status == "draft"
-    assert services.resolve("湖南", TOMORROW + dt.timedelta(days=3650)).national.version == 1
+    assert services.resolve("湖南", TOMORROW + dt.timedelta(days=3650)).institution.version == 1
 
 
 def test_checks_switch_to_the_new_version_at_midnight_without_clearing_caches(
@@ -87,21 +87,21 @@ def test_checks_switch_to_the_new_version_at_midnight_without_clearing_caches(
     today_before = check_180(clinic, at(TODAY))
     tomorrow_before = check_180(clinic, at(TOMORROW))
     assert today_before.decision.allowed and tomorrow_before.decision.allowed
-    assert tomorrow_before.log.rule_pack == "cn-national v1"
+    assert tomorrow_before.log.rule_pack == "全国基线 v1 + 机构规范模板 v1"
 
-    publish(candidate(pack_copy, LIMIT_150), TOMORROW, django_capture_on_commit_callbacks)
+    publish(candidate(pack_copy, LIMIT_150, code=TEMPLATE), TOMORROW, django_capture_on_commit_callbacks)
 
     today = check_180(clinic, at(TODAY, 12))
     hits = snapshot.snapshots.hits
     late_today = check_180(clinic, at(TODAY, 23, 59, 59))
     assert snapshot.snapshots.hits == hits + 1  # served from the cache: nothing was cleared
     assert today.decision.allowed and late_today.decision.allowed
-    assert late_today.log.rule_pack == "cn-national v1"
+    assert late_today.log.rule_pack == "全国基线 v1 + 机构规范模板 v1"
 
     tomorrow = check_180(clinic, at(TOMORROW, 0, 0, 1))
     assert not tomorrow.decision.allowed
     assert "DOSE_OVER_LIMIT" in tomorrow.decision.codes()
-    assert tomorrow.log.rule_pack == "cn-national v2"
+    assert tomorrow.log.rule_pack == "全国基线 v1 + 机构规范模板 v2"
 
 
 def test_time_travel_past_midnight_applies_the_new_version(
@@ -110,19 +110,19 @@ def test_time_travel_past_midnight_applies_the_new_version(
     django_capture_on_commit_callbacks,
     monkeypatch,
 ):
-    publish(candidate(pack_copy, LIMIT_150), TOMORROW, django_capture_on_commit_callbacks)
+    publish(candidate(pack_copy, LIMIT_150, code=TEMPLATE), TOMORROW, django_capture_on_commit_callbacks)
     clock = {"now": at(TODAY, 23, 59, 50)}
     monkeypatch.setattr(timezone, "now", lambda: clock["now"])
 
     assert timezone.localdate() == TODAY
     before = check_180(clinic)
-    assert before.decision.allowed and before.log.rule_pack == "cn-national v1"
+    assert before.decision.allowed and before.log.rule_pack == "全国基线 v1 + 机构规范模板 v1"
 
     clock["now"] = at(TOMORROW, 0, 0, 5)
     assert timezone.localdate() == TOMORROW
     after = check_180(clinic)
     assert not after.decision.allowed
-    assert after.log.rule_pack == "cn-national v2"
+    assert after.log.rule_pack == "全国基线 v1 + 机构规范模板 v2"
     assert after.log.at == clock["now"]
 
 
@@ -135,7 +135,7 @@ def test_the_hook_notifies_compliance_officers_of_affected_institutions_once(
     world,
     django_capture_on_commit_callbacks,
 ):
-    version = candidate(pack_copy, LIMIT_150)
+    version = candidate(pack_copy, LIMIT_150, code=TEMPLATE)
     publish(version, TODAY, django_capture_on_commit_callbacks)
 
     assert impact.notify_versions_taking_effect(TODAY - dt.timedelta(days=1)) == 0  # not in force yet
@@ -147,7 +147,7 @@ def test_the_hook_notifies_compliance_officers_of_affected_institutions_once(
     notes = list(Notification.objects.all())
     assert [(n.recipient.username, n.kind) for n in notes] == [("zhao", NotificationKind.RULES)]
     note = notes[0]
-    assert "cn-national v2" in note.title
+    assert "inst-template v2" in note.title
     assert "甲诊所" in note.body and "1 项由允许变为不允许" in note.body
     assert note.url == f"/rules/versions/{version.pk}/impact/?on={TODAY.isoformat()}"
 

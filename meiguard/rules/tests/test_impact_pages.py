@@ -47,9 +47,10 @@ def test_the_compliance_officer_sees_her_institutions_changes(world, tightened):
     html = response.content.decode()
     assert "规则变更影响评估" in html
     assert "李医生" in html and "CHIEF_FILING_YEARS_SHORT" in html
-    assert "PR-02.cosmetic_dermatology" in html  # the rule source of the added reason
+    assert "《医疗美容服务管理办法》第十一条" in html  # the readable source of the added reason's rule
+    assert "PR-02.cosmetic_dermatology" not in html  # never the internal id
     assert "孙医生" not in html and "乙医院" not in html  # another tenant's institution
-    assert "<code>cn-national v1</code> → <code>cn-national v2</code>" in html
+    assert "<code>全国基线 v1 + 机构规范模板 v1</code> → <code>全国基线 v2 + 机构规范模板 v1</code>" in html
     assert f'href="/rules/versions/{tightened.pk}/impact.xlsx?' in html
 
 
