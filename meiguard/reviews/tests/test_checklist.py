@@ -141,7 +141,7 @@ def test_a_doctor_without_cme_credits_is_short(clinic):
     (item,) = [i for i in items if i.practitioner_id == clinic.li.pk]
     assert item.key == f"cme:{clinic.li.pk}:2026"
     assert item.evidence["total"] == "0" and item.evidence["required_total"] == "25"
-    assert item.source == "PR-08 [S06]" and item.institution_practice is False
+    assert item.source == "《继续医学教育学分授予与管理办法》" and item.institution_practice is False
 
 
 def test_enough_credits_in_both_classes_is_not_short(clinic):
@@ -172,7 +172,8 @@ def test_nurses_short_of_the_packs_training_hours_are_listed_as_institution_prac
     (item,) = checklist.training_short(clinic.jia, 2026, dt.date(2026, 3, 10))
     assert item.key == f"nurse_hours:{short.pk}"
     assert (item.evidence["hours"], item.evidence["required"]) == ("80", "160")
-    assert item.institution_practice is True and "seed 004" in item.source
+    assert item.institution_practice is True
+    assert item.source.startswith("《2026年医疗美容服务年度工作计划(某医疗美容机构)》二(二)2")
 
 
 def test_people_of_other_institutions_are_not_listed_but_multi_site_ones_are(clinic):
@@ -199,7 +200,9 @@ def test_each_month_of_the_quarter_gets_the_four_internal_checks():
         "device_inspection",
         "adverse_events",
     }
-    assert all(i.institution_practice and i.source.startswith("seed 00") for i in items)
+    # the internal checks rest on institution practice, cited by document (never "seed 00x" or a bare id)
+    assert all(i.institution_practice and i.source.startswith("《") for i in items)
+    assert all("seed" not in i.source and "[S" not in i.source for i in items)
     assert len({i.key for i in items}) == 12
 
 

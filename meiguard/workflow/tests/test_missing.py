@@ -26,7 +26,7 @@ def test_a_clean_low_risk_request_has_no_gaps_only_missing_evidence(wf):
     app = wf.draft("li")
     p = preview.build(wf.actor("li"), app)
     assert p.gaps == () and p.error == ""
-    assert p.procedures_checked == 1 and p.rule_pack.startswith("cn-national")
+    assert p.procedures_checked == 1 and p.rule_pack.startswith("全国基线 v1")
     assert p.missing_evidence == ("certificate", "case_log")
     assert [(s.stage, s.required, s.pool) for s in p.route] == [("medical_director", 1, 2)]
     assert p.can_submit
@@ -40,7 +40,9 @@ def test_grade_4_at_a_grade_3_cosmetic_hospital(wf):
     assert grade.blocking and grade.from_engine
     assert grade.rule is not None and grade.rule.rule_id.startswith("IN-03")
     assert "4 级" in grade.message and grade.procedures == (BEYOND,)
-    assert "PR-03" in gaps["PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"].source
+    gap = gaps["PRACTITIONER_NOT_CHIEF_FOR_SUBJECT"]
+    assert gap.rule is not None and gap.rule.rule_id == "PR-03.non-chief"
+    assert "《医疗美容服务管理办法》第十二条" in gap.source
 
 
 def test_the_route_problem_shows_before_submitting(wf):

@@ -83,7 +83,8 @@ def test_missing_preview_fragment_and_page(wf):
     fragment = li.get(f"/applications/{app.pk}/missing/", HTTP_HX_REQUEST="true")
     body = fragment.content.decode()
     assert fragment.status_code == 200 and "<html" not in body
-    assert "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" in body and "IN-03" in body and "NO_COMMITTEE" in body
+    assert "PROCEDURE_GRADE_EXCEEDS_INSTITUTION" in body and "NO_COMMITTEE" in body
+    assert "《医疗美容项目分级管理目录》" in body  # the grade rule's readable source, not its id
     assert "AUTHORIZATION_BEYOND_INSTITUTION" in body and "机构不能开展" in body
     full = li.get(f"/applications/{app.pk}/missing/").content.decode()
     assert "<html" in full and "PRACTITIONER_NOT_CHIEF_FOR_SUBJECT" in full

@@ -24,7 +24,8 @@ def test_credits_count_per_class_against_the_packs_total(clinic):
     h.cme(clinic, "10", "class_ii")
     h.cme(clinic, "5.5", "class_ii", verified=False)
     p = progress(clinic)
-    assert p.required == Decimal(25) and p.rule_id == "PR-08.cme-credits" and "PR-08 [S06]" in p.rule_label
+    assert p.required == Decimal(25) and p.rule_id == "PR-08.cme-credits"
+    assert p.rule_label == "全国基线 v1 · 《继续医学教育学分授予与管理办法》"
     one, two = p.classes
     assert (one.key, one.earned, one.minimum, one.maximum, one.met) == ("class_i", 6, 5, 10, True)
     assert (two.key, two.earned, two.unverified, two.met, two.missing) == (
@@ -62,7 +63,8 @@ def test_without_a_rule_pack_the_regulations_figure_is_used(clinic, monkeypatch)
 
     monkeypatch.setattr(services, "resolve", no_pack)
     p = progress(clinic)
-    assert p.required == 25 and p.rule_id == "PR-08" and p.rule_label == ""
+    assert p.required == 25 and p.rule_id == "PR-08.cme-credits" and p.rule_label == ""
+    assert p.rule_source == "《继续医学教育学分授予与管理办法》"
 
 
 def test_the_panel_shows_both_classes_and_the_rule(clinic):
@@ -74,7 +76,7 @@ def test_the_panel_shows_both_classes_and_the_rule(clinic):
     assert '<strong class="n warn">18</strong> / 25' in panel
     assert "I类学分" in panel and "II类学分" in panel and "5–10 分" in panel and "15–20 分" in panel
     assert "差 3 分" in panel and "尚差 7 分" in panel
-    assert "PR-08.cme-credits" in panel
+    assert "《继续医学教育学分授予与管理办法》" in panel and "全国基线 v1" in panel
     assert 'aria-valuenow="18.0"' in panel and 'aria-valuemax="25.0"' in panel
 
 
