@@ -1,9 +1,9 @@
 """On its effective date a published version applies by itself: no manual step, no cache to clear.
 
 ``resolve(province, on)`` picks the highest published version with ``effective_from <= on``; the decision
-engine's caches are keyed by the China calendar day of the request (people part, memoised pack) and by the
-catalog generation (bumped on commit when a version is published), so they cannot keep serving the old pack
-after midnight of the effective date. And the daily hook tells compliance officers whose decisions change.
+engine's caches are keyed by the China calendar day of the request (people part, memoised pack) and tied to the
+rules generation (bumped in the transaction that publishes a version, in the database, so every process sees it:
+``test_freshness_processes.py``), so they cannot keep serving the old pack after midnight of the effective date. And the daily hook tells compliance officers whose decisions change.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from authz's conftest and test_impact are parameters here)
@@ -38,7 +38,7 @@ def _fresh_report_cache():
 
 
 def publish(version, effective_from: dt.date, capture) -> None:
-    with capture(execute=True):  # the catalog generation is bumped on commit, as in production
+    with capture(execute=True):  # as in production (the rules generation is bumped in the transaction)
         actions.publish_version(SYSTEM, version.pack.code, version.version, effective_from=effective_from)
 
 
