@@ -5,8 +5,10 @@ Real processes, no mocks: a fresh database (a temporary SQLite file, or — when
 a uniquely named database on the same server, dropped afterwards), ``manage.py migrate``, the built-in packs,
 a small clinic, and ``manage.py runserver`` on a free loopback port with its own per-process cache (locmem).
 The server is asked about a day D and the day before, so everything it caches is warm; then *another* process
-loads and publishes ``cn-national v2`` (botulinum toxin limit 200 U → 150 U) effective on D. The server's next
-answers: D uses v2 (180 U denied), D-1 still v1, and across midnight 23:59:59 on D-1 v1, 00:00:01 on D v2.
+saves and publishes the clinic's own policy (本机构规范 v1: botulinum toxin 150 U) effective on D, and later
+loads and publishes ``cn-national v2`` (a 10-year minimum for a dermatology 主诊) effective on D+1. The
+server's next answers use each at once: D uses the policy (180 U denied), D-1 still the template, and across
+midnight 23:59:59 the old layer, 00:00:01 the new one; the same for the national version on D+1.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 PACKS = Path(settings.RULE_PACK_DIR)
-D = "2026-03-10"  # the new version's effective date (a Tuesday; the clinic's documents are valid then)
+D = "2026-03-10"  # the policy's effective date (the clinic's documents are valid then)
 D_MINUS_1 = "2026-03-09"
+D_PLUS_1 = "2026-03-11"  # the new national version's effective date
 STEP_TIMEOUT = 60  # seconds, for each manage.py command
 SERVER_START_TIMEOUT = 30
 HTTP_TIMEOUT = 15
@@ -192,27 +195,47 @@ def site(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             server.wait(timeout=10)
 
 
-def _summary(answer: dict[str, Any]) -> tuple[str, bool, bool]:
-    codes = {r["code"] for r in answer["reasons"]}
-    return answer["rule_pack"], answer["allowed"], "DOSE_OVER_LIMIT" in codes
+WATCHED = {"DOSE_OVER_LIMIT", "CHIEF_FILING_YEARS_SHORT"}
+TEMPLATE = ("全国基线 v1 + 机构规范模板 v1", True, ())
+POLICY = ("全国基线 v1 + 本机构规范 v1", False, ("DOSE_OVER_LIMIT",))
+NATIONAL_V2 = ("全国基线 v2 + 本机构规范 v1", False, ("CHIEF_FILING_YEARS_SHORT", "DOSE_OVER_LIMIT"))
 
 
-def _pack_v2(tmp: Path) -> Path:
-    """cn-national as shipped, as version 2 with the botulinum toxin limit lowered from 200 U to 150 U."""
+def _summary(answer: dict[str, Any]) -> tuple[str, bool, tuple[str, ...]]:
+    codes = {r["code"] for r in answer["reasons"]} & WATCHED
+    return answer["rule_pack"], answer["allowed"], tuple(sorted(codes))
+
+
+# Another process saves and publishes the clinic's own policy (本机构规范 v1): botulinum toxin 150 U, effective
+# on D. ``rules.actions.publish_version`` is what the policy page's publish calls after its checks (which refuse
+# a date before today; D is a fixed date so the clinic's documents are valid).
+POLICY_SCRIPT = """
+import datetime as dt
+from meiguard.core.access import Actor
+from meiguard.rules import actions, institution
+actor = Actor.system("freshness-test")
+draft = institution.save_draft(actor, {institution}, values={{"botulinum_units_per_session": "150"}})
+actions.publish_version(actor, draft.pack.code, draft.version, effective_from=dt.date.fromisoformat("{day}"))
+print("POLICY", draft.pack.code, draft.version)
+"""
+
+
+def _national_v2(tmp: Path) -> Path:
+    """cn-national as shipped, as version 2 with 10 years for a cosmetic-dermatology 主诊 (李医生 has 8)."""
     target = tmp / "cn-national"
     shutil.copytree(PACKS / "cn-national", target)
     text = (target / "pack.yaml").read_text(encoding="utf-8")
-    limit = "  - id: INST.botulinum-units-per-session\n"
-    head, tail = text.split(limit, 1)
-    assert "    max_value: 200\n" in tail
-    text = head + limit + tail.replace("    max_value: 200\n", "    max_value: 150\n", 1)
+    rule = "  - id: PR-02.cosmetic_dermatology\n"
+    head, tail = text.split(rule, 1)
+    assert "    min_years: 3\n" in tail
+    text = head + rule + tail.replace("    min_years: 3\n", "    min_years: 10\n", 1)
     text, n = re.subn(r"(?m)^(  version:) 1$", r"\1 2", text, count=1)
     assert n == 1
     (target / "pack.yaml").write_text(text, encoding="utf-8")
     return target
 
 
-def test_a_running_server_uses_a_version_published_by_another_process_at_once(
+def test_a_running_server_uses_versions_published_by_another_process_at_once(
     site: Site, tmp_path: Path
 ) -> None:
     late, early = f"{D_MINUS_1}T23:59:59+08:00", f"{D}T00:00:01+08:00"
@@ -220,28 +243,34 @@ def test_a_running_server_uses_a_version_published_by_another_process_at_once(
         at: site.decide(at) for at in (f"{D}T10:00:00+08:00", f"{D_MINUS_1}T10:00:00+08:00", late, early)
     }
     batch_before = site.post("/api/v1/decisions/batch", {"requests": [site.payload(f"{D}T11:00:00+08:00")]})
-    assert {_summary(a) for a in before.values()} == {("cn-national v1", True, False)}
-    assert _summary(batch_before["results"][0]["decision"]) == ("cn-national v1", True, False)
-    assert _summary(site.decide(f"{D}T10:00:00+08:00")) == ("cn-national v1", True, False)  # served warm
+    assert {_summary(a) for a in before.values()} == {TEMPLATE}
+    assert _summary(batch_before["results"][0]["decision"]) == TEMPLATE
+    assert _summary(site.decide(f"{D}T10:00:00+08:00")) == TEMPLATE  # served warm
 
-    site.manage("load_rule_pack", str(_pack_v2(tmp_path)))
-    assert _summary(site.decide(f"{D}T10:00:00+08:00")) == (
-        "cn-national v1",
-        True,
-        False,
-    )  # a draft: no change
-    out = site.manage("publish_rule_pack", "cn-national", "2", "--effective-from", D)
-    assert f"effective_from={D}" in out
+    # 1. An institution policy published by another process applies on the server's next answer.
+    out = site.manage("shell", "-c", POLICY_SCRIPT.format(institution=site.ids["institution"], day=D))
+    assert "POLICY" in out
+    assert _summary(site.decide(f"{D}T10:00:00+08:00")) == POLICY
+    assert _summary(site.decide(f"{D_MINUS_1}T10:00:00+08:00")) == TEMPLATE
+    assert _summary(site.decide(late)) == TEMPLATE
+    assert _summary(site.decide(early)) == POLICY
 
-    assert _summary(site.decide(f"{D}T10:00:00+08:00")) == ("cn-national v2", False, True)
-    assert _summary(site.decide(f"{D_MINUS_1}T10:00:00+08:00")) == ("cn-national v1", True, False)
-    assert _summary(site.decide(late)) == ("cn-national v1", True, False)
-    assert _summary(site.decide(early)) == ("cn-national v2", False, True)
+    # 2. A national version: a draft changes nothing; published for D+1, it applies from 00:00 of D+1.
+    site.manage("load_rule_pack", str(_national_v2(tmp_path)))
+    assert _summary(site.decide(f"{D_PLUS_1}T10:00:00+08:00")) == POLICY  # a draft: no change
+    out = site.manage("publish_rule_pack", "cn-national", "2", "--effective-from", D_PLUS_1)
+    assert f"effective_from={D_PLUS_1}" in out
+    assert _summary(site.decide(f"{D_PLUS_1}T10:00:00+08:00")) == NATIONAL_V2
+    assert _summary(site.decide(f"{D}T23:59:59+08:00")) == POLICY
+    assert _summary(site.decide(f"{D_PLUS_1}T00:00:01+08:00")) == NATIONAL_V2
     batch = site.post(
         "/api/v1/decisions/batch",
-        {"requests": [site.payload(f"{D}T11:00:00+08:00"), site.payload(f"{D_MINUS_1}T11:00:00+08:00")]},
+        {
+            "requests": [
+                site.payload(f"{D_PLUS_1}T11:00:00+08:00"),
+                site.payload(f"{D}T11:00:00+08:00"),
+                site.payload(f"{D_MINUS_1}T11:00:00+08:00"),
+            ]
+        },
     )
-    assert [_summary(r["decision"]) for r in batch["results"]] == [
-        ("cn-national v2", False, True),
-        ("cn-national v1", True, False),
-    ]
+    assert [_summary(r["decision"]) for r in batch["results"]] == [NATIONAL_V2, POLICY, TEMPLATE]
