@@ -34,6 +34,10 @@ class TenantPolicy:
     shared_read: bool = False
 
 
+# The label the demo world's writes carry in audit entries and decision logs (what a reader sees as "who").
+DEMO_ACTOR = "演示数据"
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is acting: built once per request (middleware) or as ``Actor.system()`` for jobs."""

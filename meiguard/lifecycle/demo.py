@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from meiguard.authz import actions as authz
 from meiguard.authz.models import Authorization
-from meiguard.core.access import Actor
+from meiguard.core.access import DEMO_ACTOR, Actor
 from meiguard.registry import actions as reg
 from meiguard.registry.models import Institution, Lot, Practitioner, Product, Qualification
 
@@ -28,7 +28,7 @@ TRAINING_NO = "PX-CSP-DEMO"  # 王芳's 超声炮 training certificate, about 90
 
 
 def seed(stdout: Any) -> None:
-    actor = Actor.system("seed_demo")
+    actor = Actor.system(DEMO_ACTOR)
     today = timezone.localdate()
     yamei = Institution.objects.filter(name=YAMEI).first()
     wangfang = Practitioner.objects.filter(name="王芳", main_institution=yamei).first()

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from meiguard.authz import actions as authz
 from meiguard.authz.models import Authorization
-from meiguard.core.access import Actor, build_actor
+from meiguard.core.access import DEMO_ACTOR, Actor, build_actor
 from meiguard.core.models import User
 from meiguard.registry import actions as reg
 from meiguard.registry.models import Institution, Practitioner, Qualification
@@ -45,7 +45,7 @@ def seed(stdout: TextIO) -> None:
     ).exists():
         stdout.write("reviews: 演示审查已存在 / demo review already loaded\n")
         return
-    system = Actor.system("seed_demo")
+    system = Actor.system(DEMO_ACTOR)
     people = {p.name: p for p in Practitioner.objects.filter(main_institution=inst)}
     _credits(system, people, today.year)
     _quarter_of_checks(system, inst, people, today, quarter.start)

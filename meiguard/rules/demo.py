@@ -31,7 +31,7 @@ from meiguard.authz import actions as authz
 from meiguard.authz.choices import DecisionChannel
 from meiguard.authz.facts import ProductUse
 from meiguard.authz.models import DecisionLog
-from meiguard.core.access import Actor
+from meiguard.core.access import DEMO_ACTOR, Actor
 from meiguard.registry.models import Institution, Lot, Practitioner
 
 from . import actions, institution
@@ -121,7 +121,7 @@ def _policies(actor: Actor, today: dt.date, yamei: Institution) -> RulePackVersi
 
 
 def seed(stdout: Any) -> None:
-    actor = Actor.system("seed_demo")
+    actor = Actor.system(DEMO_ACTOR)
     today = timezone.localdate()
     yamei = Institution.objects.filter(name=YAMEI).first()
     if yamei is None or not RulePackVersion.objects.filter(pack__code="cn-national").exists():

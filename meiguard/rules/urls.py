@@ -5,6 +5,7 @@ from . import views
 app_name = "rules"
 urlpatterns = [
     path("", views.pack_list, name="pack_list"),
+    path("sources/", views.sources, name="sources"),
     path("policy/", views.policy_list, name="policy_list"),
     path("policy/<int:institution_id>/", views.policy, name="policy"),
     path("versions/<int:pk>/impact/", views.version_impact, name="version_impact"),

@@ -254,3 +254,25 @@ def policy(request: HttpRequest, institution_id: int) -> HttpResponse:
             "can_view_impact": impact.may_view(actor(request)),  # type: ignore[arg-type]
         },
     )
+
+
+@login_required
+def sources(request: HttpRequest) -> HttpResponse:
+    """The sources register: every document the shared rule packs cite, with the rules that cite it."""
+    from .models import Rule, RulePackVersion
+    from .sources import register
+
+    newest: dict[int, RulePackVersion] = {}
+    for v in (
+        RulePackVersion.objects.published().filter(pack__institution_pk__isnull=True).select_related("pack")
+    ):
+        if v.pack_id not in newest or v.version > newest[v.pack_id].version:
+            newest[v.pack_id] = v
+    citing: dict[str, list[tuple[RulePackVersion, Rule]]] = {}
+    rules = Rule.objects.filter(version__in=list(newest.values())).order_by("version_id", "position")
+    by_pk = {v.pk: v for v in newest.values()}
+    for rule in rules.only("rule_id", "title", "title_en", "citations", "version_id"):
+        for c in rule.citations or ():
+            citing.setdefault(c.get("doc", ""), []).append((by_pk[rule.version_id], rule))
+    rows = [{"doc": doc, "rules": citing.get(doc.id, [])} for doc in register().values()]
+    return render(request, "rules/sources.html", {"rows": rows})

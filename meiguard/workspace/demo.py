@@ -25,7 +25,7 @@ from meiguard.authz.choices import DecisionChannel
 from meiguard.authz.facts import CHINA_TZ, DecisionRequest
 from meiguard.authz.models import DecisionLog
 from meiguard.core import context
-from meiguard.core.access import Actor, build_actor
+from meiguard.core.access import DEMO_ACTOR, Actor, build_actor
 from meiguard.core.models import User
 from meiguard.registry import actions as reg
 from meiguard.registry.models import Institution, Practitioner, Qualification
@@ -49,7 +49,7 @@ CREDITS = (("6", "class_i", True), ("8", "class_ii", True), ("4", "class_ii", Fa
 
 
 def seed(stdout: Any) -> None:
-    system = Actor.system("seed_demo")
+    system = Actor.system(DEMO_ACTOR)
     today = timezone.localdate()
     yamei = Institution.objects.filter(name=YAMEI).first()
     people = {p.name: p for p in Practitioner.objects.filter(main_institution=yamei)} if yamei else {}
@@ -82,7 +82,7 @@ def seed(stdout: Any) -> None:
 
 def _asker() -> Actor:
     user = User.objects.filter(username="zhao").first()
-    return build_actor(user) if user is not None else Actor.system("seed_demo")
+    return build_actor(user) if user is not None else Actor.system(DEMO_ACTOR)
 
 
 def _checks(yamei: Institution, people: dict[str, Practitioner], today: dt.date) -> int:

@@ -150,3 +150,10 @@ def cite_stored(rule: Any) -> str:
     )
     html = cite_rule(ref)
     return format_html("{}", html) if html else ""
+
+
+@register.filter
+def source_kind_label(value: str) -> str:
+    from meiguard.rules.choices import SourceKind
+
+    return _label(SourceKind, value)

@@ -96,3 +96,21 @@ def test_the_institution_template_is_institution_level_and_adjustable(shipped):
         assert rule.citations[0]["kind"] in (SourceKind.INSTITUTION_POLICY, SourceKind.ASSOCIATION)
     national_ids = {r.rule_id for r in shipped["cn-national"].rules}
     assert not {r.rule_id for r in template.rules} & national_ids
+
+
+@pytest.mark.django_db
+def test_the_register_page_lists_documents_with_their_kind_and_citing_rules(client, django_user_model):
+    from meiguard.rules.testing import load_builtin_packs
+
+    load_builtin_packs()
+    user = django_user_model.objects.create_user(username="reader", password="pw-reader-123456")
+    client.force_login(user)
+    html = client.get("/rules/sources/").content.decode()
+    assert "规则依据登记册" in html
+    assert "《医疗美容服务管理办法》" in html and "卫生部令第19号" in html and "部门规章" in html
+    assert "主诊医师" in html  # a rule citing the Measures is listed beside it
+    assert 'href="https://www.nhc.gov.cn/' in html  # official publisher linked
+    assert "seed" not in html.lower()
+    english = client.get("/rules/sources/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Measures for the Administration of Medical Aesthetic Services" in english
+    assert "Departmental rule" in english

@@ -89,7 +89,9 @@ def test_the_national_pack_lists_the_items_outside_the_2009_catalog(db):
         p.code
         for p in pack.procedures.values()
         if p.catalog_status.startswith("inferred")
-        and any(c.article == "未列入该目录(目录外新项目)" for c in pack.rule(f"procedure.{p.code}").ref.citations)
+        and any(
+            c.article == "未列入该目录(目录外新项目)" for c in pack.rule(f"procedure.{p.code}").ref.citations
+        )
     )
     rule = pack.technology_rule_for("derm-thread-lift")
     assert rule is not None and rule.rule_id == "SP-02.new-technology"

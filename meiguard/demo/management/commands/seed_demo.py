@@ -19,7 +19,7 @@ from django.utils import timezone
 from meiguard.authz import actions as authz
 from meiguard.authz.models import Authorization
 from meiguard.core import actions as core
-from meiguard.core.access import Actor
+from meiguard.core.access import DEMO_ACTOR, Actor
 from meiguard.core.choices import OrganizationKind, Role
 from meiguard.core.models import Organization, User
 from meiguard.registry import actions as reg
@@ -79,7 +79,7 @@ FEATURE_SEEDS: tuple[str, ...] = ("rules", "workflow", "lifecycle", "workspace",
 class Seeder:
     def __init__(self, today: dt.date) -> None:
         self.today = today
-        self.actor = Actor.system("seed_demo")
+        self.actor = Actor.system(DEMO_ACTOR)
         self.orgs: dict[str, Organization] = {}
         self.inst: dict[str, Institution] = {}
         self.people: dict[str, Practitioner] = {}
