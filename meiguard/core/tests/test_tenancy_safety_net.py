@@ -11,9 +11,13 @@ EXEMPT = {
     "core.apitoken": "looked up by hash only; managed by platform admins",
     "audit.chainhead": "internal chain pointer, never exposed",
     "authz.decisionsnapshot": "content-addressed facts, read only through the decision log rows that name them",
-    "rules.rulepack": "national and provincial rules are public reference data",
-    "rules.rulepackversion": "public reference data; published versions are immutable",
-    "rules.rule": "public reference data; published versions are immutable",
+    "rules.rulepack": (
+        "national and provincial rules are public reference data; an institution's own policy pack is read"
+        " through rules.queries.may_read_pack and written only through rules.institution (test_institution_policy)"
+    ),
+    "rules.rulepackversion": "as rules.rulepack; published versions are immutable",
+    "rules.rule": "as rules.rulepack; published versions are immutable",
+    "rules.rulesgeneration": "one counter of rule publications; no tenant data",
     "notify.notification": "belongs to its recipient; every read filters on recipient=request.user",
     "lifecycle.jobrun": "platform scheduler bookkeeping (job, date, status); no tenant data, counts shown to platform admins only",
 }
