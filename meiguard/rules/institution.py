@@ -14,6 +14,8 @@ Every rule of a policy cites the institution's own document (kind 机构规范),
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,10 +34,13 @@ from meiguard.core.choices import INSTITUTION_WRITERS
 from meiguard.core.errors import ActionError
 
 from . import services
-from .choices import Invasiveness, Jurisdiction, RuleKind, RuleLevel, RuleOp, SourceKind, VersionStatus
+from .choices import Invasiveness, Jurisdiction, RuleLevel, RuleOp, SourceKind, VersionStatus
 from .models import Rule, RulePack, RulePackVersion
 from .services import TEMPLATE_PACK, ResolvedPack, institution_pack_code, thaw
 from .sources import Citation, citation_json, source_text
+
+POLICY_NAME = "本机构规范"
+POLICY_NAME_EN = "Institution policy"
 
 FREE = "free"  # the institution's own value
 AT_LEAST = "at_least"  # a minimum: may only be raised
@@ -432,8 +437,8 @@ def save_draft(
         institution_pk=inst.pk,
         defaults={
             "code": institution_pack_code(inst.pk),
-            "name": gettext("本机构规范"),
-            "name_en": "Institution policy",
+            "name": POLICY_NAME,  # not translated when stored: see services._info
+            "name_en": POLICY_NAME_EN,
             "jurisdiction": Jurisdiction.INSTITUTION,
             "province": services.normalize_province(inst.province),
             "organization_pk": inst.organization_id,
@@ -480,8 +485,6 @@ def save_draft(
                 data={},
             )
         rule.data[setting.field] = value
-        if rule.kind == RuleKind.NURSE_SCOPE and not value:
-            rule.data[setting.field] = []
     for rule in out.values():
         rule.citations = [citation_json(citation)]
         rule.source = source_text([citation])[:255]
@@ -530,9 +533,6 @@ def save_draft(
 
 
 def _checksum(rules: Mapping[str, Rule]) -> str:
-    import hashlib
-    import json
-
     payload = [
         {"id": r.rule_id, "kind": r.kind, "op": r.op, "data": r.data, "citations": r.citations}
         for r in rules.values()

@@ -44,7 +44,7 @@ from .choices import (
 )
 from .models import Rule, RulePackVersion, RulesGeneration
 from .packfile import ANY_INSTITUTION, PROCEDURE_PREFIX
-from .sources import INSTITUTION_POLICY_LABEL, Citation, citation_from_json, source_text
+from .sources import Citation, citation_from_json, source_text
 
 NATIONAL_PACK = "cn-national"
 TEMPLATE_PACK = "inst-template"
@@ -610,7 +610,6 @@ def apply_overlay(
 
 def _info(version: RulePackVersion) -> VersionInfo:
     pack = version.pack
-    name = str(INSTITUTION_POLICY_LABEL) if pack.institution_pk else pack.name
     return VersionInfo(
         version.pk,
         pack.code,
@@ -618,8 +617,8 @@ def _info(version: RulePackVersion) -> VersionInfo:
         version.effective_from,
         version.checksum,
         layer=pack.jurisdiction,
-        name=name,
-        name_en=pack.name_en or ("Institution policy" if pack.institution_pk else ""),
+        name=pack.name,  # stored in Chinese (the product's language): labels kept in logs stay one language
+        name_en=pack.name_en,
     )
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 from django.utils import translation
-from django.utils.translation import gettext_lazy as _
 
 from .choices import RuleLevel, SourceKind
 
@@ -227,6 +226,3 @@ def source_text(citations: Iterable[Citation], lang: str | None = "zh-hans") -> 
 
 def kind_allowed(level: str, kind: str) -> bool:
     return kind in KINDS_FOR_LEVEL.get(level or RuleLevel.NATIONAL, NATIONAL_KINDS)
-
-
-INSTITUTION_POLICY_LABEL = _("本机构规范")

@@ -274,3 +274,19 @@ def test_the_policy_api(clinic, client):
 
     client.force_login(clinic.world.users["sun"])
     assert client.get(base).status_code == 404
+
+
+def test_labels_do_not_depend_on_the_language_of_the_first_request(clinic, client):
+    from django.utils import translation
+
+    zhao = clinic.world.actor("zhao")
+    draft = institution.save_draft(zhao, clinic.jia.pk, values={"botulinum_units_per_session": "150"})
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    institution.publish(zhao, clinic.jia.pk, draft.version, effective_from=tomorrow)
+    snapshot.clear()
+    with translation.override("en"):  # the first request to build the pack is an English one
+        checked = actions.check(SYSTEM, _request(clinic.jia, clinic.li, clinic.lot, tomorrow, 180))
+        (reason,) = [r for r in checked.decision.reasons if r.code == "DOSE_OVER_LIMIT"]
+        assert reason.rule.pack_label == "Institution policy v1"
+    assert checked.log.rule_pack == "全国基线 v1 + 本机构规范 v1"  # the log keeps one language
+    assert reason.rule.pack_label == "本机构规范 v1"
