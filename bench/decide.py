@@ -454,6 +454,7 @@ def grow_institutions(
                 ],
                 reg,
             )
+            add_policies(insts, orgs, rng, reg)
         for k, (inst, org) in enumerate(zip(insts, orgs, strict=True)):
             reg.inst_id.append(inst.pk)
             reg.inst_org.append(org.pk)
@@ -461,6 +462,83 @@ def grow_institutions(
             reg.filler_lot.append(lots[2 * k + 1].pk)
             reg.device.append(devices[k].pk)
         reg.inst_province.extend(provinces)
+
+
+# A share of institutions have their own policy (本机构规范, the third rule layer) instead of the template:
+# a published version with the template's rules and a stricter botulinum limit (so some requests deny there).
+POLICY_SHARE = 0.2
+POLICY_TOXIN_LIMIT = 120
+
+
+def add_policies(insts: list[Any], orgs: list[Any], rng: random.Random, reg: Registry) -> None:
+    from meiguard.rules.choices import Jurisdiction, RuleLevel, VersionStatus
+    from meiguard.rules.models import Rule, RulePack, RulePackVersion
+
+    template = (
+        RulePackVersion.objects.filter(pack__code="inst-template", status=VersionStatus.PUBLISHED)
+        .order_by("-version")
+        .first()
+    )
+    assert template is not None, "load the built-in packs first"
+    rules = list(Rule.objects.filter(version=template).order_by("position"))
+    chosen = [(inst, org) for inst, org in zip(insts, orgs, strict=True) if rng.random() < POLICY_SHARE]
+    packs = bulk(
+        RulePack,
+        [
+            RulePack(
+                code=f"inst-{inst.pk}",
+                name="本机构规范",
+                name_en="Institution policy",
+                jurisdiction=Jurisdiction.INSTITUTION,
+                province=inst.province,
+                institution_pk=inst.pk,
+                organization_pk=org.pk,
+            )
+            for inst, org in chosen
+        ],
+        reg,
+    )
+    versions = bulk(
+        RulePackVersion,
+        [
+            RulePackVersion(
+                pack=pack,
+                version=1,
+                status=VersionStatus.PUBLISHED,
+                effective_from=PAST,
+                checksum=f"bench-{pack.institution_pk}",
+                source_doc="《本机构医疗美容服务规范》",
+            )
+            for pack in packs
+        ],
+        reg,
+    )
+    cite = {"doc": "bench", "kind": "institution_policy", "title": "本机构医疗美容服务规范"}
+    bulk(
+        Rule,
+        [
+            Rule(
+                version=version,
+                rule_id=r.rule_id,
+                kind=r.kind,
+                op=r.op,
+                title=r.title,
+                title_en=r.title_en,
+                source="《本机构医疗美容服务规范》",
+                citations=[cite],
+                level=RuleLevel.INSTITUTION,
+                adjustable=r.adjustable,
+                confirmed=r.confirmed,
+                data={**r.data, "max_value": POLICY_TOXIN_LIMIT}
+                if r.rule_id == "INST.botulinum-units-per-session"
+                else r.data,
+                position=r.position,
+            )
+            for version in versions
+            for r in rules
+        ],
+        reg,
+    )
 
 
 def grow_practitioners(

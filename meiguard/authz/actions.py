@@ -176,19 +176,6 @@ BEYOND_INSTITUTION_CODES = frozenset({"SUBJECT_NOT_REGISTERED", "PROCEDURE_GRADE
 SHOWN_IN_MESSAGE = 3
 
 
-def _institution_facts(inst: Institution) -> InstitutionFacts:
-    return InstitutionFacts(
-        id=inst.pk,
-        name=inst.name,
-        status=inst.status,
-        licence_valid_from=inst.licence_valid_from,
-        licence_valid_until=inst.licence_valid_until,
-        next_verification_due=inst.next_verification_due,
-        subjects=frozenset(inst.subjects),
-        province=inst.province,
-    )
-
-
 def _offer_reasons(
     pack: PackFacts, inst: InstitutionFacts, proc: ProcedureFacts, on: dt.date
 ) -> list[Reason]:
@@ -217,7 +204,7 @@ def institution_scope_reasons(
     Raises ``NoActivePack`` (409) when no rule pack is in force on ``on``.
     """
     pack = resolve(inst.province, on)
-    inst_facts = _institution_facts(inst)
+    inst_facts = snapshots.institution_facts(inst)
     if procedure_code:
         if procedure_code not in pack.procedures:
             return ()

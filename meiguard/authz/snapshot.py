@@ -525,7 +525,8 @@ Q_AUTHORIZATIONS = FixedQuery(
 )
 
 
-def institution_facts(inst: InstitutionRow) -> InstitutionFacts:
+def institution_facts(inst: InstitutionRow | Institution) -> InstitutionFacts:
+    """The engine's facts of an institution (a loader row or the model: anything with its fields)."""
     return InstitutionFacts(
         id=inst.pk,
         name=inst.name,

@@ -26,7 +26,6 @@ from meiguard.authz.facts import (
     AuthorizationFacts,
     DecisionRequest,
     DeviceFacts,
-    InstitutionFacts,
     LotFacts,
     PractitionerFacts,
     ProductFacts,
@@ -232,17 +231,7 @@ def _institution_only(inst: Institution, pack: ResolvedPack, code: str) -> Snaps
     """A snapshot for an institution-level request (a technology granted to the institution itself)."""
     return Snapshot(
         pack=snapshots.pack_facts(pack, inst, code),
-        institution=InstitutionFacts(
-            id=inst.pk,
-            name=inst.name,
-            status=inst.status,
-            licence_valid_from=inst.licence_valid_from,
-            licence_valid_until=inst.licence_valid_until,
-            next_verification_due=inst.next_verification_due,
-            subjects=frozenset(inst.subjects),
-            province=inst.province,
-            has_anesthesiology=inst.has_anesthesiology,
-        ),
+        institution=snapshots.institution_facts(inst),
         practitioner=PractitionerFacts(
             id=0,
             name="",
