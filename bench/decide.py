@@ -466,7 +466,7 @@ def grow_institutions(
 
 # A share of institutions have their own policy (本机构规范, the third rule layer) instead of the template:
 # a published version with the template's rules and a stricter botulinum limit (so some requests deny there).
-POLICY_SHARE = 0.2
+POLICY_SHARE = float(os.environ.get("BENCH_POLICY_SHARE", "0.2"))
 POLICY_TOXIN_LIMIT = 120
 
 

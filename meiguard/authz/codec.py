@@ -15,13 +15,17 @@ import types
 import typing
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
+
+from meiguard.rules.services import RuleRef
 
 T = TypeVar("T")
 
 
 def encode(value: Any) -> Any:
+    if isinstance(value, RuleRef):
+        return _encode_ref(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
@@ -37,6 +41,13 @@ def encode(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     return value
+
+
+@lru_cache(maxsize=16384)
+def _encode_ref(ref: RuleRef) -> dict[str, Any]:
+    """A rule reference's JSON form, computed once per reference (a pack's facts carry dozens, each with its
+    citations, and the same references recur in every snapshot). Shared: callers never mutate encodings."""
+    return {f.name: encode(getattr(ref, f.name)) for f in dataclasses.fields(ref)}
 
 
 @cache

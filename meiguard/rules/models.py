@@ -38,7 +38,9 @@ class RulePack(models.Model):
     )
     # The institution whose own policy (本机构规范) this pack is. A plain id, not a foreign key: the rules
     # app sits below the registry (docs/architecture.md); meiguard.rules.institution checks it.
-    institution_pk = models.PositiveBigIntegerField(_("所属机构"), null=True, blank=True, unique=True)
+    # (BigIntegerField, not Positive…: the resolver's compiled query binds a negative sentinel when compiling,
+    # which Django would drop as out of range for a positive field — lib/fixedsql.py)
+    institution_pk = models.BigIntegerField(_("所属机构"), null=True, blank=True, unique=True)
     organization_pk = models.PositiveBigIntegerField(_("所属组织"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import F, Q, Subquery
 from django.utils import timezone, translation
@@ -725,10 +725,6 @@ def normalize_province(province: str | None) -> str:
     return value
 
 
-def _cache_part(v: RulePackVersion | None) -> tuple[Any, ...] | None:
-    return None if v is None else (v.pk, v.checksum, v.published_at)
-
-
 @dataclass(frozen=True, slots=True)
 class ActiveVersions:
     national: RulePackVersion | None
@@ -736,36 +732,84 @@ class ActiveVersions:
     institution: RulePackVersion | None  # the institution's own policy, else the template
 
 
-def versions_in_force(province: str, on: dt.date, institution_id: int | None = None) -> ActiveVersions:
-    """The versions in force for an institution (one query): national, province overlay, institution layer.
+class VersionRow(NamedTuple):
+    """A published version as the resolver sees it (plain values, no model instance)."""
 
-    Each is the highest published version of its pack with ``effective_from <= on``. The institution layer
-    is the institution's own policy (本机构规范) when it has one in force, else the institution template.
-    """
-    layer = Q(pack__code=TEMPLATE_PACK)
-    if institution_id is not None:
-        layer |= Q(pack__institution_pk=institution_id)
-    rows = list(
-        RulePackVersion.objects.published()
-        .filter(effective_from__lte=on)
-        .filter(
-            Q(pack__jurisdiction=Jurisdiction.NATIONAL)
-            | Q(pack__jurisdiction=Jurisdiction.PROVINCIAL, pack__province=province)
-            | (Q(pack__jurisdiction=Jurisdiction.INSTITUTION) & layer)
+    pk: int
+    code: str
+    jurisdiction: str
+    province: str
+    institution_pk: int | None
+    extends_code: str | None
+    version: int
+    effective_from: dt.date | None
+    checksum: str
+    published_at: dt.datetime | None
+
+
+# Every published version of the shared packs (national, provincial overlays, the template) and of one
+# institution's own policy: a few dozen rows whatever the number of institutions. Compiled once (a hot path:
+# the ORM work of building this query cost more than running it); the date and province are picked in Python.
+Q_PUBLISHED = FixedQuery(
+    lambda institution: (
+        RulePackVersion.objects.filter(status=VersionStatus.PUBLISHED)
+        .filter(Q(pack__institution_pk__isnull=True) | Q(pack__institution_pk=institution))
+        .order_by()
+        .values_list(
+            "pk",
+            "pack__code",
+            "pack__jurisdiction",
+            "pack__province",
+            "pack__institution_pk",
+            "pack__extends__code",
+            "version",
+            "effective_from",
+            "checksum",
+            "published_at",
         )
-        .select_related("pack", "pack__extends")
-        .order_by("-version", "-effective_from")
     )
-    overlay = (
-        next((v for v in rows if v.pack.jurisdiction == Jurisdiction.PROVINCIAL), None) if province else None
+)
+
+
+def _in_force(
+    province: str, on: dt.date, institution_id: int | None
+) -> tuple[VersionRow | None, VersionRow | None, VersionRow | None]:
+    """(national, overlay, institution layer) in force: the highest published version of each with
+    ``effective_from <= on``; the layer is the institution's own policy when it has one, else the template."""
+    rows = sorted(
+        (
+            r
+            for r in map(VersionRow._make, Q_PUBLISHED.run(institution_id or 0))
+            if r.effective_from is not None and r.effective_from <= on
+        ),
+        key=lambda r: (-r.version, -r.effective_from.toordinal()),  # type: ignore[union-attr]
     )
-    base_code = overlay.pack.extends.code if (overlay and overlay.pack.extends) else NATIONAL_PACK
-    national = next((v for v in rows if v.pack.code == base_code), None)
-    own = next(
-        (v for v in rows if institution_id is not None and v.pack.institution_pk == institution_id), None
+    overlay = next(
+        (
+            r
+            for r in rows
+            if province and r.jurisdiction == Jurisdiction.PROVINCIAL and r.province == province
+        ),
+        None,
     )
-    template = next((v for v in rows if v.pack.code == TEMPLATE_PACK), None)
-    return ActiveVersions(national, overlay, own or template)
+    base_code = (overlay.extends_code or NATIONAL_PACK) if overlay else NATIONAL_PACK
+    national = next(
+        (r for r in rows if r.code == base_code and r.jurisdiction == Jurisdiction.NATIONAL), None
+    )
+    own = next((r for r in rows if institution_id is not None and r.institution_pk == institution_id), None)
+    template = next((r for r in rows if r.code == TEMPLATE_PACK), None)
+    return national, overlay, own or template
+
+
+def versions_in_force(province: str, on: dt.date, institution_id: int | None = None) -> ActiveVersions:
+    """The versions in force for an institution: national, province overlay, institution layer (models)."""
+    picked = _in_force(province, on, institution_id)
+    wanted = [r.pk for r in picked if r is not None]
+    found = {
+        v.pk: v for v in RulePackVersion.objects.filter(pk__in=wanted).select_related("pack", "pack__extends")
+    }
+    national, overlay, layer = (found.get(r.pk) if r is not None else None for r in picked)
+    return ActiveVersions(national, overlay, layer)
 
 
 def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None, RulePackVersion | None]:
@@ -780,14 +824,17 @@ def resolve(province: str, on: dt.date, institution_id: int | None = None) -> Re
     Without ``institution_id`` the institution layer is the template (what a new institution starts from).
     """
     prov = normalize_province(province)
-    found = versions_in_force(prov, on, institution_id)
-    if found.national is None:
+    picked = _in_force(prov, on, institution_id)
+    if picked[0] is None:
         raise NoActivePack(prov, on)
-    key = (prov, _cache_part(found.national), _cache_part(found.overlay), _cache_part(found.institution))
+    key = (prov, *((r.pk, r.checksum, r.published_at) if r is not None else None for r in picked))
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
+    found = versions_in_force(prov, on, institution_id)
+    if found.national is None:
+        raise NoActivePack(prov, on)
     resolved = build(prov, found.national, found.overlay, found.institution)
     with _cache_lock:
         if len(_cache) > 4096:
