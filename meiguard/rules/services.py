@@ -608,7 +608,18 @@ def apply_overlay(
     return out, warnings
 
 
-def _info(version: RulePackVersion) -> VersionInfo:
+def _info(version: RulePackVersion | VersionRow) -> VersionInfo:
+    if isinstance(version, VersionRow):
+        return VersionInfo(
+            version.pk,
+            version.code,
+            version.version,
+            version.effective_from,
+            version.checksum,
+            layer=version.jurisdiction,
+            name=version.name,
+            name_en=version.name_en,
+        )
     pack = version.pack
     return VersionInfo(
         version.pk,
@@ -626,15 +637,16 @@ def _info(version: RulePackVersion) -> VersionInfo:
 _version_rules: dict[tuple[int, str], list[Rule]] = {}
 
 
-def _rules_of(version: RulePackVersion) -> list[Rule]:
+def _rules_of(version: RulePackVersion | VersionRow) -> list[Rule]:
     key = (version.pk, version.checksum)
-    if version.status == VersionStatus.PUBLISHED:
+    published = isinstance(version, VersionRow) or version.status == VersionStatus.PUBLISHED
+    if published:
         with _cache_lock:
             hit = _version_rules.get(key)
         if hit is not None:
             return hit
     rules = list(Rule.objects.filter(version_id=version.pk).order_by("position", "pk"))
-    if version.status == VersionStatus.PUBLISHED:
+    if published:
         with _cache_lock:
             if len(_version_rules) > 4096:
                 _version_rules.clear()
@@ -644,11 +656,13 @@ def _rules_of(version: RulePackVersion) -> list[Rule]:
 
 def build(
     province: str,
-    national: RulePackVersion,
-    overlay: RulePackVersion | None,
-    institution: RulePackVersion | None = None,
+    national: RulePackVersion | VersionRow,
+    overlay: RulePackVersion | VersionRow | None,
+    institution: RulePackVersion | VersionRow | None = None,
 ) -> ResolvedPack:
-    """National rules, the province's overlay on top, then the institution layer on top of both."""
+    """National rules, the province's overlay on top, then the institution layer on top of both.
+
+    Versions are models, or the resolver's rows of published versions (no extra query to fetch models)."""
     ninfo = _info(national)
     rules = {r.rule_id: _resolved(r, ninfo) for r in _rules_of(national)}
     warnings: list[str] = []
@@ -745,6 +759,8 @@ class VersionRow(NamedTuple):
     effective_from: dt.date | None
     checksum: str
     published_at: dt.datetime | None
+    name: str
+    name_en: str
 
 
 # Every published version of the shared packs (national, provincial overlays, the template) and of one
@@ -766,6 +782,8 @@ Q_PUBLISHED = FixedQuery(
             "effective_from",
             "checksum",
             "published_at",
+            "pack__name",
+            "pack__name_en",
         )
     )
 )
@@ -832,10 +850,7 @@ def resolve(province: str, on: dt.date, institution_id: int | None = None) -> Re
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    found = versions_in_force(prov, on, institution_id)
-    if found.national is None:
-        raise NoActivePack(prov, on)
-    resolved = build(prov, found.national, found.overlay, found.institution)
+    resolved = build(prov, *picked)  # type: ignore[arg-type]  # picked[0] is not None (checked above)
     with _cache_lock:
         if len(_cache) > 4096:
             _cache.clear()

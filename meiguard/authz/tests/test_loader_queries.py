@@ -161,3 +161,33 @@ def test_pack_facts_are_shared_by_institutions_of_the_same_kind(clinic):
     )
     assert snapshot._shared_pack_facts.hits == hits + 1
     assert snap.pack.permitted_grade == 2
+
+
+def test_an_institutions_own_policy_costs_no_query_warm_and_at_most_one_cold(
+    clinic, django_assert_num_queries
+):
+    """The third layer (本机构规范) rides in the query that finds the versions in force: an institution with
+    its own policy loads like one on the template; only the first build of its pack reads its rules."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from meiguard.rules import institution, services
+
+    zhao = clinic.world.actor("zhao")
+    draft = institution.save_draft(zhao, clinic.jia.pk, values={"botulinum_units_per_session": "150"})
+    institution.publish(zhao, clinic.jia.pk, draft.version, effective_from=timezone.localdate())
+    actor = clinic.world.actor("li")
+    req = clinic.request(at=dt.datetime.combine(timezone.localdate(), dt.time(12), tzinfo=dt.UTC))
+    snapshot.clear()
+    snapshot.load(actor, clinic.request())  # warm the shared packs' rules (another day: the template)
+    snapshot.clear()
+    with django_assert_num_queries(COLD_QUERIES + 1):  # + the own policy's rules, once per process
+        first = snapshot.load(actor, req)
+    assert first.pack.label == "全国基线 v1 + 本机构规范 v1"
+    snapshot.clear()
+    with django_assert_num_queries(COLD_QUERIES):  # cold, pack built: as for the template
+        snapshot.load(actor, req)
+    with django_assert_num_queries(1):  # warm: the rules generation only
+        snapshot.load(actor, req)
+    assert services.resolve(clinic.jia.province, timezone.localdate(), clinic.jia.pk).institution is not None
