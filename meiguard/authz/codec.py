@@ -23,11 +23,22 @@ from meiguard.rules.services import RuleRef
 T = TypeVar("T")
 
 
+@cache
+def _field_names(cls: Any) -> tuple[str, ...] | None:
+    """A dataclass's field names (``dataclasses.fields`` is slow on a hot path), or None for other types."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def encode(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool):
+        return value
     if isinstance(value, RuleRef):
         return _encode_ref(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names(value.__class__)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dt.datetime):
@@ -47,7 +58,7 @@ def encode(value: Any) -> Any:
 def _encode_ref(ref: RuleRef) -> dict[str, Any]:
     """A rule reference's JSON form, computed once per reference (a pack's facts carry dozens, each with its
     citations, and the same references recur in every snapshot). Shared: callers never mutate encodings."""
-    return {f.name: encode(getattr(ref, f.name)) for f in dataclasses.fields(ref)}
+    return {name: encode(getattr(ref, name)) for name in _field_names(RuleRef) or ()}
 
 
 @cache

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -92,17 +93,22 @@ class RuleRef:
         return source_text(self.citations, translation.get_language()) if self.citations else self.source
 
     def as_dict(self) -> dict[str, Any]:
-        """The structured citation the API returns (active language)."""
-        lang = translation.get_language()
-        return {
-            "pack": self.pack,
-            "version": self.version,
-            "rule_id": self.rule_id,
-            "layer": self.layer,
-            "pack_label": self.pack_label,
-            "source": self.source_text,
-            "citations": [c.as_dict(lang) for c in self.citations],
-        }
+        """The structured citation the API returns (active language; computed once per reference and
+        language — every decision repeats the same few dozen references). Callers must not mutate it."""
+        return _ref_dict(self, translation.get_language() or "")
+
+
+@lru_cache(maxsize=8192)
+def _ref_dict(ref: RuleRef, lang: str) -> dict[str, Any]:
+    return {
+        "pack": ref.pack,
+        "version": ref.version,
+        "rule_id": ref.rule_id,
+        "layer": ref.layer,
+        "pack_label": ref.pack_label,
+        "source": ref.source_text,
+        "citations": [c.as_dict(lang) for c in ref.citations],
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ class Citation:
         return f"{out}({self.number})" if self.number else out
 
     def kind_label(self, lang: str | None = None) -> str:
-        if lang:
+        if lang and lang != translation.get_language():
             with translation.override(lang):
                 return str(SourceKind(self.kind).label)
         return str(SourceKind(self.kind).label)
