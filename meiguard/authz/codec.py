@@ -18,7 +18,9 @@ from enum import Enum
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 
+from meiguard.rules.choices import SourceKind
 from meiguard.rules.services import RuleRef
+from meiguard.rules.sources import Citation, citation, citation_from_json, register
 
 T = TypeVar("T")
 
@@ -36,6 +38,8 @@ def encode(value: Any) -> Any:
         return value
     if isinstance(value, RuleRef):
         return _encode_ref(value)
+    if isinstance(value, Citation):
+        return _encode_citation(value)
     names = _field_names(value.__class__)
     if names is not None:
         return {name: encode(getattr(value, name)) for name in names}
@@ -61,6 +65,25 @@ def _encode_ref(ref: RuleRef) -> dict[str, Any]:
     return {name: encode(getattr(ref, name)) for name in _field_names(RuleRef) or ()}
 
 
+@lru_cache(maxsize=4096)
+def _encode_citation(c: Citation) -> dict[str, Any]:
+    """A citation of a register document as it stands in the register is stored as its id and article (the
+    register gives the rest back on decoding); any other citation (an institution's own policy) in full."""
+    doc = register().get(c.doc)
+    if doc is not None and citation(doc, c.article) == c:
+        return {"doc": c.doc, "article": c.article} if c.article else {"doc": c.doc}
+    return {name: getattr(c, name) for name in _field_names(Citation) or () if getattr(c, name)}
+
+
+def _decode_citation(data: dict[str, Any]) -> Citation:
+    if "title" in data:
+        return citation_from_json(data)
+    doc = register().get(data["doc"])
+    if doc is None:  # a document since taken out of the register: keep what the id says
+        return Citation(doc=data["doc"], kind=SourceKind.NORMATIVE_DOCUMENT, title=data["doc"])
+    return citation(doc, data.get("article", ""))
+
+
 @cache
 def _hints(cls: type) -> dict[str, Any]:
     module = __import__(cls.__module__, fromlist=["_"])
@@ -75,6 +98,8 @@ def decode(tp: Any, data: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         return decode(inner[0], data)
+    if tp is Citation:
+        return _decode_citation(data)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
         return tp(

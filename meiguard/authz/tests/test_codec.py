@@ -30,3 +30,19 @@ def test_a_decision_round_trips_with_its_reasons():
     assert rule.source == BOTOX_LIMIT_RULE.source and rule.source.startswith("《")
     assert rule.citations == BOTOX_LIMIT_RULE.citations and rule.citations[0].kind == "institution_policy"
     assert (rule.layer, rule.pack_name) == ("institution", "机构规范模板")
+
+
+def test_register_citations_are_stored_by_id_and_come_back_whole():
+    from meiguard.authz.codec import decode, encode
+    from meiguard.rules.services import RuleRef
+    from meiguard.rules.sources import Citation, cite
+
+    measures = cite("measures", "第十一条")
+    own = Citation(doc="inst-7", kind="institution_policy", title="甲诊所医疗美容服务规范", issuer="甲诊所")
+    ref = RuleRef(
+        "cn-national", 1, "PR-02.cosmetic_surgery", "《医疗美容服务管理办法》第十一条", (measures, own)
+    )
+    data = encode(ref)
+    assert data["citations"][0] == {"doc": "measures", "article": "第十一条"}  # the register has the rest
+    assert data["citations"][1]["title"] == "甲诊所医疗美容服务规范"  # not in the register: stored whole
+    assert decode(RuleRef, data) == ref
