@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
@@ -83,7 +83,7 @@ class DecisionIn(Schema):
         )
 
 
-class ReasonOut(Schema):
+class ReasonOut(BaseModel):  # plain pydantic: built from dicts on every decision (no ORM attributes)
     code: str
     severity: str
     message: str
@@ -92,7 +92,7 @@ class ReasonOut(Schema):
     facts: dict[str, str]
 
 
-class DecisionOut(Schema):
+class DecisionOut(BaseModel):  # plain pydantic: built field by field from the log row and the decision
     id: int
     outcome: str
     allowed: bool

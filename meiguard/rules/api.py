@@ -11,7 +11,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Field, Query, Router, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.params import actor
@@ -25,7 +25,7 @@ from .sources import citation_from_json, source_text
 router = Router(tags=["rules"])
 
 
-class CitationOut(Schema):
+class CitationOut(BaseModel):
     """One document a rule rests on, from the sources register."""
 
     document: str
@@ -40,7 +40,7 @@ class CitationOut(Schema):
     text: str
 
 
-class RuleRefOut(Schema):
+class RuleRefOut(BaseModel):
     """Which rule produced a result: its pack and layer, and the documents it cites."""
 
     pack: str
