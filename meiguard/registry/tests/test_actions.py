@@ -392,7 +392,7 @@ def test_it_validates_a_chief_physician_filing(reg, world):
             filing_date=dt.date(2024, 1, 1),
             qualifying_years=5,
         )
-    assert "PR-02" in exc.value.errors["qualifying_years"][0]
+    assert "《医疗美容服务管理办法》第十一条" in exc.value.errors["qualifying_years"][0]
     q = actions.create_qualification(
         world.actor("zhao"),
         practitioner_id=reg.li.pk,
