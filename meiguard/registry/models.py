@@ -172,7 +172,9 @@ class Institution(models.Model):
         elif not subjects:
             errors["subjects"] = [_("至少登记一个医疗美容诊疗科目")]
         elif is_clinic and len(subjects) > CLINIC_MAX_SUBJECTS:
-            errors["subjects"] = [_("医疗美容诊所最多登记2个诊疗科目(《美容医疗机构、医疗美容科(室)基本标准(试行)》)")]
+            errors["subjects"] = [
+                _("医疗美容诊所最多登记2个诊疗科目(《美容医疗机构、医疗美容科(室)基本标准(试行)》)")
+            ]
         if self.licence_kind == LicenceKind.CLINIC_FILING_CERTIFICATE:
             if not is_clinic:
                 errors.setdefault("licence_kind", []).append(_("只有诊所可以使用诊所备案凭证"))
@@ -187,9 +189,13 @@ class Institution(models.Model):
                 errors.setdefault("licence_no", []).extend(exc.messages)
         _check_range(errors, self.licence_valid_from, self.licence_valid_until, "licence_valid_until")
         if self.institution_type in ONE_YEAR_CYCLE_TYPES and self.verification_cycle_years != 1:
-            errors.setdefault("verification_cycle_years", []).append(_("诊所和门诊部的校验周期为1年(《医疗机构校验管理办法(试行)》)"))
+            errors.setdefault("verification_cycle_years", []).append(
+                _("诊所和门诊部的校验周期为1年(《医疗机构校验管理办法(试行)》)")
+            )
         if self.institution_type == InstitutionType.COSMETIC_HOSPITAL and not self.has_anesthesiology:
-            errors.setdefault("has_anesthesiology", []).append(_("美容医院必须设麻醉科(《美容医疗机构、医疗美容科(室)基本标准(试行)》)"))
+            errors.setdefault("has_anesthesiology", []).append(
+                _("美容医院必须设麻醉科(《美容医疗机构、医疗美容科(室)基本标准(试行)》)")
+            )
         if (
             self.next_verification_due
             and self.licence_valid_from
@@ -494,7 +500,8 @@ class Qualification(models.Model):
             minimum = CHIEF_FILING_MIN_YEARS.get(self.subject)  # type: ignore[call-overload]
             if minimum is not None and self.qualifying_years is not None and self.qualifying_years < minimum:
                 errors.setdefault("qualifying_years", []).append(
-                    _("该专业主诊医师至少需要 %(n)s 年相关临床经验(《医疗美容服务管理办法》第十一条)") % {"n": minimum}
+                    _("该专业主诊医师至少需要 %(n)s 年相关临床经验(《医疗美容服务管理办法》第十一条)")
+                    % {"n": minimum}
                 )
         elif self.subject:
             errors.setdefault("subject", []).append(_("只有主诊医师备案填写专业"))
@@ -718,7 +725,9 @@ class Product(models.Model):
             and self.kind != ProductKind.DRUG
             and (self.risk_class and self.risk_class != RiskClass.CLASS_III)
         ):
-            errors.setdefault("risk_class", []).append(_("注射用透明质酸钠为第三类医疗器械(国家药监局公告2022年第103号)"))
+            errors.setdefault("risk_class", []).append(
+                _("注射用透明质酸钠为第三类医疗器械(国家药监局公告2022年第103号)")
+            )
         _raise(errors)
 
 
