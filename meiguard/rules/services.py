@@ -334,6 +334,7 @@ class ResolvedPack:
     procedures: Mapping[str, Procedure] = field(init=False)
     limits: tuple[Limit, ...] = field(init=False)
     follow_ups: tuple[FollowUpTemplate, ...] = field(init=False)
+    by_kind: Mapping[str, tuple[ResolvedRule, ...]] = field(init=False)  # rules_of() without a scan
 
     def __post_init__(self) -> None:
         procedures = {}
@@ -383,6 +384,10 @@ class ResolvedPack:
         object.__setattr__(self, "procedures", MappingProxyType(procedures))
         object.__setattr__(self, "limits", tuple(limits))
         object.__setattr__(self, "follow_ups", tuple(follow_ups))
+        by_kind: dict[str, list[ResolvedRule]] = {}
+        for rule in self.rules.values():
+            by_kind.setdefault(rule.kind, []).append(rule)
+        object.__setattr__(self, "by_kind", MappingProxyType({k: tuple(v) for k, v in by_kind.items()}))
 
     # ---- identity
 
@@ -410,7 +415,7 @@ class ResolvedPack:
         return self.rules[rule_id]
 
     def rules_of(self, kind: str) -> tuple[ResolvedRule, ...]:
-        return tuple(r for r in self.rules.values() if r.kind == kind)
+        return self.by_kind.get(kind, ())
 
     def procedure(self, code: str) -> Procedure:
         return self.procedures[code]
