@@ -503,25 +503,9 @@ def save_draft(
     version.checksum = _checksum(out)
     version.loaded_from = ""
     version.save()
-    Rule.objects.bulk_create(
-        Rule(
-            version=version,
-            rule_id=r.rule_id,
-            kind=r.kind,
-            op=r.op,
-            title=r.title,
-            title_en=r.title_en,
-            source=r.source,
-            citations=r.citations,
-            level=r.level,
-            adjustable=r.adjustable,
-            confirmed=r.confirmed,
-            note=r.note,
-            data=r.data,
-            position=i,
-        )
-        for i, r in enumerate(out.values())
-    )
+    for position, rule in enumerate(out.values()):  # the working copies are the rows to store
+        rule.version, rule.position = version, position
+    Rule.objects.bulk_create(out.values())
     audit.record(
         actor,
         "rules.institutionpolicy.saved",
