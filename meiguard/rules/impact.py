@@ -300,7 +300,7 @@ def get_version(pk: int, actor: Actor | None = None) -> RulePackVersion:
 
 
 def _published_in_force(on: dt.date, exclude_pk: int) -> list[RulePackVersion]:
-    """Published versions effective on ``on`` except the candidate, newest first (as ``active_versions``)."""
+    """Published versions effective on ``on`` except the candidate, newest first (as ``services.versions_in_force``)."""
     return list(
         RulePackVersion.objects.published()
         .filter(effective_from__lte=on)
@@ -313,7 +313,7 @@ def _published_in_force(on: dt.date, exclude_pk: int) -> list[RulePackVersion]:
 def _pick(
     rows: Sequence[RulePackVersion], province: str
 ) -> tuple[RulePackVersion | None, RulePackVersion | None]:
-    """(national, overlay) in force for ``province`` among ``rows`` — the rule of ``services.active_versions``."""
+    """(national, overlay) in force for ``province`` among ``rows`` — the rule of ``services.versions_in_force``."""
     overlay = (
         next(
             (

@@ -196,10 +196,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 SETTINGS_BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
 
-# How the institution's own rules relate to national ones of the same kind (a national hard limit for the
-# same ingredient caps the institution's limit).
-_LIMIT_METRICS = ("units_per_session", "minutes_per_site")
-
 
 class PolicyError(ActionError):
     def __init__(self, code: str, message: str, field: str = "", status: int = 422):
@@ -291,13 +287,12 @@ def relaxation(setting: Setting, base: ResolvedPack, value: Any) -> str | None:
                 "problem": problem,
             }
     if setting.field == "max_value":
-        own = base.rules.get(setting.rule_id)
-        metric = own.data.get("metric") if own else None
+        # An institution's own limit may not exceed a national or provincial limit for the same ingredient.
         template_rule = _template_rule(setting.rule_id)
-        metric = metric or (template_rule.data.get("metric") if template_rule else None)
+        metric = template_rule.data.get("metric") if template_rule else None
         kind = template_rule.data.get("product_kind") if template_rule else None
         for lim in base.limits:
-            if lim.level == RuleLevel.INSTITUTION or lim.metric not in _LIMIT_METRICS:
+            if lim.level == RuleLevel.INSTITUTION:
                 continue
             if lim.metric == metric and lim.product_kind == kind and _number(value) > lim.max_value:
                 base_rule = base.rules[lim.rule_id]

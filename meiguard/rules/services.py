@@ -841,12 +841,6 @@ def versions_in_force(province: str, on: dt.date, institution_id: int | None = N
     return ActiveVersions(national, overlay, layer)
 
 
-def active_versions(province: str, on: dt.date) -> tuple[RulePackVersion | None, RulePackVersion | None]:
-    """(national, overlay) versions in force: the highest published version effective on ``on``."""
-    found = versions_in_force(province, on)
-    return found.national, found.overlay
-
-
 def resolve(province: str, on: dt.date, institution_id: int | None = None) -> ResolvedPack:
     """The rules in force for an institution in ``province`` on ``on`` (one query when cached).
 
