@@ -20,6 +20,7 @@ from meiguard.core import context
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField, not_found_message
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.lib.fixedsql import FixedInsert
 from meiguard.registry.models import Institution, Lot, Practitioner
 from meiguard.registry.validators import parse_udi
 from meiguard.rules.services import current_generation, resolve
@@ -36,7 +37,7 @@ from .facts import (
     ProcedureFacts,
     Snapshot,
 )
-from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog, DecisionSnapshot
+from .models import AUTHORIZATION_WRITERS, Authorization, DecisionLog, DecisionSnapshot, DecisionSnapshotPack
 from .policy import Decision, Reason, check_subject_and_grade, decide
 from .reasons import reason_dict, reason_message
 
@@ -462,34 +463,60 @@ def _log_row(
     )
 
 
-def _store_snapshots(loaded: list[snapshots.Loaded]) -> None:
-    """Insert the snapshots not yet stored (one query, only when there are new ones)."""
-    new = {x.digest: x for x in loaded if not snapshots.is_stored(x.digest)}
-    if not new:
-        return
-    # One INSERT … ON CONFLICT DO NOTHING (SQLite ≥ 3.24 and PostgreSQL): no transaction of its own, and a
-    # snapshot another process stored meanwhile is simply kept.
-    connection = connections[DecisionSnapshot.objects.db]
-    meta = DecisionSnapshot._meta
-    fields = [meta.get_field("digest"), meta.get_field("data"), meta.get_field("created_at")]
-    now = timezone.now()
+def _insert_ignoring_conflicts(model: Any, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+    """One ``INSERT … ON CONFLICT DO NOTHING`` per 300 rows (SQLite ≥ 3.24 and PostgreSQL): no transaction of
+    its own, and a row another process stored meanwhile is simply kept (the rows are content-addressed)."""
+    connection = connections[model.objects.db]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in columns]
     quote = connection.ops.quote_name
-    rows = list(new.items())
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     for start in range(0, len(rows), 300):  # well under SQLite's bound-parameter limit
         chunk = rows[start : start + 300]
         params: list[Any] = []
-        for digest, x in chunk:
-            values = (digest, x.encoded, now)
+        for values in chunk:
             params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
         sql = "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING".format(
             quote(meta.db_table),
             ", ".join(quote(f.column) for f in fields),
-            ", ".join(["(%s, %s, %s)"] * len(chunk)),
+            ", ".join([placeholders] * len(chunk)),
             quote(fields[0].column),
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-    transaction.on_commit(lambda: snapshots.mark_stored(new))
+
+
+def _store_snapshots(loaded: list[snapshots.Loaded]) -> None:
+    """Insert the snapshots not yet stored, their rule-pack parts first (a query each, only when new)."""
+    new = {x.digest: x for x in loaded if not snapshots.is_stored(x.digest)}
+    if not new:
+        return
+    now = timezone.now()
+    packs: dict[str, Any] = {}
+    for x in new.values():
+        if x.pack_digest not in packs and not snapshots.is_pack_stored(x.pack_digest):
+            packs[x.pack_digest] = x.encoded["pack"]
+    if packs:
+        rows = [(digest, data, now) for digest, data in packs.items()]
+        _insert_ignoring_conflicts(DecisionSnapshotPack, rows, ("digest", "data", "created_at"))
+    people = [
+        (digest, {k: v for k, v in x.encoded.items() if k != "pack"}, x.pack_digest, now)
+        for digest, x in new.items()
+    ]
+    _insert_ignoring_conflicts(DecisionSnapshot, people, ("digest", "data", "pack", "created_at"))
+
+    def remember() -> None:
+        snapshots.mark_packs_stored(packs)
+        snapshots.mark_stored(new)
+
+    transaction.on_commit(remember)
+
+
+# The log row of a single check, written without the per-call query building of ``save()`` (append-only,
+# no signal receivers; batches use ``bulk_create``).
+_LOG_INSERT = FixedInsert(
+    DecisionLog, [f.name for f in DecisionLog._meta.concrete_fields if not f.primary_key]
+)
 
 
 def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.API) -> Checked:
@@ -502,7 +529,7 @@ def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.
     decision = decide(req, loaded.snapshot)
     _store_snapshots([loaded])
     row = _log_row(actor, req, loaded, decision, channel)
-    row.save(force_insert=True)
+    _LOG_INSERT.insert(row, using=DecisionLog.objects.db)
     return Checked(decision, row, loaded.snapshot)
 
 
@@ -559,11 +586,11 @@ class Replay:
 
 
 def replay(actor: Actor, log_id: int) -> Replay:
-    row = DecisionLog.objects.visible_to(actor).select_related("snapshot").filter(pk=log_id).first()
+    row = DecisionLog.objects.visible_to(actor).select_related("snapshot__pack").filter(pk=log_id).first()
     if row is None:
         raise NotFoundField("id")
     req = decode(DecisionRequest, row.request)
-    snap = decode(Snapshot, row.snapshot.data)
+    snap = decode(Snapshot, row.snapshot.facts())
     recorded = decode(Decision, {"outcome": row.outcome, "reasons": row.reasons})
     current: Decision | None = None
     error = ""

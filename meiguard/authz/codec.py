@@ -1,7 +1,7 @@
 """JSON round-trip for the engine's frozen dataclasses (requests, snapshots, reasons).
 
 A decision log row stores the request and the snapshot it was decided on, so a past decision can be
-replayed exactly: ``decide(decode(DecisionRequest, row.request), decode(Snapshot, row.snapshot.data))``.
+replayed exactly: ``decide(decode(DecisionRequest, row.request), decode(Snapshot, row.snapshot.facts()))``.
 Snapshots are stored once per distinct content, named by ``snapshot_digest``.
 """
 

@@ -183,20 +183,15 @@ class Authorization(models.Model):
             raise ValidationError(errors)
 
 
-class DecisionSnapshot(models.Model):
-    """The facts a decision was made on, stored once per distinct content (content-addressed, append-only).
-
-    Thousands of decisions share a snapshot (the same practitioner, lots and rules on the same day); keeping it
-    once keeps each log row small. Readable only through the decision log rows that reference it.
-    """
+class AppendOnlyContent(models.Model):
+    """A content-addressed row: named by the SHA-256 of its canonical JSON, never changed nor deleted."""
 
     digest = models.CharField(_("摘要"), max_length=64, primary_key=True)
     data = models.JSONField(_("事实快照"))
     created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("事实快照")
-        verbose_name_plural = _("事实快照")
+        abstract = True
 
     def __str__(self) -> str:
         return self.digest[:12]
@@ -208,6 +203,43 @@ class DecisionSnapshot(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("decision snapshots cannot be deleted")
+
+
+class DecisionSnapshotPack(AppendOnlyContent):
+    """The rule-pack part of decision snapshots: what the packs in force say about one procedure at one kind
+    of institution (limits, requirements, each with its rule and sources). A handful of these serve millions
+    of decisions, so they are stored apart from the people and lots (``data`` is ``codec.encode(PackFacts)``,
+    ``digest`` its ``codec.part_digest``)."""
+
+    class Meta:
+        verbose_name = _("规则事实")
+        verbose_name_plural = _("规则事实")
+
+
+class DecisionSnapshot(AppendOnlyContent):
+    """The facts a decision was made on, stored once per distinct content (content-addressed, append-only).
+
+    Thousands of decisions share a snapshot (the same practitioner, lots and rules on the same day); keeping it
+    once keeps each log row small. Readable only through the decision log rows that reference it. ``data``
+    holds the people, lots and devices; the rule-pack part is the shared ``pack`` row. ``digest`` is
+    ``codec.snapshot_digest`` of ``facts()`` (the combination of the parts' digests).
+    """
+
+    pack = models.ForeignKey(
+        DecisionSnapshotPack,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("规则事实"),
+    )
+
+    class Meta:
+        verbose_name = _("事实快照")
+        verbose_name_plural = _("事实快照")
+
+    def facts(self) -> dict[str, Any]:
+        """The whole snapshot's JSON form, as ``codec.decode(Snapshot, …)`` reads it (one query for the pack
+        part unless it was selected with ``select_related("snapshot__pack")``)."""
+        return {"pack": self.pack.data, **self.data}
 
 
 class DecisionLogQuerySet(TenantQuerySet):
@@ -305,4 +337,5 @@ __all__ = [
     "DecisionChannel",
     "DecisionLog",
     "DecisionSnapshot",
+    "DecisionSnapshotPack",
 ]

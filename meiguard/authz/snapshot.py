@@ -147,9 +147,10 @@ _packs = LRU(max_entries=20_000)  # one entry per (institution, day): resolved p
 _shared_pack_facts = LRU(max_entries=20_000)
 
 
-# Digests of snapshots known to be stored (DecisionSnapshot rows are append-only, so this never goes stale
-# in production; tests roll the database back, so ``clear()`` forgets them too).
+# Digests of snapshots and of their rule-pack parts known to be stored (both are append-only rows, so this
+# never goes stale in production; tests roll the database back, so ``clear()`` forgets them too).
 _stored = LRU(max_entries=200_000)
+_stored_packs = LRU(max_entries=20_000)
 
 
 def is_stored(digest: str) -> bool:
@@ -161,12 +162,30 @@ def mark_stored(digests: Iterable[str]) -> None:
         _stored.put(digest, True)
 
 
-def clear() -> None:
+def is_pack_stored(digest: str) -> bool:
+    return _stored_packs.get(digest) is not None
+
+
+def mark_packs_stored(digests: Iterable[str]) -> None:
+    for digest in digests:
+        _stored_packs.put(digest, True)
+
+
+def clear(*, rules: bool = True) -> None:
+    """Forget what this process has cached.
+
+    ``rules=False`` forgets the people, lots, devices and stored snapshots but keeps what was derived from the
+    rule packs in force (resolved packs, their facts per procedure and which rule-pack parts are stored): a
+    server in the state of its first question about a practitioner, not of its first question of the day.
+    Only the benchmark uses it; tests forget everything, since they roll the database back.
+    """
     snapshots.clear()
     items.clear()
-    _packs.clear()
-    _shared_pack_facts.clear()
     _stored.clear()
+    if rules:
+        _packs.clear()
+        _shared_pack_facts.clear()
+        _stored_packs.clear()
 
 
 class InstitutionRow(NamedTuple):
@@ -826,7 +845,7 @@ def load_for_log(
         "lots": [i.encoded for i in lot_items],
         "devices": [i.encoded for i in device_items],
     }
-    return Loaded(snap, encoded, digest)
+    return Loaded(snap, encoded, digest, facts_digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -834,6 +853,7 @@ class Loaded:
     snapshot: Snapshot
     encoded: dict[str, Any]  # its JSON form, stored once per distinct content
     digest: str  # == codec.snapshot_digest(encoded)
+    pack_digest: str = ""  # == codec.part_digest(encoded["pack"]): the shared rule-pack part, stored apart
 
 
 def load(

@@ -265,7 +265,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     replay = actions.replay(_actor(request), pk)  # NotFoundField → 404
     row = replay.log
     req = decode(DecisionRequest, row.request)
-    snap = decode(Snapshot, row.snapshot.data)
+    snap = decode(Snapshot, row.snapshot.facts())
     recorded = set(replay.recorded.codes())
     current = set(replay.current.codes()) if replay.current is not None else set()
     ctx = {

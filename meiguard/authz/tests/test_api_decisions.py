@@ -234,11 +234,15 @@ def test_a_batch_of_equal_facts_stores_one_snapshot(clinic):
 def test_many_new_snapshots_are_stored_in_chunks(clinic):
     """More new snapshots than one INSERT takes (300 rows), and some already stored."""
     from meiguard.authz import actions, snapshot
-    from meiguard.authz.models import DecisionSnapshot
+    from meiguard.authz.models import DecisionSnapshot, DecisionSnapshotPack
 
-    loaded = [snapshot.Loaded(None, {"n": i}, f"{i:064x}") for i in range(650)]  # type: ignore[arg-type]
+    loaded = [
+        snapshot.Loaded(None, {"pack": {"p": i % 2}, "n": i}, f"{i:064x}", f"{i % 2:064x}")  # type: ignore[arg-type]
+        for i in range(650)
+    ]
     actions._store_snapshots(loaded[:10])
     snapshot.clear()
     actions._store_snapshots(loaded)
     assert DecisionSnapshot.objects.count() == 650
-    assert DecisionSnapshot.objects.get(digest=f"{42:064x}").data == {"n": 42}
+    assert DecisionSnapshotPack.objects.count() == 2
+    assert DecisionSnapshot.objects.get(digest=f"{42:064x}").facts() == {"pack": {"p": 0}, "n": 42}

@@ -34,6 +34,16 @@ def test_every_decision_is_logged_with_request_snapshot_and_pack(clinic):
     assert row.request["procedure_code"] == "derm-botulinum-toxin-injection"
 
 
+def test_the_returned_log_row_is_the_stored_one(clinic):
+    """The log row is written with a prepared INSERT … RETURNING: what check() returns is what was stored."""
+    checked = actions.check(clinic.world.actor("li"), clinic.request())
+    stored = DecisionLog.objects.get()
+    assert checked.log.pk == stored.pk and not checked.log._state.adding
+    for f in DecisionLog._meta.concrete_fields:
+        assert getattr(checked.log, f.attname) == getattr(stored, f.attname), f.name
+    assert stored.created_at is not None and stored.at == clinic.request().at
+
+
 def test_a_deny_lists_every_reason(clinic):
     from meiguard.registry import actions as reg
 

@@ -3,10 +3,12 @@
 import itertools
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from meiguard.authz import snapshot
 from meiguard.authz.models import Authorization
-from meiguard.authz.tests.conftest import snapshot_product
+from meiguard.authz.tests.conftest import make_doctor, snapshot_product
 from meiguard.registry.models import Practitioner, Qualification
 
 # institution, pack version, practitioners, qualifications, sites, authorizations, lots (+ distribution), devices
@@ -89,23 +91,41 @@ def test_a_warm_check_is_the_rules_generation_and_one_insert(
         actions.check(actor, clinic.request())
 
 
-def test_a_cold_check_stays_within_ten_queries(clinic, django_assert_num_queries):
-    """Loader (8) + the new snapshot (1) + the log row (1)."""
+def test_a_cold_check_stays_within_ten_queries(
+    clinic, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """A practitioner not cached yet: loader (7, the rule packs in force already resolved) + the new snapshot
+    (1) + the log row (1)."""
     from meiguard.authz import actions
     from meiguard.authz.models import DecisionSnapshot
 
     actor = clinic.world.actor("li")
-    snapshot.clear()
+    with django_capture_on_commit_callbacks(execute=True):  # another practitioner asked before, same rules
+        actions.check(actor, clinic.request(practitioner_id=make_doctor(clinic.jia, "周医生").pk))
+    snapshot.clear(rules=False)
     req = clinic.request()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         actions.check(actor, req)
-    assert DecisionSnapshot.objects.count() == 1
+    assert DecisionSnapshot.objects.count() == 2
+
+
+def test_the_first_check_of_a_process_costs_two_more(clinic, django_assert_num_queries):
+    """Nothing cached at all: loader (8, with the rule-pack versions in force) + the rule-pack part of the
+    snapshot (1) + the snapshot (1) + the log row (1)."""
+    from meiguard.authz import actions
+    from meiguard.authz.models import DecisionSnapshot, DecisionSnapshotPack
+
+    actor = clinic.world.actor("li")
+    snapshot.clear()
+    with django_assert_num_queries(11):
+        actions.check(actor, clinic.request())
+    assert DecisionSnapshot.objects.count() == DecisionSnapshotPack.objects.count() == 1
 
 
 def test_equal_snapshots_are_stored_once(clinic, django_capture_on_commit_callbacks):
     from meiguard.authz import actions
-    from meiguard.authz.codec import snapshot_digest
-    from meiguard.authz.models import DecisionLog, DecisionSnapshot
+    from meiguard.authz.codec import part_digest, snapshot_digest
+    from meiguard.authz.models import DecisionLog, DecisionSnapshot, DecisionSnapshotPack
 
     actor = clinic.world.actor("li")
     for dose in (10, 20, 30):  # the dose is in the request, not in the facts
@@ -115,8 +135,28 @@ def test_equal_snapshots_are_stored_once(clinic, django_capture_on_commit_callba
     actions.check(actor, clinic.request())
     assert DecisionLog.objects.count() == 4
     assert DecisionSnapshot.objects.count() == 1
+    assert DecisionSnapshotPack.objects.count() == 1
     stored = DecisionSnapshot.objects.get()
-    assert stored.digest == snapshot_digest(stored.data)
+    assert "pack" not in stored.data  # the rule-pack part is stored apart, once
+    assert stored.pack_id == part_digest(stored.pack.data)
+    assert stored.digest == snapshot_digest(stored.facts())
+
+
+def test_snapshots_share_their_rule_pack_part(clinic, django_capture_on_commit_callbacks):
+    """Two practitioners asked about the same procedure: two snapshots, one rule-pack part (stored once,
+    and not sent again once this process knows it is stored)."""
+    from meiguard.authz import actions
+    from meiguard.authz.models import DecisionSnapshot, DecisionSnapshotPack
+
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check(clinic.world.actor("li"), clinic.request())
+    other = clinic.request(practitioner_id=make_doctor(clinic.jia, "周医生").pk)
+    with CaptureQueriesContext(connection) as ctx, django_capture_on_commit_callbacks(execute=True):
+        actions.check(clinic.world.actor("li"), other)
+    inserts = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
+    assert not any(DecisionSnapshotPack._meta.db_table in sql.split("(")[0] for sql in inserts)
+    assert DecisionSnapshot.objects.count() == 2
+    assert DecisionSnapshotPack.objects.count() == 1
 
 
 def test_lots_and_devices_are_cached_apart_from_people(clinic, django_assert_num_queries):
