@@ -517,22 +517,15 @@ def add_policies(insts: list[Any], orgs: list[Any], rng: random.Random, reg: Reg
     bulk(
         Rule,
         [
-            Rule(
+            Rule.like(
+                r,
                 version=version,
-                rule_id=r.rule_id,
-                kind=r.kind,
-                op=r.op,
-                title=r.title,
-                title_en=r.title_en,
                 source="《本机构医疗美容服务规范》",
                 citations=[cite],
                 level=RuleLevel.INSTITUTION,
-                adjustable=r.adjustable,
-                confirmed=r.confirmed,
                 data={**r.data, "max_value": POLICY_TOXIN_LIMIT}
                 if r.rule_id == "INST.botulinum-units-per-session"
                 else r.data,
-                position=r.position,
             )
             for version in versions
             for r in rules

@@ -105,20 +105,12 @@ def load_pack(actor: Actor, path: str | Path, *, parsed: ParsedPack | None = Non
     version.loaded_from = str(parsed.path)[:255]
     version.save()
     Rule.objects.bulk_create(
-        Rule(
+        Rule.like(
+            r,
             version=version,
-            rule_id=r.rule_id,
-            kind=r.kind,
-            op=r.op,
             title=r.title[:200],
             title_en=r.title_en[:200],
             source=r.source[:255],
-            citations=r.citations,
-            level=r.level,
-            adjustable=r.adjustable,
-            confirmed=r.confirmed,
-            note=r.note,
-            data=r.data,
             position=i,
         )
         for i, r in enumerate(parsed.rules)

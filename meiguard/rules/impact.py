@@ -299,45 +299,6 @@ def get_version(pk: int, actor: Actor | None = None) -> RulePackVersion:
 # ---- which packs are compared --------------------------------------------------------------------
 
 
-def _published_in_force(on: dt.date, exclude_pk: int) -> list[RulePackVersion]:
-    """Published versions effective on ``on`` except the candidate, newest first (as ``services.versions_in_force``)."""
-    return list(
-        RulePackVersion.objects.published()
-        .filter(effective_from__lte=on)
-        .exclude(pk=exclude_pk)
-        .select_related("pack", "pack__extends")
-        .order_by("-version", "-effective_from")
-    )
-
-
-def _pick(
-    rows: Sequence[RulePackVersion], province: str
-) -> tuple[RulePackVersion | None, RulePackVersion | None]:
-    """(national, overlay) in force for ``province`` among ``rows`` — the rule of ``services.versions_in_force``."""
-    overlay = (
-        next(
-            (
-                v
-                for v in rows
-                if v.pack.jurisdiction == Jurisdiction.PROVINCIAL and v.pack.province == province
-            ),
-            None,
-        )
-        if province
-        else None
-    )
-    return _national(rows, overlay), overlay
-
-
-def _base_code(overlay: RulePackVersion | None) -> str:
-    return overlay.pack.extends.code if (overlay and overlay.pack.extends) else NATIONAL_PACK
-
-
-def _national(rows: Sequence[RulePackVersion], overlay: RulePackVersion | None) -> RulePackVersion | None:
-    code = _base_code(overlay)
-    return next((v for v in rows if v.pack.code == code), None)
-
-
 PlanKey = tuple[str, int | None]  # (province, the institution whose own policy applies, or None: template)
 
 
@@ -349,30 +310,21 @@ class _Plan:
     notes: list[Note] = field(default_factory=list)
 
 
-def _layer(rows: Sequence[RulePackVersion], institution_id: int | None) -> RulePackVersion | None:
-    """The institution layer in force among ``rows``: the institution's own policy, else the template."""
-    if institution_id is not None:
-        own = next((v for v in rows if v.pack.institution_pk == institution_id), None)
-        if own is not None:
-            return own
-    return next((v for v in rows if v.pack.code == services.TEMPLATE_PACK), None)
-
-
-def plan_key(rows: Sequence[RulePackVersion], province: str, institution_id: int) -> PlanKey:
+def plan_key(rows: Sequence[services.VersionRow], province: str, institution_id: int) -> PlanKey:
     """Institutions of one province share a plan unless they have their own policy in force."""
-    has_own = any(v.pack.institution_pk == institution_id for v in rows)
+    has_own = any(v.institution_pk == institution_id for v in rows)
     return (province, institution_id if has_own else None)
 
 
 def _plan(candidate: RulePackVersion, keys: Iterable[PlanKey], on: dt.date) -> _Plan:
-    rows = _published_in_force(on, candidate.pk)
+    """The packs before and after ``candidate`` takes effect, per plan key. The versions in force are picked
+    by the resolver's own rule (``services.pick_in_force``); the candidate, perhaps a draft, stays a model."""
+    rows = services.published_in_force(on, exclude_pk=candidate.pk)
     built: dict[tuple[int, int | None, int | None], ResolvedPack] = {}
+    Version = RulePackVersion | services.VersionRow
 
     def build(
-        province: str,
-        national: RulePackVersion,
-        overlay: RulePackVersion | None,
-        layer: RulePackVersion | None,
+        province: str, national: Version, overlay: Version | None, layer: Version | None
     ) -> ResolvedPack:
         key = (national.pk, overlay.pk if overlay else None, layer.pk if layer else None)
         if key not in built:
@@ -383,20 +335,20 @@ def _plan(candidate: RulePackVersion, keys: Iterable[PlanKey], on: dt.date) -> _
     jurisdiction = candidate.pack.jurisdiction
     for key in sorted(keys, key=lambda k: (k[0], k[1] or 0)):
         province, institution_id = key
-        national_before, overlay_before = _pick(rows, province)
-        layer_before = _layer(rows, institution_id)
-        layer_after = layer_before
-        national_after: RulePackVersion | None
-        overlay_after: RulePackVersion | None
+        national_before, overlay_before, layer_before = services.pick_in_force(rows, province, institution_id)
+        layer_after: Version | None = layer_before
+        national_after: Version | None
+        overlay_after: Version | None
         if jurisdiction == Jurisdiction.NATIONAL:
-            if _base_code(overlay_before) != candidate.pack.code:
+            if services.base_code(overlay_before) != candidate.pack.code:
                 plan.notes.append(Note("OTHER_BASE", province))
                 continue
             national_after, overlay_after = candidate, overlay_before
         elif jurisdiction == Jurisdiction.INSTITUTION:
             national_after, overlay_after, layer_after = national_before, overlay_before, candidate
         else:
-            national_after, overlay_after = _national(rows, candidate), candidate
+            extends = candidate.pack.extends.code if candidate.pack.extends else NATIONAL_PACK
+            national_after, overlay_after = services.national_in_force(rows, extends), candidate
         if national_before is None:
             plan.notes.append(Note("NO_BASELINE", province))
             continue
@@ -623,7 +575,7 @@ def assess(
     institutions = {
         row[0]: snapshots.InstitutionRow(*row) for row in inst_qs.values_list(*snapshots.INSTITUTION_COLUMNS)
     }
-    rows_in_force = _published_in_force(on, candidate.pk)
+    rows_in_force = services.published_in_force(on, exclude_pk=candidate.pk)
     province_of = {pk: services.normalize_province(i.province) for pk, i in institutions.items()}
     key_of = {pk: plan_key(rows_in_force, province_of[pk], pk) for pk in institutions}
     if candidate.pack.code == services.TEMPLATE_PACK:

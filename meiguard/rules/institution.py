@@ -449,18 +449,7 @@ def save_draft(
     citation = _own_citation(inst, document)
     out: dict[str, Rule] = {}
     for rule_id, r in start_rules.items():
-        out[rule_id] = Rule(
-            rule_id=rule_id,
-            kind=r.kind,
-            op=r.op,
-            title=r.title,
-            title_en=r.title_en,
-            level=RuleLevel.INSTITUTION,
-            adjustable=r.adjustable,
-            confirmed=r.confirmed,
-            note=r.note,
-            data=dict(r.data),
-        )
+        out[rule_id] = Rule.like(r, level=RuleLevel.INSTITUTION)
     for key, value in parsed.items():
         setting = SETTINGS_BY_KEY[key]
         rule = out.get(setting.rule_id)

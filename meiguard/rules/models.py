@@ -7,7 +7,7 @@ A change is a new version with its own ``effective_from``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import translation
@@ -193,6 +193,20 @@ class Rule(models.Model):
 
     def audit_organization_id(self) -> int | None:
         return None
+
+    CONTENT: ClassVar[tuple[str, ...]] = (
+        *("rule_id", "kind", "op", "title", "title_en", "source", "citations"),
+        *("level", "adjustable", "confirmed", "note", "data", "position"),
+    )
+
+    @classmethod
+    def like(cls, other: Any, **changes: Any) -> Rule:
+        """A new (unsaved) rule with the content of ``other`` — a rule or a parsed pack-file rule — and
+        ``changes`` applied; ``data`` is copied, never shared."""
+        values = {name: getattr(other, name) for name in cls.CONTENT if hasattr(other, name)}
+        values["data"] = dict(values.get("data") or {})
+        values.update(changes)
+        return cls(**values)
 
 
 class RulesGeneration(models.Model):

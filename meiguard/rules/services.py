@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -777,42 +777,57 @@ class VersionRow(NamedTuple):
 # Every published version of the shared packs (national, provincial overlays, the template) and of one
 # institution's own policy: a few dozen rows whatever the number of institutions. Compiled once (a hot path:
 # the ORM work of building this query cost more than running it); the date and province are picked in Python.
+VERSION_COLUMNS = (  # VersionRow's fields, in order
+    "pk",
+    "pack__code",
+    "pack__jurisdiction",
+    "pack__province",
+    "pack__institution_pk",
+    "pack__extends__code",
+    "version",
+    "effective_from",
+    "checksum",
+    "published_at",
+    "pack__name",
+    "pack__name_en",
+)
 Q_PUBLISHED = FixedQuery(
     lambda institution: (
         RulePackVersion.objects.filter(status=VersionStatus.PUBLISHED)
         .filter(Q(pack__institution_pk__isnull=True) | Q(pack__institution_pk=institution))
         .order_by()
-        .values_list(
-            "pk",
-            "pack__code",
-            "pack__jurisdiction",
-            "pack__province",
-            "pack__institution_pk",
-            "pack__extends__code",
-            "version",
-            "effective_from",
-            "checksum",
-            "published_at",
-            "pack__name",
-            "pack__name_en",
-        )
+        .values_list(*VERSION_COLUMNS)
     )
 )
 
 
-def _in_force(
-    province: str, on: dt.date, institution_id: int | None
-) -> tuple[VersionRow | None, VersionRow | None, VersionRow | None]:
-    """(national, overlay, institution layer) in force: the highest published version of each with
-    ``effective_from <= on``; the layer is the institution's own policy when it has one, else the template."""
-    rows = sorted(
-        (
-            r
-            for r in map(VersionRow._make, Q_PUBLISHED.run(institution_id or 0))
-            if r.effective_from is not None and r.effective_from <= on
-        ),
+def newest_in_force(rows: Iterable[VersionRow], on: dt.date) -> list[VersionRow]:
+    """The published versions effective on ``on``, newest first (the order every pick below relies on)."""
+    return sorted(
+        (r for r in rows if r.effective_from is not None and r.effective_from <= on),
         key=lambda r: (-r.version, -r.effective_from.toordinal()),  # type: ignore[union-attr]
     )
+
+
+def base_code(overlay: VersionRow | None) -> str:
+    """The national pack a provincial overlay extends (the national baseline without one)."""
+    return (overlay.extends_code or NATIONAL_PACK) if overlay else NATIONAL_PACK
+
+
+def national_in_force(rows: Sequence[VersionRow], code: str) -> VersionRow | None:
+    return next((r for r in rows if r.code == code and r.jurisdiction == Jurisdiction.NATIONAL), None)
+
+
+def layer_in_force(rows: Sequence[VersionRow], institution_id: int | None) -> VersionRow | None:
+    """The institution layer: the institution's own policy when it has one, else the template."""
+    own = next((r for r in rows if institution_id is not None and r.institution_pk == institution_id), None)
+    return own or next((r for r in rows if r.code == TEMPLATE_PACK), None)
+
+
+def pick_in_force(
+    rows: Sequence[VersionRow], province: str, institution_id: int | None
+) -> tuple[VersionRow | None, VersionRow | None, VersionRow | None]:
+    """(national, overlay, institution layer) among ``rows`` (newest first): the first of each."""
     overlay = next(
         (
             r
@@ -821,13 +836,24 @@ def _in_force(
         ),
         None,
     )
-    base_code = (overlay.extends_code or NATIONAL_PACK) if overlay else NATIONAL_PACK
-    national = next(
-        (r for r in rows if r.code == base_code and r.jurisdiction == Jurisdiction.NATIONAL), None
-    )
-    own = next((r for r in rows if institution_id is not None and r.institution_pk == institution_id), None)
-    template = next((r for r in rows if r.code == TEMPLATE_PACK), None)
-    return national, overlay, own or template
+    return national_in_force(rows, base_code(overlay)), overlay, layer_in_force(rows, institution_id)
+
+
+def _in_force(
+    province: str, on: dt.date, institution_id: int | None
+) -> tuple[VersionRow | None, VersionRow | None, VersionRow | None]:
+    """(national, overlay, institution layer) in force: the highest published version of each with
+    ``effective_from <= on``; the layer is the institution's own policy when it has one, else the template."""
+    rows = newest_in_force(map(VersionRow._make, Q_PUBLISHED.run(institution_id or 0)), on)
+    return pick_in_force(rows, province, institution_id)
+
+
+def published_in_force(on: dt.date, *, exclude_pk: int | None = None) -> list[VersionRow]:
+    """Every published version effective on ``on`` (all institutions' policies included), newest first."""
+    qs = RulePackVersion.objects.filter(status=VersionStatus.PUBLISHED).order_by()
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return newest_in_force(map(VersionRow._make, qs.values_list(*VERSION_COLUMNS)), on)
 
 
 def versions_in_force(province: str, on: dt.date, institution_id: int | None = None) -> ActiveVersions:
