@@ -21,9 +21,15 @@ from meiguard.audit import log as audit
 from meiguard.authz import actions as authz_actions
 from meiguard.authz.models import Authorization
 from meiguard.core.access import Actor
+from meiguard.rules.institution import (
+    DEFAULT_REMINDER_DAYS,
+    MAX_REMINDER_DAYS,
+    reminder_days,
+    reminder_days_in_force,
+)
 
 from . import notices
-from .choices import EXPIRED_NOTICE, THRESHOLDS, ItemKind, Job, JobStatus
+from .choices import EXPIRED_NOTICE, ItemKind, Job, JobStatus, bucket_for
 from .models import JobRun, Reminder
 from .queries import SOURCES, ExpiringItem, Row, Source, expiring
 
@@ -73,7 +79,7 @@ def deliver_reminder(kind: str, object_id: int, threshold: int, expires_on: dt.d
     source = SOURCES.get(kind)
     if source is None:
         raise ValueError(f"unknown item kind {kind!r}")
-    if threshold not in (*THRESHOLDS, EXPIRED_NOTICE):
+    if not 0 <= threshold <= MAX_REMINDER_DAYS:
         raise ValueError(f"unknown threshold {threshold!r}")
     row = source.load(object_id)
     if row is None:
@@ -84,41 +90,70 @@ def deliver_reminder(kind: str, object_id: int, threshold: int, expires_on: dt.d
     if threshold == EXPIRED_NOTICE:
         if item.days_left >= 0:
             return 0
-    elif item.days_left < 0 or item.bucket != threshold:
+    elif (
+        item.days_left < 0
+        or bucket_for(item.days_left, reminder_days_of(item.institution_id, on)) != threshold
+    ):
         return 0
     return _deliver(source, row, item, threshold, on)
+
+
+def reminder_days_of(institution_id: int | None, on: dt.date) -> tuple[int, ...]:
+    """The reminder days of one institution's policy in force on ``on`` (the default for suppliers)."""
+    if institution_id is None:
+        return DEFAULT_REMINDER_DAYS
+    from meiguard.registry.models import Institution
+    from meiguard.rules import services
+
+    province = Institution.objects.filter(pk=institution_id).values_list("province", flat=True).first()
+    if province is None:
+        return DEFAULT_REMINDER_DAYS
+    try:
+        pack = services.resolve(services.normalize_province(province), on, institution_id)
+    except services.NoActivePack:
+        return DEFAULT_REMINDER_DAYS
+    return reminder_days(pack)
 
 
 def scan_expiries(on: dt.date, *, inline: bool = False) -> Counts:
     """Find the reminders due on ``on`` and enqueue one ``send_reminder`` each (or send them now, ``inline``).
 
-    Due means: the item expires within 90 days and the reminder for its bucket (the smallest threshold at or
-    above the days left) is not in the ledger yet. After missed days only that one is sent, not every missed one.
+    Due means: the item expires within the institution's reminder days (its policy's
+    ``expiry_reminder_days``, by default 90/60/30/7) and the reminder for its bucket (the smallest of those days
+    at or above the days left) is not in the ledger yet. After missed days only that one is sent, not every
+    missed one.
     """
     from . import tasks
 
-    window = max(THRESHOLDS)
+    by_institution, default = reminder_days_in_force(on)
+    window = max([*default, *(max(days) for days in by_institution.values())])
     items = expiring(SCHEDULER, on=on, within_days=window)
     sent = set(
         Reminder.objects.filter(
             expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=window)
         ).values_list("item_kind", "object_id", "expires_on", "threshold")
     )
-    due = [
-        i for i in items if i.bucket is not None and (i.kind, i.object_id, i.expires_on, i.bucket) not in sent
-    ]
+    due: list[tuple[ExpiringItem, int]] = []
+    for i in items:
+        days = (
+            by_institution.get(i.institution_id, default)
+            if i.institution_id is not None
+            else DEFAULT_REMINDER_DAYS
+        )
+        bucket = bucket_for(i.days_left, days)
+        if bucket is not None and (i.kind, i.object_id, i.expires_on, bucket) not in sent:
+            due.append((i, bucket))
     notified = 0
-    for item in due:
-        assert item.bucket is not None
+    for item, bucket in due:
         if inline:
-            notified += deliver_reminder(item.kind, item.object_id, item.bucket, item.expires_on, on=on)
+            notified += deliver_reminder(item.kind, item.object_id, bucket, item.expires_on, on=on)
         else:
             transaction.on_commit(
                 partial(
                     tasks.send_reminder.enqueue,
                     item.kind,
                     item.object_id,
-                    item.bucket,
+                    bucket,
                     item.expires_on.isoformat(),
                     on.isoformat(),
                 )

@@ -1,9 +1,12 @@
 """Lifecycle vocabulary: what can expire, reminder thresholds, job run states."""
 
+from collections.abc import Iterable
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-# Reminders go out this many days before an expiry date, each once (smallest first when caught up).
+# The lists' buckets (days before an expiry date). Reminders go out at each institution's own days
+# (its policy's "expiry_reminder_days", by default these), each once.
 THRESHOLDS: tuple[int, ...] = (7, 30, 60, 90)
 # Ledger threshold for the "has expired" notice (lots still in stock past their expiry date).
 EXPIRED_NOTICE = 0
@@ -37,9 +40,9 @@ class Job(models.TextChoices):
     REMIND_WAITING_APPROVALS = "remind_waiting_approvals", _("审批等待提醒")
 
 
-def bucket_for(days_left: int) -> int | None:
-    """The smallest threshold at or above ``days_left`` (7/30/60/90), or None beyond the last one."""
-    for threshold in THRESHOLDS:
+def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:
+    """The smallest threshold at or above ``days_left`` (by default 7/30/60/90), or None beyond the last."""
+    for threshold in sorted(thresholds):
         if days_left <= threshold:
             return threshold
     return None

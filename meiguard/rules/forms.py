@@ -85,6 +85,15 @@ class PolicyForm(forms.Form):
                     initial=list(value or []),
                     widget=forms.CheckboxSelectMultiple,
                 )
+            elif s.kind == "days":
+                self.fields[s.key] = forms.CharField(
+                    label=label,
+                    required=False,
+                    max_length=40,
+                    initial=", ".join(str(d) for d in value or []),
+                    help_text=_("用逗号分隔的天数,如 90, 60, 30, 7"),
+                    widget=forms.TextInput(attrs={"inputmode": "numeric"}),
+                )
             elif s.kind == "schedule":
                 self.fields[s.key] = forms.CharField(
                     label=label,

@@ -34,7 +34,7 @@ from meiguard.core.choices import INSTITUTION_WRITERS
 from meiguard.core.errors import ActionError
 
 from . import services
-from .choices import Invasiveness, Jurisdiction, RuleLevel, RuleOp, SourceKind, VersionStatus
+from .choices import Invasiveness, Jurisdiction, RuleKind, RuleLevel, RuleOp, SourceKind, VersionStatus
 from .models import Rule, RulePack, RulePackVersion
 from .services import TEMPLATE_PACK, ResolvedPack, institution_pack_code, thaw
 from .sources import Citation, citation_json, source_text
@@ -54,6 +54,12 @@ _ASCII_NUMBER_RE = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,2})?$")
 
 _DEFAULT_GROUP = _("机构规范")
 
+# Reminders before an expiry date: the product's default until an institution sets its own days.
+REMINDER_RULE = "INST.expiry-reminder-days"
+REMINDER_METRIC = "expiry_reminder_days"
+DEFAULT_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7)
+MAX_REMINDER_DAYS = 365
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -67,6 +73,10 @@ class Setting:
     unit: str = ""
     direction: str = FREE  # how far an institution may move a national/provincial value
     group: Promise = _DEFAULT_GROUP
+    # The rule an institution's policy gains when it first sets this value and neither its policy, the
+    # template nor a national/provincial pack has the rule yet: {"kind", "title", "title_en", "data"}.
+    # Until then the value of ``data[field]`` applies (the product's default).
+    fallback: Mapping[str, Any] | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -163,6 +173,21 @@ SETTINGS: tuple[Setting, ...] = (
         "d",
         group=_("设备"),
     ),
+    Setting(
+        "expiry_reminder_days",
+        REMINDER_RULE,
+        "value",
+        "days",
+        _("证照、资质与授权到期前提醒(天)"),
+        "d",
+        group=_("提醒"),
+        fallback={
+            "kind": RuleKind.REQUIREMENT,
+            "title": "证照、资质与授权到期前提醒",
+            "title_en": "Reminders before licences, qualifications and authorizations expire",
+            "data": {"metric": REMINDER_METRIC, "value": list(DEFAULT_REMINDER_DAYS), "unit": "days"},
+        },
+    ),
     # National rules an institution may tighten.
     Setting(
         "cme_credits_per_year",
@@ -232,9 +257,25 @@ def parse_value(setting: Setting, raw: Any) -> Any:
             raise PolicyError("POLICY_VALUE_INVALID", gettext("须大于 0 且不超过 100000"), field)
         return int(number) if setting.kind == "integer" or number == number.to_integral() else str(number)
     items = raw.split(",") if isinstance(raw, str) else raw
+    if setting.kind == "days" and isinstance(items, list):
+        items = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in items]
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise PolicyError("POLICY_VALUE_INVALID", gettext("须为列表"), field)
     items = [i.strip() for i in items if i.strip()]
+    if setting.kind == "days":
+        days = [int(i) for i in items if i.isascii() and i.isdigit() and len(i) <= 3]
+        if (
+            len(days) != len(items)
+            or not 1 <= len(days) <= 6
+            or len(set(days)) != len(days)
+            or not all(1 <= d <= MAX_REMINDER_DAYS for d in days)
+        ):
+            raise PolicyError(
+                "POLICY_VALUE_INVALID",
+                gettext("须为 1–6 个不重复的天数(1–%(max)s),如 90, 60, 30, 7") % {"max": MAX_REMINDER_DAYS},
+                field,
+            )
+        return sorted(days, reverse=True)
     if setting.kind == "schedule":
         if not 1 <= len(items) <= 12 or not all(_OFFSET_RE.match(i) for i in items):
             raise PolicyError(
@@ -254,9 +295,42 @@ def parse_value(setting: Setting, raw: Any) -> Any:
 def current_value(pack: ResolvedPack, setting: Setting) -> Any:
     rule = pack.rules.get(setting.rule_id)
     if rule is None:
-        return None
+        return setting.fallback["data"].get(setting.field) if setting.fallback else None
     value = thaw(rule.data).get(setting.field)
     return value
+
+
+def reminder_days(pack: ResolvedPack) -> tuple[int, ...]:
+    """The days before an expiry date at which an institution's people are reminded (its policy, else the
+    product's default 90/60/30/7), largest first."""
+    found = pack.requirement(REMINDER_METRIC)
+    value = found.value if found is not None else None
+    if isinstance(value, list | tuple) and value:
+        return tuple(sorted((int(v) for v in value), reverse=True))
+    return DEFAULT_REMINDER_DAYS
+
+
+def reminder_days_in_force(on: dt.date) -> tuple[dict[int, tuple[int, ...]], tuple[int, ...]]:
+    """Every institution's reminder days on ``on`` in two queries (the daily scan): the days of institutions
+    whose layer sets them, and the days of all others (the template's, else the default)."""
+    rows = services.published_in_force(on)
+    own: dict[int, int] = {}
+    for r in rows:  # newest first: the first version of each institution's policy is the one in force
+        if r.institution_pk is not None:
+            own.setdefault(r.institution_pk, r.pk)
+    template = next((r.pk for r in rows if r.code == TEMPLATE_PACK), None)
+    data = dict(
+        Rule.objects.filter(version_id__in=[*own.values(), template], rule_id=REMINDER_RULE).values_list(
+            "version_id", "data"
+        )
+    )
+
+    def days(version_pk: int | None) -> tuple[int, ...] | None:
+        value = (data.get(version_pk) or {}).get("value")
+        return tuple(sorted((int(v) for v in value), reverse=True)) if value else None
+
+    default = days(template) or DEFAULT_REMINDER_DAYS
+    return {inst: days(pk) or DEFAULT_REMINDER_DAYS for inst, pk in own.items()}, default
 
 
 def _number(value: Any) -> Decimal:
@@ -455,19 +529,31 @@ def save_draft(
         rule = out.get(setting.rule_id)
         if rule is None:
             base_rule = base.rules.get(setting.rule_id)
-            if base_rule is None:
+            if base_rule is not None:
+                rule = out[setting.rule_id] = Rule(
+                    rule_id=setting.rule_id,
+                    kind=base_rule.kind,
+                    op=RuleOp.CHANGE,
+                    title=base_rule.title,
+                    title_en=base_rule.title_en,
+                    level=RuleLevel.INSTITUTION,
+                    data={},
+                )
+            elif setting.fallback is not None:
+                rule = out[setting.rule_id] = Rule(
+                    rule_id=setting.rule_id,
+                    kind=setting.fallback["kind"],
+                    op=RuleOp.ADD,
+                    title=setting.fallback["title"],
+                    title_en=setting.fallback["title_en"],
+                    level=RuleLevel.INSTITUTION,
+                    adjustable=True,
+                    data=dict(setting.fallback["data"]),
+                )
+            else:
                 raise PolicyError(
                     "POLICY_SETTING_UNKNOWN", gettext("规则包中没有此项规则"), f"values.{key}", status=409
                 )
-            rule = out[setting.rule_id] = Rule(
-                rule_id=setting.rule_id,
-                kind=base_rule.kind,
-                op=RuleOp.CHANGE,
-                title=base_rule.title,
-                title_en=base_rule.title_en,
-                level=RuleLevel.INSTITUTION,
-                data={},
-            )
         rule.data[setting.field] = value
     for rule in out.values():
         rule.citations = [citation_json(citation)]
