@@ -111,7 +111,13 @@ def _client_for_update(actor: Actor, client_id: int) -> Client:
 
 def _case_for_update(actor: Actor, case_id: int) -> Case:
     """The case row, locked: every step of one case is serialised on it."""
-    case = Case.objects.writable_by(actor).select_for_update().filter(pk=case_id).first()
+    case = (
+        Case.objects.writable_by(actor)
+        .select_for_update(of=("self",))
+        .select_related("institution", "client")
+        .filter(pk=case_id)
+        .first()
+    )
     if case is None:
         raise NotFoundField("case_id")
     return case
@@ -161,7 +167,7 @@ def _engine(
 
 def _denials(checked: authz.Checked, keep: Any = lambda code: True) -> list[dict[str, str]]:
     return [
-        {"field": "engine", "code": r["code"], "message": r["message"], "source": r.get("source", "")}
+        {"field": "engine", "code": r["code"], "message": r["message"], "source": r["rule"]["source"]}
         for r in authz.reasons_out(checked.decision)
         if r["severity"] == Severity.DENY and keep(r["code"])
     ]
@@ -851,6 +857,8 @@ def open_review(actor: Actor, case_id: int) -> Review:
     assessment = Assessment.objects.filter(case=case).first()
     if assessment is None:
         raise ActionError("ASSESSMENT_MISSING", str(policy.REASONS["ASSESSMENT_MISSING"].message), status=409)
+    if not assessment.passed:
+        raise ActionError("ASSESSMENT_FAILED", str(policy.REASONS["ASSESSMENT_FAILED"].message), status=409)
     kind = policy.review_kind(case.grade, case.is_surgical, assessment.risk_level)
     committee = None
     required = 0
