@@ -1009,11 +1009,10 @@ def sign_checklist_node(
             {"party": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(ChecklistParty.values)}]}
         )
     index = policy.NODES.index(node)
-    if node == policy.NODES[2]:
-        if case.status != CaseStatus.IN_OPERATION:
-            raise ActionError("RECORD_NOT_OPEN", _("离室前核查须在治疗/手术记录开启后进行"), status=409)
-    else:
-        _require_open(case)
+    if index == 0:
+        _require_open(case)  # node 1 comes before the gate opens the record
+    elif case.status != CaseStatus.IN_OPERATION:
+        raise ActionError("RECORD_NOT_OPEN", _("手术开始前和离室前核查须在治疗/手术记录开启后进行"), status=409)
     if index > 0:
         prev = ChecklistNode.objects.filter(case=case, node=policy.NODES[index - 1]).first()
         if prev is None or not prev.is_complete:

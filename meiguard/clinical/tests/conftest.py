@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from meiguard.authz.tests.conftest import (  # noqa: F401  (fixtures)
+    FAR,
+    PAST,
     SYSTEM,
     Clinic,
     authorize,
