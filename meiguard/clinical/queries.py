@@ -138,7 +138,7 @@ def timeline(actor: Actor, pk: int) -> tuple[Case, list[Event]]:
                     {
                         "lot_id": u.lot_id,
                         "device_id": u.device_id,
-                        "dose": f"{u.dose_value.normalize()}{u.dose_unit}"
+                        "dose": f"{u.dose_value.normalize():f}{u.dose_unit}"
                         if u.dose_value is not None
                         else "",
                         "site": u.site,
