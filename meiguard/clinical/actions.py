@@ -303,7 +303,7 @@ def create_client(actor: Actor, *, institution_id: int, data: Mapping[str, Any])
         institution=inst,
         name=name,
         sex=data.get("sex") or "unknown",
-        date_of_birth=born,
+        date_of_birth=born,  # type: ignore[misc]
         phone=phone,
         document_type=doc_type,
         id_number=number,
@@ -522,7 +522,7 @@ def save_consultation(
     consultation.needs = needs
     consultation.findings = findings
     consultation.save()
-    consultation.items.all().delete()
+    ConsultationItem.objects.filter(consultation=consultation).delete()
     ConsultationItem.objects.bulk_create(
         [
             ConsultationItem(
@@ -962,8 +962,9 @@ def vote_review(actor: Actor, case_id: int, *, verdict: str, comment: str = "") 
         raise ActionError("DISCUSSION_MISSING", _("请先记录科室病例讨论"), status=409)
     if (
         actor.user_id is None
+        or review.committee is None
         or not review.committee.members.filter(pk=actor.user_id, is_active=True).exists()
-    ):  # type: ignore[union-attr]
+    ):
         raise ActionError("NOT_A_MEMBER", _("您不是本机构医疗质量与安全管理委员会委员"), status=403)
     if verdict not in Verdict.values:
         raise FieldErrors({"verdict": [_("取值无效,可选值:%(choices)s") % {"choices": "approve, reject"}]})
@@ -1012,7 +1013,9 @@ def sign_checklist_node(
     if index == 0:
         _require_open(case)  # node 1 comes before the gate opens the record
     elif case.status != CaseStatus.IN_OPERATION:
-        raise ActionError("RECORD_NOT_OPEN", _("手术开始前和离室前核查须在治疗/手术记录开启后进行"), status=409)
+        raise ActionError(
+            "RECORD_NOT_OPEN", _("手术开始前和离室前核查须在治疗/手术记录开启后进行"), status=409
+        )
     if index > 0:
         prev = ChecklistNode.objects.filter(case=case, node=policy.NODES[index - 1]).first()
         if prev is None or not prev.is_complete:
@@ -1240,7 +1243,7 @@ def add_usage(
             .exists()
         ):
             raise NotFoundField("device_id")
-        if serial and Usage.objects.filter(lot_id=lot_id, unit_serial=serial).exists():
+        if serial and lot_id and Usage.objects.filter(lot_id=lot_id, unit_serial=serial).exists():
             raise ActionError(
                 "UNIT_ALREADY_USED", _("该最小包装(序列号)已使用过,不能重复使用"), field="code", status=409
             )

@@ -431,7 +431,9 @@ def open_record(request: HttpRequest, case_id: int, payload: OpenIn) -> Any:
 
 
 class UsageIn(Strict):
-    usage_key: str = Field(..., min_length=1, max_length=64, description="每次扫码唯一;重发同一标识只记录一次")
+    usage_key: str = Field(
+        ..., min_length=1, max_length=64, description="每次扫码唯一;重发同一标识只记录一次"
+    )
     code: str = Field("", max_length=128, description="GS1 UDI(带括号或扫码枪原始串)")
     lot_id: int | None = Field(None, ge=1, le=2**53)
     device_id: int | None = Field(None, ge=1, le=2**53)
@@ -539,4 +541,3 @@ class CoverageOut(Schema):
 @router.get("/institutions/{institution_id}/checklist-coverage", response={200: CoverageOut, **ERRORS})
 def coverage(request: HttpRequest, institution_id: int) -> Any:
     return queries.checklist_coverage(_actor(request), institution_id)
-

@@ -45,7 +45,9 @@ COLUMNS = (
 )
 
 
-def trace_xlsx(actor: Actor, rows: list[dict[str, Any]], name: str, *, lot_id: int | None = None) -> HttpResponse:
+def trace_xlsx(
+    actor: Actor, rows: list[dict[str, Any]], name: str, *, lot_id: int | None = None
+) -> HttpResponse:
     wb = Workbook()
     ws = wb.active
     ws.title = _("追溯")

@@ -111,6 +111,9 @@ class ClinicalSettings(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.institution_id} v{self.version}"
+
     def audit_organization_id(self) -> int | None:
         return self.institution.organization_id
 
@@ -390,6 +393,9 @@ class ConsultationItem(models.Model):
             models.UniqueConstraint(fields=["consultation", "procedure_code"], name="uniq_clin_consult_item")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.procedure_name} ¥{self.price}"
+
     def audit_organization_id(self) -> int | None:
         return self.consultation.case.institution.organization_id
 
@@ -639,6 +645,9 @@ class ReviewVote(models.Model):
         verbose_name_plural = _("委员会意见")
         ordering = ["created_at", "pk"]
         constraints = [models.UniqueConstraint(fields=["review", "user"], name="uniq_clin_review_vote")]
+
+    def __str__(self) -> str:
+        return f"{self.review_id} {self.verdict}"
 
     def audit_organization_id(self) -> int | None:
         return self.review.case.institution.organization_id

@@ -27,10 +27,7 @@ def parse_gs1(code: str, *, field: str) -> Scanned:
     text = (code or "").strip()
     message: GS1Message | None = None
     try:
-        if text.startswith("("):
-            message = GS1Message.parse_hri(text)
-        else:
-            message = biip.parse(text).gs1_message
+        message = GS1Message.parse_hri(text) if text.startswith("(") else biip.parse(text).gs1_message
     except (biip.ParseError, ValueError):
         message = None
     if message is None:

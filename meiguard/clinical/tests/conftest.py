@@ -48,13 +48,15 @@ _n = itertools.count(1)
 
 
 def _user(world: Any, username: str, role: str = Role.DOCTOR) -> User:
-    user = User.objects.create_user(username=username, password="pw-" + username + "-123456", display_name=username)
+    user = User.objects.create_user(
+        username=username, password="pw-" + username + "-123456", display_name=username
+    )
     Membership.objects.create(user=user, organization=world.org_jia, role=role)
     world.users[username] = user
     return user
 
 
-def _nurse(clinic: Clinic, user: User) -> Practitioner:
+def _nurse(clinic: Clinic, user: User) -> Practitioner:  # noqa: F811
     return reg.create_practitioner(
         SYSTEM,
         main_institution_id=clinic.jia.pk,
@@ -126,7 +128,9 @@ class Clin:
         return "zhou" if case.operator_id == self.surgeon.pk else "li"
 
     def consult(self, case: Case) -> None:
-        actions.save_consultation(self.actor("zhao"), case.pk, needs="改善", procedure_codes=[case.procedure_code])
+        actions.save_consultation(
+            self.actor("zhao"), case.pk, needs="改善", procedure_codes=[case.procedure_code]
+        )
         actions.sign_consultation(self.actor(self.doctor_of(case)), case.pk)
 
     def consent(self, case: Case, decision: str = "signed"):
@@ -187,12 +191,14 @@ class Clin:
 
 
 @pytest.fixture
-def clin(clinic, world) -> Clin:
+def clin(clinic, world) -> Clin:  # noqa: F811
     li_user = world.users["li"]
     assert clinic.li.user_id == li_user.pk
     zhou = _user(world, "zhou")
     ma = _user(world, "ma")
-    surgeon = make_doctor(clinic.jia, "周医生", subject="cosmetic_surgery", scope="外科", trainings=(), user_id=zhou.pk)
+    surgeon = make_doctor(
+        clinic.jia, "周医生", subject="cosmetic_surgery", scope="外科", trainings=(), user_id=zhou.pk
+    )
     authorize(clinic.jia, surgeon, procedure_code=BREAST)
     anesthetist = make_doctor(clinic.jia, "马医生", scope="麻醉科", trainings=(), user_id=ma.pk)
     nurse = _nurse(clinic, world.users["zhang"])

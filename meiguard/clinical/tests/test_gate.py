@@ -29,7 +29,9 @@ def test_a_ready_non_surgical_case_opens_and_keeps_the_engine_decision(clin):
     assert case.status == "in_operation"
     assert record.decision.outcome == "allow"
     assert record.decision.procedure_code == TOXIN and record.decision.practitioner_id == clin.clinic.li.pk
-    assert AuditEntry.objects.filter(action="clinical.operationrecord.opened", object_id=str(record.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="clinical.operationrecord.opened", object_id=str(record.pk)
+    ).exists()
 
 
 def test_a_fresh_case_lists_every_missing_condition(clin):
@@ -65,7 +67,9 @@ def test_refused_and_withdrawn_consent_block(clin):
     assert _refused(clin, case) == ["CONSENT_REFUSED"]
     clin.consent(case)
     actions.withdraw_consent(clin.actor("zhang"), case.pk, reason="求美者改变主意")
-    assert _refused(clin, case) == ["CONSENT_REFUSED"]  # the refusal before it is the latest standing decision
+    assert _refused(clin, case) == [
+        "CONSENT_REFUSED"
+    ]  # the refusal before it is the latest standing decision
 
 
 def test_a_new_template_version_makes_the_signed_consent_outdated(clin):
@@ -170,9 +174,8 @@ def test_reasons_carry_readable_sources_in_both_languages(clin):
     from django.utils import translation
 
     case = clin.case(BREAST)
-    with translation.override("en"):
-        with pytest.raises(actions.GateRefused) as exc:
-            actions.open_record(clin.actor("li"), case.pk)
+    with translation.override("en"), pytest.raises(actions.GateRefused) as exc:
+        actions.open_record(clin.actor("li"), case.pk)
     node = next(d for d in exc.value.details if d["code"] == "CHECKLIST_NODE1_INCOMPLETE")
     assert "Surgical Safety Checklist" in node["source"]
     assert "anaesthesia" in node["message"].lower() or "node" in node["message"].lower()

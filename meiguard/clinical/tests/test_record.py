@@ -24,7 +24,12 @@ def filler(clin):
     c = clin.clinic
     supplier = c.lot.product.supplier
     reg.create_distribution_authorization(
-        SYSTEM, supplier_id=supplier.pk, brand="乔雅登", registrant="Allergan", valid_from=PAST, valid_until=FAR
+        SYSTEM,
+        supplier_id=supplier.pk,
+        brand="乔雅登",
+        registrant="Allergan",
+        valid_from=PAST,
+        valid_until=FAR,
     )
     product = reg.create_product(
         SYSTEM,
@@ -75,18 +80,32 @@ def test_a_filler_site_over_the_institution_time_limit_is_refused(clin, filler):
     actions.open_record(clin.actor("li"), case.pk)
     li = clin.actor("li")
     ok = actions.add_usage(
-        li, case.pk, usage_key="k1", code=_udi(product, lot.lot_no, "S1"), dose_value=Decimal("1.0"),
-        dose_unit="ml", site="鼻唇沟左", minutes=30,
+        li,
+        case.pk,
+        usage_key="k1",
+        code=_udi(product, lot.lot_no, "S1"),
+        dose_value=Decimal("1.0"),
+        dose_unit="ml",
+        site="鼻唇沟左",
+        minutes=30,
     )
     assert ok.lot_id == lot.pk and ok.unit_serial == "S1" and ok.decision.outcome == "allow"
     with pytest.raises(ActionError) as exc:
         actions.add_usage(
-            li, case.pk, usage_key="k2", code=_udi(product, lot.lot_no, "S2"), dose_value=Decimal("1.0"),
-            dose_unit="ml", site="鼻唇沟右", minutes=45,
+            li,
+            case.pk,
+            usage_key="k2",
+            code=_udi(product, lot.lot_no, "S2"),
+            dose_value=Decimal("1.0"),
+            dose_unit="ml",
+            site="鼻唇沟右",
+            minutes=45,
         )
     assert exc.value.code == "USAGE_REFUSED" and exc.value.field == "dose_value"
     (reason,) = exc.value.details
-    assert reason["code"] == "DURATION_OVER_LIMIT" and "本机构" in reason["source"] or "机构" in reason["source"]
+    assert (reason["code"] == "DURATION_OVER_LIMIT" and "本机构" in reason["source"]) or "机构" in reason[
+        "source"
+    ]
     assert Usage.objects.filter(record__case=case).count() == 1
     assert AuditEntry.objects.filter(action="clinical.usage.refused").count() == 1
 
@@ -96,13 +115,19 @@ def test_toxin_actually_given_over_the_institution_limit_is_refused(clin):
     actions.open_record(clin.actor("li"), case.pk)
     li = clin.actor("li")
     lot = clin.clinic.lot
-    actions.add_usage(li, case.pk, usage_key="a", lot_id=lot.pk, dose_value=Decimal(120), dose_unit="U", site="额")
+    actions.add_usage(
+        li, case.pk, usage_key="a", lot_id=lot.pk, dose_value=Decimal(120), dose_unit="U", site="额"
+    )
     # 120 U + 100 U = 220 U > 200 U (INST.botulinum-units-per-session): the engine sees what was really given.
     with pytest.raises(ActionError) as exc:
-        actions.add_usage(li, case.pk, usage_key="b", lot_id=lot.pk, dose_value=Decimal(100), dose_unit="U", site="眉间")
+        actions.add_usage(
+            li, case.pk, usage_key="b", lot_id=lot.pk, dose_value=Decimal(100), dose_unit="U", site="眉间"
+        )
     (reason,) = exc.value.details
     assert reason["code"] == "DOSE_OVER_LIMIT"
-    actions.add_usage(li, case.pk, usage_key="c", lot_id=lot.pk, dose_value=Decimal(80), dose_unit="U", site="眉间")
+    actions.add_usage(
+        li, case.pk, usage_key="c", lot_id=lot.pk, dose_value=Decimal(80), dose_unit="U", site="眉间"
+    )
     assert sum(u.dose_value for u in Usage.objects.filter(case=case)) == Decimal(200)
 
 
@@ -130,16 +155,27 @@ def test_bad_scans_are_precise_422s(clin, filler):
         actions.add_usage(li, case.pk, usage_key="x", code=bad_check, dose_value=Decimal(1), dose_unit="ml")
     assert exc.value.field == "code" and "校验位" in str(exc.value.message)
     with pytest.raises(NotFoundField):
-        actions.add_usage(li, case.pk, usage_key="y", code=_udi(product, "NOPE"), dose_value=Decimal(1), dose_unit="ml")
+        actions.add_usage(
+            li, case.pk, usage_key="y", code=_udi(product, "NOPE"), dose_value=Decimal(1), dose_unit="ml"
+        )
     raw = f"01{product.udi_di}10{lot.lot_no}\x1d21RAW1"  # raw element string from a scanner, FNC1 separator
-    u = actions.add_usage(li, case.pk, usage_key="z", code=raw, dose_value=Decimal(1), dose_unit="ml", minutes=5)
+    u = actions.add_usage(
+        li, case.pk, usage_key="z", code=raw, dose_value=Decimal(1), dose_unit="ml", minutes=5
+    )
     assert (u.lot_id, u.unit_serial) == (lot.pk, "RAW1")
 
 
 def test_usage_needs_an_open_record(clin):
     case = clin.ready(TOXIN)
     with pytest.raises(ActionError) as exc:
-        actions.add_usage(clin.actor("li"), case.pk, usage_key="a", lot_id=clin.clinic.lot.pk, dose_value=Decimal(10), dose_unit="U")
+        actions.add_usage(
+            clin.actor("li"),
+            case.pk,
+            usage_key="a",
+            lot_id=clin.clinic.lot.pk,
+            dose_value=Decimal(10),
+            dose_unit="U",
+        )
     assert exc.value.code == "RECORD_NOT_OPEN"
 
 
@@ -174,13 +210,25 @@ def test_recall_look_back_lists_every_client_of_the_lot(clin, filler):
     for i, client in enumerate(clients):
         case = clin.ready(TOXIN, client=client)
         actions.open_record(clin.actor("li"), case.pk)
-        actions.add_usage(clin.actor("li"), case.pk, usage_key="t", lot_id=toxin_lot.pk, dose_value=Decimal(20), dose_unit="U")
+        actions.add_usage(
+            clin.actor("li"),
+            case.pk,
+            usage_key="t",
+            lot_id=toxin_lot.pk,
+            dose_value=Decimal(20),
+            dose_unit="U",
+        )
         if i < 2:  # two of them had the filler too, in another case
             f = clin.ready(FILLER, client=client)
             actions.open_record(clin.actor("li"), f.pk)
             actions.add_usage(
-                clin.actor("li"), f.pk, usage_key="f", code=_udi(product, lot.lot_no, f"U{i}"),
-                dose_value=Decimal(1), dose_unit="ml", minutes=15,
+                clin.actor("li"),
+                f.pk,
+                usage_key="f",
+                code=_udi(product, lot.lot_no, f"U{i}"),
+                dose_value=Decimal(1),
+                dose_unit="ml",
+                minutes=15,
             )
     reg.change_lot_status(SYSTEM, lot.pk, status="recalled", recall_level=1, reason="厂家召回")
     got = list(queries.clients_of_lot(clin.actor("zhao"), lot.pk))
@@ -201,7 +249,10 @@ def test_search_by_id_number_phone_and_name(clin):
     number = Client.objects.get(pk=other.pk).id_number
     assert [c.pk for c in queries.search_clients(zhao, clin.clinic.jia.pk, number.lower())] == [other.pk]
     assert [c.pk for c in queries.search_clients(zhao, clin.clinic.jia.pk, "139-1234-5678")] == [other.pk]
-    assert {c.pk for c in queries.search_clients(zhao, clin.clinic.jia.pk, "王")} == {clin.client.pk, other.pk}
+    assert {c.pk for c in queries.search_clients(zhao, clin.clinic.jia.pk, "王")} == {
+        clin.client.pk,
+        other.pk,
+    }
     assert queries.search_clients(clin.actor("sun"), clin.clinic.jia.pk, number) == []
     # The number is encrypted at rest: the column never holds it.
     from django.db import connection
@@ -226,7 +277,9 @@ def test_pipl_consent_withdrawal_is_recorded_and_stops_new_cases(clin):
     actions.withdraw_privacy_consent(clin.actor("zhao"), consent.pk, reason="不再同意")
     consent.refresh_from_db()
     assert consent.withdrawn_at is not None and consent.withdrawal_reason == "不再同意"
-    assert AuditEntry.objects.filter(action="clinical.privacyconsent.withdrawn", object_id=str(consent.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="clinical.privacyconsent.withdrawn", object_id=str(consent.pk)
+    ).exists()
     with pytest.raises(ActionError) as exc:
         clin.case(TOXIN)
     assert exc.value.code == "PRIVACY_CONSENT_MISSING"
@@ -258,5 +311,7 @@ def test_a_consultant_prepares_but_only_a_doctor_signs(clin):
 def test_an_unpriced_procedure_cannot_be_proposed(clin):
     case = clin.case(TOXIN)
     with pytest.raises(FieldErrors) as exc:
-        actions.save_consultation(clin.actor("zhang"), case.pk, needs="x", procedure_codes=[TOXIN, "surg-double-eyelid"])
+        actions.save_consultation(
+            clin.actor("zhang"), case.pk, needs="x", procedure_codes=[TOXIN, "surg-double-eyelid"]
+        )
     assert exc.value.field == "procedure_codes[1]" and "明码标价" in str(exc.value.message)
