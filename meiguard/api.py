@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
+from meiguard.clinical.api import router as clinical_router
 from meiguard.core import apierrors
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
@@ -33,3 +34,4 @@ api.add_router("/lifecycle", lifecycle_router)
 api.add_router("/reviews", reviews_router)
 api.add_router("/bulk", bulk_router)
 api.add_router("/workspace", workspace_router)
+api.add_router("/clinical", clinical_router)

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "meiguard.reviews",
     "meiguard.bulk",
     "meiguard.workspace",
+    "meiguard.clinical",
     "meiguard.demo",
     "django_tasks",
     "django_tasks_db",

@@ -52,5 +52,5 @@ ACTION_CODES: dict[str, str] = {
 }
 
 # Apps added later keep their codes beside their code (``<app>/audit_codes.py``).
-for _app in ("notify", "workflow", "lifecycle", "reviews", "bulk", "workspace"):
+for _app in ("notify", "workflow", "lifecycle", "reviews", "bulk", "workspace", "clinical"):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)
