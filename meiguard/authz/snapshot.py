@@ -826,7 +826,7 @@ def load_for_log(
         "lots": [i.encoded for i in lot_items],
         "devices": [i.encoded for i in device_items],
     }
-    return Loaded(snap, encoded, digest)
+    return Loaded(snap, encoded, digest, people.inst.organization_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -834,6 +834,7 @@ class Loaded:
     snapshot: Snapshot
     encoded: dict[str, Any]  # its JSON form, stored once per distinct content
     digest: str  # == codec.snapshot_digest(encoded)
+    organization_id: int = 0  # the institution's organisation: whose staff may record this check
 
 
 def load(
