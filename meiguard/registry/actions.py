@@ -463,9 +463,10 @@ def create_practitioner_site(
     else:
         index = blind_index(normalize_code(id_number)) if id_number else ""
         own = Practitioner.objects.writable_by(actor).filter(id_number_index=index, name=name.strip())
-        practitioner = own.order_by("pk").first() if index else None
-        if practitioner is None:
+        found = own.order_by("pk").first() if index else None
+        if found is None:
             raise _request_required()
+        practitioner = found
     if not actor.can_write_org(practitioner.main_institution.organization_id, REGISTRY_WRITERS):
         raise _request_required()
     site = PractitionerSite(

@@ -189,7 +189,7 @@ def outgoing_site_requests(actor: Actor, *, status: str | None = None) -> QueryS
 
 def site_request_practitioner_id(actor: Actor, req: PractitionerSiteRequest) -> int | None:
     """Whom a request matched, shown to the practitioner's main institution, and to the host once accepted."""
-    if req.practitioner_id is None:
+    if req.practitioner is None:
         return None
     if req.site_id is not None or actor.is_unrestricted:
         return req.practitioner_id
