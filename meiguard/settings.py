@@ -67,6 +67,24 @@ FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY and not DEBUG:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off")
 
+# Audit chain key (HMAC-SHA256, docs/decisions/0007-audit-keyed-chain.md). Never stored in the database.
+# AUDIT_KEY (or AUDIT_KEY_FILE) signs new entries and checkpoints under AUDIT_KEY_ID; retired keys stay readable
+# for verification as AUDIT_OLD_KEYS="id:key,id:key" (or AUDIT_OLD_KEYS_FILE).
+AUDIT_KEY = env("AUDIT_KEY")
+AUDIT_KEY_ID = env("AUDIT_KEY_ID", "k1")
+if not AUDIT_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("AUDIT_KEY (or AUDIT_KEY_FILE) must be set when DEBUG is off")
+    # Development and tests only: derived from the (dev) secret key and labelled so it can never pass as real.
+    import hashlib as _hashlib
+    import hmac as _hmac
+
+    AUDIT_KEY = _hmac.new(SECRET_KEY.encode(), b"meiguard-audit-dev-only", _hashlib.sha256).hexdigest()
+    AUDIT_KEY_ID = "dev-only"
+AUDIT_OLD_KEYS = env("AUDIT_OLD_KEYS")
+# Where the scheduled `audit_checkpoint` job appends signed chain heads (a mount of another host / WORM store).
+AUDIT_CHECKPOINT_DIR = env("AUDIT_CHECKPOINT_DIR")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Only honour X-Forwarded-For when a trusted reverse proxy sets it.

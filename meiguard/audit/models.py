@@ -10,6 +10,10 @@ from meiguard.core.access import TenantPolicy, TenantQuerySet
 from meiguard.core.choices import Role
 
 GENESIS_HASH = "0" * 64
+# Hash versions: 1 = unkeyed SHA-256 (entries written before keying, verified as legacy);
+# 2 = HMAC-SHA256 under the key named by ``key_id`` (every new entry).
+LEGACY_HASH = 1
+KEYED_HASH = 2
 
 
 class AppendOnlyError(Exception):
@@ -58,6 +62,8 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(_("时间"))
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    hash_version = models.PositiveSmallIntegerField(default=LEGACY_HASH)
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     objects = AuditQuerySet.as_manager()
     tenancy = TenantPolicy(read_paths=("organization",), write_path="organization", write_roles=frozenset())

@@ -19,6 +19,7 @@ from meiguard.audit import log as audit
 from meiguard.core import context
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField, not_found_message
+from meiguard.core.choices import Role
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.lib.fixedsql import FixedInsert
 from meiguard.registry.models import Institution, Lot, Practitioner
@@ -433,8 +434,21 @@ def expire_due(actor: Actor, *, on: dt.date) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class Checked:
     decision: Decision
-    log: DecisionLog
+    log: DecisionLog  # unsaved (pk None) for a simulation
     snapshot: Snapshot
+    recorded: bool = True
+
+
+def records_checks(actor: Actor, organization_id: int) -> bool:
+    """Is a check by ``actor`` at this institution a clinical check (logged, counted by reviews)?
+
+    Only the institution's own staff (any role there but auditor, including its HIS token's user) and system
+    jobs record checks. Everyone else who may read the institution (overseeing auditors, platform admins) gets
+    the same answer as a what-if simulation that writes nothing.
+    """
+    if actor.is_system:
+        return True
+    return bool(actor.roles_by_org.get(organization_id, frozenset()) - {Role.AUDITOR})
 
 
 @lru_cache(maxsize=8192)
@@ -527,8 +541,10 @@ def check(actor: Actor, req: DecisionRequest, *, channel: str = DecisionChannel.
     """
     loaded = snapshots.load_for_log(actor, req)
     decision = decide(req, loaded.snapshot)
-    _store_snapshots([loaded])
     row = _log_row(actor, req, loaded, decision, channel)
+    if not records_checks(actor, loaded.organization_id):
+        return Checked(decision, row, loaded.snapshot, recorded=False)  # a simulation: nothing written
+    _store_snapshots([loaded])
     _LOG_INSERT.insert(row, using=DecisionLog.objects.db)
     return Checked(decision, row, loaded.snapshot)
 
@@ -563,6 +579,9 @@ def check_batch(
             continue
         decision = decide(req, loaded.snapshot)
         row = _log_row(actor, req, loaded, decision, channel)
+        if not records_checks(actor, loaded.organization_id):
+            items.append(BatchItem(i, checked=Checked(decision, row, loaded.snapshot, recorded=False)))
+            continue
         rows.append(row)
         all_loaded.append(loaded)
         items.append(BatchItem(i, checked=Checked(decision, row, loaded.snapshot)))

@@ -93,7 +93,8 @@ class ReasonOut(BaseModel):  # plain pydantic: built from dicts on every decisio
 
 
 class DecisionOut(BaseModel):  # plain pydantic: built field by field from the log row and the decision
-    id: int
+    id: int | None  # None for a simulation (not recorded)
+    recorded: bool = True  # False: a what-if by someone who is not the institution's staff (e.g. an auditor)
     outcome: str
     allowed: bool
     institution_id: int
@@ -104,9 +105,10 @@ class DecisionOut(BaseModel):  # plain pydantic: built field by field from the l
     reasons: list[ReasonOut]
 
     @staticmethod
-    def of(row: DecisionLog, decision: Decision) -> "DecisionOut":
+    def of(row: DecisionLog, decision: Decision, *, recorded: bool = True) -> "DecisionOut":
         return DecisionOut(
-            id=row.pk,
+            id=row.pk if recorded else None,
+            recorded=recorded,
             outcome=str(decision.outcome),
             allowed=decision.allowed,
             institution_id=row.institution_id,
@@ -131,10 +133,13 @@ class ErrorOut(Schema):
     summary="授权核验 / Decide",
 )
 def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
-    """May this practitioner perform this procedure, with these lots and devices, here, now? Every reason is listed."""
+    """May this practitioner perform this procedure, with these lots and devices, here, now? Every reason is listed.
+
+    Recorded in the decision log only when asked by the institution's staff (or its HIS token); an overseeing
+    auditor or a platform admin gets the same answer as a simulation (`recorded: false`, `id: null`)."""
     actor = request.actor  # type: ignore[attr-defined]
     checked = actions.check(actor, payload.to_request(actor), channel=DecisionChannel.API)  # type: ignore[attr-defined]
-    return DecisionOut.of(checked.log, checked.decision)
+    return DecisionOut.of(checked.log, checked.decision, recorded=checked.recorded)
 
 
 class BatchIn(Schema):
@@ -172,7 +177,10 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
         if item.checked is not None:
             out.append(
                 BatchItemOut(
-                    index=item.index, decision=DecisionOut.of(item.checked.log, item.checked.decision)
+                    index=item.index,
+                    decision=DecisionOut.of(
+                        item.checked.log, item.checked.decision, recorded=item.checked.recorded
+                    ),
                 )
             )
         else:

@@ -13,13 +13,15 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from meiguard.audit.models import AuditEntry
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.choices import Role
 from meiguard.core.errors import ActionError
+from meiguard.core.models import Membership
 from meiguard.registry.models import Device, Institution, Lot, Practitioner, PractitionerSite
 from meiguard.rules.choices import Subject
 from meiguard.rules.services import Procedure, ResolvedPack, resolve
@@ -32,6 +34,18 @@ from .policy import PRACTITIONER_CHECKS, Decision, Outcome, Reason, Severity, de
 from .reasons import reason_message
 
 # ---- check page choices ------------------------------------------------------------------------
+
+
+def staff_checks(qs: QuerySet[DecisionLog]) -> QuerySet[DecisionLog]:
+    """Only clinical checks: asked by the institution's own staff (or its HIS token) or a system job.
+
+    New checks by anyone else are simulations and never logged (``actions.records_checks``); this also leaves
+    out rows an auditor or outsider left in the log before that rule, so reviews never count them.
+    """
+    staff = Membership.objects.filter(
+        user_id=OuterRef("asked_by_id"), organization_id=OuterRef("institution__organization_id")
+    ).exclude(role=Role.AUDITOR)
+    return qs.filter(Q(asked_by__isnull=True) | Q(Exists(staff)))
 
 
 def institutions(actor: Actor) -> QuerySet[Institution]:

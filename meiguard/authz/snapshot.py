@@ -845,7 +845,7 @@ def load_for_log(
         "lots": [i.encoded for i in lot_items],
         "devices": [i.encoded for i in device_items],
     }
-    return Loaded(snap, encoded, digest, facts_digest)
+    return Loaded(snap, encoded, digest, facts_digest, people.inst.organization_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -854,6 +854,7 @@ class Loaded:
     encoded: dict[str, Any]  # its JSON form, stored once per distinct content
     digest: str  # == codec.snapshot_digest(encoded)
     pack_digest: str = ""  # == codec.part_digest(encoded["pack"]): the shared rule-pack part, stored apart
+    organization_id: int = 0  # the institution's organisation: whose staff may record this check
 
 
 def load(

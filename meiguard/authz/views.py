@@ -189,6 +189,7 @@ def check(request: HttpRequest) -> HttpResponse:
                 english = (translation.get_language() or "").startswith("en")
                 result = decision_view(checked.decision) | {
                     "log": checked.log,
+                    "recorded": checked.recorded,
                     "snapshot": checked.snapshot,
                     "procedure_name": proc.name_en if english and proc.name_en else proc.name_zh,
                 }

@@ -190,7 +190,7 @@ class Importer:
             for number, raw in sheet.rows:
                 self.rows.append(Row(sheet.spec, number, sheet.letters, raw))
         self.institutions: dict[str, Institution] = {}
-        self.people: dict[str, Practitioner] = {}  # blind index → practitioner (any institution)
+        self.people: dict[str, Practitioner] = {}  # blind index → practitioner the actor may see
         self.visible_people: set[int] = set()
         self.writable_people: set[int] = set()
         self.file_people: dict[str, Row] = {}  # ID number → row of the 执业人员 sheet
@@ -225,17 +225,21 @@ class Importer:
                 self.institutions[inst.credit_code] = inst
         if ids:
             index = {blind_index(i): i for i in ids}
+            # Only people the actor may see: whether another institution registered an ID number is never
+            # revealed (a person unknown here is simply new here). Own institutions' records win over others.
             found = list(
-                Practitioner.objects.filter(id_number_index__in=index).select_related("main_institution")
+                Practitioner.objects.visible_to(self.actor)
+                .filter(id_number_index__in=index)
+                .select_related("main_institution")
+                .order_by("pk")
             )
-            self.people = {p.id_number_index: p for p in found}
             pks = [p.pk for p in found]
-            self.visible_people = set(
-                Practitioner.objects.visible_to(self.actor).filter(pk__in=pks).values_list("pk", flat=True)
-            )
+            self.visible_people = set(pks)
             self.writable_people = set(
                 Practitioner.objects.writable_by(self.actor).filter(pk__in=pks).values_list("pk", flat=True)
             )
+            found.sort(key=lambda p: p.pk in self.writable_people)
+            self.people = {p.id_number_index: p for p in found}
 
     def _institution(self, row: Row, key: str, roles: frozenset[str] | None) -> Institution | None:
         column = row.col(key)
@@ -332,12 +336,9 @@ class Importer:
                 row.action = RowAction.CREATE
                 continue
             if existing.main_institution_id != inst.pk:
-                if existing.pk in self.visible_people:
-                    message = _("该人员已登记,主执业机构为“%(name)s”;主执业机构不能通过导入变更") % {
-                        "name": existing.main_institution.name
-                    }
-                else:
-                    message = _("该身份证号已登记为执业人员(主执业机构可添加多点执业)")
+                message = _("该人员已登记,主执业机构为“%(name)s”;主执业机构不能通过导入变更") % {
+                    "name": existing.main_institution.name
+                }
                 row.error(row.col("id_number"), message)
                 continue
             row.target = existing

@@ -208,12 +208,24 @@ def remind_waiting_approvals(on: dt.date) -> Counts:
     return {"notified": remind_waiting_steps(on)}
 
 
+def audit_checkpoint(on: dt.date) -> Counts:
+    """Append signed audit chain heads to ``AUDIT_CHECKPOINT_DIR`` (outside the database; ADR 0007)."""
+    from django.conf import settings
+
+    from meiguard.audit import checkpoints
+
+    if not getattr(settings, "AUDIT_CHECKPOINT_DIR", ""):
+        return {"not_configured": 1}  # `check --deploy` warns (meiguard.W101)
+    return {"chains": checkpoints.append_to(checkpoints.daily_path(on))}
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
     Job.SCAN_EXPIRIES: scan_expiries,
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
+    Job.AUDIT_CHECKPOINT: audit_checkpoint,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -38,6 +38,7 @@ class Job(models.TextChoices):
     SCAN_EXPIRIES = "scan_expiries", _("到期提醒扫描")
     ANNOUNCE_RULE_VERSIONS = "announce_rule_versions", _("规则包新版本生效通知")
     REMIND_WAITING_APPROVALS = "remind_waiting_approvals", _("审批等待提醒")
+    AUDIT_CHECKPOINT = "audit_checkpoint", _("审计链检查点")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

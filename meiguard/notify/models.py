@@ -17,6 +17,7 @@ class NotificationKind(models.TextChoices):
     REVIEW = "review", _("定期审查")
     RULES = "rules", _("规则变更")
     IMPORT = "import", _("批量导入")
+    REGISTRATION = "registration", _("多点执业申请")
 
 
 class Notification(models.Model):

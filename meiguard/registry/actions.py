@@ -36,9 +36,10 @@ from .choices import (
     InstitutionStatus,
     LotStatus,
     PractitionerStatus,
+    SiteRequestStatus,
     VerificationStatus,
 )
-from .crypto import blind_index
+from .crypto import blind_index, mask_id_number
 from .models import (
     Device,
     DistributionAuthorization,
@@ -46,12 +47,13 @@ from .models import (
     Lot,
     Practitioner,
     PractitionerSite,
+    PractitionerSiteRequest,
     Product,
     Qualification,
     Supplier,
     add_years,
 )
-from .validators import normalize_code
+from .validators import normalize_code, validate_id_number
 
 M = TypeVar("M", bound=models.Model)
 
@@ -366,15 +368,17 @@ def _check_user(actor: Actor, user_id: int | None, institution: Institution) -> 
         raise NotFoundField("user_id")
 
 
-def _check_id_number_unique(practitioner: Practitioner) -> None:
+def _check_id_number_unique(practitioner: Practitioner, institution_id: int) -> None:
+    """Unique within the institution only. Whether another institution registered the same person is never
+    revealed here: the answer is the same either way (ADR 0008)."""
     if not practitioner.id_number:
         return
     index = blind_index(normalize_code(practitioner.id_number))
-    clash = Practitioner.objects.filter(id_number_index=index)
+    clash = Practitioner.objects.filter(main_institution_id=institution_id, id_number_index=index)
     if practitioner.pk:
         clash = clash.exclude(pk=practitioner.pk)
     if clash.exists():
-        raise FieldErrors({"id_number": [str(_("该身份证号已登记为执业人员(主执业机构可添加多点执业)"))]})
+        raise FieldErrors({"id_number": [str(_("该身份证号已在本机构登记为执业人员"))]})
 
 
 @transaction.atomic
@@ -386,7 +390,7 @@ def create_practitioner(actor: Actor, *, main_institution_id: int, **fields: Any
     _check_user(actor, fields.get("user_id"), institution)
     practitioner = Practitioner(main_institution=institution, **fields)
     practitioner.status = PractitionerStatus.ACTIVE
-    _check_id_number_unique(practitioner)
+    _check_id_number_unique(practitioner, institution.pk)
     return _create(actor, practitioner, "registry.practitioner.created", exclude=["id_number_index"])
 
 
@@ -398,7 +402,7 @@ def update_practitioner(actor: Actor, pk: int, **fields: Any) -> Practitioner:
         _check_user(actor, fields["user_id"], practitioner.main_institution)
     if "id_number" in fields:
         probe = Practitioner(pk=practitioner.pk, id_number=fields["id_number"])
-        _check_id_number_unique(probe)
+        _check_id_number_unique(probe, practitioner.main_institution_id)
     return _save_changes(
         actor, practitioner, fields, "registry.practitioner.updated", exclude=["id_number_index"]
     )
@@ -426,6 +430,16 @@ def change_practitioner_status(actor: Actor, pk: int, *, status: str, reason: st
 # --- multi-site registrations -----------------------------------------------------------------------
 
 
+def _request_required() -> ActionError:
+    # The same answer whether the person is unknown, or registered at an institution the actor does not manage.
+    return ActionError(
+        "SITE_REQUEST_REQUIRED",
+        _("该人员不由本机构管理:请提交多点执业申请,经其主执业机构确认后生效"),
+        field="id_number",
+        status=409,
+    )
+
+
 @transaction.atomic
 def create_practitioner_site(
     actor: Actor,
@@ -437,10 +451,9 @@ def create_practitioner_site(
     id_number: str = "",
     name: str = "",
 ) -> PractitionerSite:
-    """The host institution registers a visiting practitioner (多点执业).
-
-    The practitioner is given by id (if the actor can see them) or by ID number + name, which must
-    both match: the host does not get to browse other institutions' staff.
+    """Register a multi-site practice (多点执业) directly — only for a practitioner whose main institution the
+    actor also manages (or the platform). Another institution's practitioner needs that institution's
+    confirmation: ``request_practitioner_site``. Nothing here tells whether a foreign person exists.
     """
     institution = queries.parent_for_write(
         Institution, actor, institution_id, field="institution_id", roles=REGISTRY_WRITERS
@@ -449,14 +462,203 @@ def create_practitioner_site(
         practitioner = queries.visible(Practitioner, actor, practitioner_id, field="practitioner_id")
     else:
         index = blind_index(normalize_code(id_number)) if id_number else ""
-        found = Practitioner.objects.filter(id_number_index=index).first() if index else None
-        if found is None or found.name != name.strip():
-            raise NotFoundField("id_number")
+        own = Practitioner.objects.writable_by(actor).filter(id_number_index=index, name=name.strip())
+        found = own.order_by("pk").first() if index else None
+        if found is None:
+            raise _request_required()
         practitioner = found
+    if not actor.can_write_org(practitioner.main_institution.organization_id, REGISTRY_WRITERS):
+        raise _request_required()
     site = PractitionerSite(
         practitioner=practitioner, institution=institution, valid_from=valid_from, valid_until=valid_until
     )
     return _create(actor, site, "registry.practitionersite.created")
+
+
+def _home_deciders(practitioner: Practitioner) -> list[int]:
+    from meiguard.notify.services import users_with_roles
+
+    return users_with_roles(practitioner.main_institution.organization_id, INSTITUTION_WRITERS)
+
+
+def _notify_site_request(req: PractitionerSiteRequest, *, to_home: bool) -> None:
+    from meiguard.notify.models import NotificationKind
+    from meiguard.notify.services import send, users_with_roles
+
+    if to_home:
+        assert req.practitioner is not None
+        send(
+            _home_deciders(req.practitioner),
+            kind=NotificationKind.REGISTRATION,
+            title=str(
+                _("多点执业申请:%(host)s 申请登记 %(name)s")
+                % {"host": req.institution.name, "name": req.practitioner.name}
+            ),
+            url="/registry/site-requests/",
+            dedupe_key=f"registry:siterequest:{req.pk}:received",
+        )
+        return
+    status = SiteRequestStatus(req.status).label
+    recipients: list[int | None] = [
+        req.requested_by_id,
+        *users_with_roles(req.institution.organization_id, REGISTRY_WRITERS),
+    ]
+    send(
+        recipients,
+        kind=NotificationKind.REGISTRATION,
+        title=str(_("多点执业申请%(status)s:%(name)s") % {"status": status, "name": req.name}),
+        body=req.decision_note,
+        url="/registry/site-requests/",
+        dedupe_key=f"registry:siterequest:{req.pk}:{req.status}",
+    )
+
+
+def _match(index: str, name: str, institution: Institution) -> Practitioner | None:
+    """The practitioner a request names: same ID number and name, registered at another institution. If several
+    institutions registered the same person, the earliest active record (the original registration) wins."""
+    return (
+        Practitioner.objects.filter(id_number_index=index, name=name)
+        .exclude(main_institution=institution)
+        .exclude(status=PractitionerStatus.LEFT)
+        .select_related("main_institution")
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def request_practitioner_site(
+    actor: Actor,
+    *,
+    institution_id: int,
+    id_number: str,
+    name: str,
+    valid_from: dt.date,
+    valid_until: dt.date | None = None,
+    note: str = "",
+) -> PractitionerSiteRequest:
+    """The host asks the practitioner's main institution to confirm a multi-site registration.
+
+    Always the same answer — a pending request — whether or not the ID number and name match anyone; only the
+    matched practitioner's main institution sees it (and is notified). Audited in the host's chain without the
+    match.
+    """
+    institution = queries.parent_for_write(
+        Institution, actor, institution_id, field="institution_id", roles=REGISTRY_WRITERS
+    )
+    number = normalize_code(id_number or "")
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_id_number(number)
+    except ValidationError as exc:
+        errors["id_number"] = [str(m) for m in exc.messages]
+    if not name:
+        errors["name"] = [str(_("此字段为必填项"))]
+    if valid_until is not None and valid_until < valid_from:
+        errors["valid_until"] = [str(_("结束日期不能早于开始日期"))]
+    if errors:
+        raise FieldErrors(errors)
+    index = blind_index(number)
+    if Practitioner.objects.filter(main_institution=institution, id_number_index=index).exists():
+        raise FieldErrors({"id_number": [str(_("多点执业机构不能是主执业机构"))]})
+    if PractitionerSiteRequest.objects.filter(
+        institution=institution, id_number_index=index, status=SiteRequestStatus.PENDING
+    ).exists():
+        raise FieldErrors({"id_number": [str(_("本机构已有该人员待确认的多点执业申请"))]})
+    req = PractitionerSiteRequest(
+        institution=institution,
+        practitioner=_match(index, name, institution),
+        name=name,
+        id_number_index=index,
+        id_number_masked=mask_id_number(number),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        note=note.strip(),
+        requested_by_id=actor.user_id,
+    )
+    try:
+        with transaction.atomic():
+            req.save(force_insert=True)
+    except IntegrityError as exc:  # a concurrent identical request
+        raise FieldErrors({"id_number": [str(_("本机构已有该人员待确认的多点执业申请"))]}) from exc
+    after = {k: v for k, v in audit.snapshot(req).items() if k not in ("practitioner", "id_number_index")}
+    audit.record(actor, "registry.practitionersiterequest.created", req, after=after)
+    if req.practitioner is not None:
+        _notify_site_request(req, to_home=True)
+    return req
+
+
+@transaction.atomic
+def decide_practitioner_site_request(
+    actor: Actor, pk: int, *, accept: bool, note: str = ""
+) -> PractitionerSiteRequest:
+    """The practitioner's main institution (admin or compliance officer) accepts — the site is created and the
+    host may see the practitioner — or refuses; either way audited in its chain and the host is notified."""
+    req = queries.for_update(PractitionerSiteRequest, actor, pk)
+    if req.status != SiteRequestStatus.PENDING:
+        raise ActionError("ALREADY_DECIDED", _("该申请已处理"), status=409)
+    assert req.practitioner is not None  # writable_by reaches only matched requests
+    before = audit.snapshot(req)
+    req.status = SiteRequestStatus.ACCEPTED if accept else SiteRequestStatus.REFUSED
+    req.decided_by_id = actor.user_id
+    req.decided_at = timezone.now()
+    req.decision_note = note.strip()
+    if accept:
+        site = PractitionerSite(
+            practitioner=req.practitioner,
+            institution=req.institution,
+            valid_from=req.valid_from,
+            valid_until=req.valid_until,
+        )
+        _validate(site)
+        try:
+            with transaction.atomic():
+                site.save(force_insert=True)
+        except IntegrityError as exc:
+            raise ActionError("CONFLICT", _("与已有记录冲突"), status=409) from exc
+        audit.record(actor, "registry.practitionersite.created", site, before=None, reason=req.decision_note)
+        req.site = site
+    req.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "site", "updated_at"])
+    code = (
+        "registry.practitionersiterequest.accepted" if accept else "registry.practitionersiterequest.refused"
+    )
+    audit.record(
+        actor,
+        code,
+        req,
+        before=before,
+        organization_id=req.practitioner.main_institution.organization_id,
+        reason=req.decision_note,
+    )
+    _notify_site_request(req, to_home=False)
+    return req
+
+
+@transaction.atomic
+def withdraw_practitioner_site_request(actor: Actor, pk: int) -> PractitionerSiteRequest:
+    """The host withdraws its own pending request."""
+    req = (
+        PractitionerSiteRequest.objects.filter(
+            institution__organization_id__in=actor.org_ids_with_roles(REGISTRY_WRITERS)
+        )
+        .select_for_update(of=("self",))
+        .filter(pk=pk)
+        .first()
+    )
+    if req is None:
+        raise NotFoundField("request_id")
+    if req.status != SiteRequestStatus.PENDING:
+        raise ActionError("ALREADY_DECIDED", _("该申请已处理"), status=409)
+    before = {"status": req.status}
+    req.status = SiteRequestStatus.WITHDRAWN
+    req.decided_by_id = actor.user_id
+    req.decided_at = timezone.now()
+    req.save(update_fields=["status", "decided_by", "decided_at", "updated_at"])
+    audit.record(
+        actor, "registry.practitionersiterequest.withdrawn", req, before=before, after={"status": req.status}
+    )
+    return req
 
 
 @transaction.atomic

@@ -19,7 +19,6 @@ from meiguard.core.models import Organization, User
 from meiguard.rules.choices import Subject
 
 from . import actions
-from .crypto import blind_index
 from .models import (
     Device,
     DistributionAuthorization,
@@ -176,12 +175,7 @@ class PractitionerAdminForm(forms.ModelForm):
             if self.instance.pk:
                 return self.instance.id_number
             raise forms.ValidationError(_("此字段为必填项"))
-        clash = Practitioner.objects.filter(id_number_index=blind_index(value))
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError(_("该身份证号已登记为执业人员(主执业机构可添加多点执业)"))
-        return value
+        return value  # uniqueness (within the main institution) is the action's check
 
     @property
     def changed_data(self) -> list[str]:

@@ -42,6 +42,7 @@ from .choices import (
     ProductKind,
     QualificationKind,
     RiskClass,
+    SiteRequestStatus,
     VerificationStatus,
 )
 from .models import (
@@ -51,6 +52,7 @@ from .models import (
     Lot,
     Practitioner,
     PractitionerSite,
+    PractitionerSiteRequest,
     Product,
     Qualification,
     Supplier,
@@ -446,6 +448,128 @@ def update_site(request: HttpRequest, site_id: int, payload: SitePatch) -> Any:
         return actions.update_practitioner_site(
             _actor(request), site_id, **_values(payload, exclude_unset=True)
         )
+
+
+# --- multi-site requests (another institution's practitioner: their confirmation first) ------------------
+
+
+class SiteRequestOut(Schema):
+    id: int
+    institution_id: int
+    institution_name: str
+    name: str
+    id_number_masked: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    note: str
+    status: str
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision_note: str
+    site_id: int | None
+    # Whom the request matched: shown to the practitioner's main institution, and to the host once accepted.
+    practitioner_id: int | None
+
+    @staticmethod
+    def build(actor: Actor, req: PractitionerSiteRequest) -> "SiteRequestOut":
+        return SiteRequestOut(
+            id=req.pk,
+            institution_id=req.institution_id,
+            institution_name=req.institution.name,
+            name=req.name,
+            id_number_masked=req.id_number_masked,
+            valid_from=req.valid_from,
+            valid_until=req.valid_until,
+            note=req.note,
+            status=req.status,
+            created_at=req.created_at,
+            decided_at=req.decided_at,
+            decision_note=req.decision_note,
+            site_id=req.site_id,
+            practitioner_id=queries.site_request_practitioner_id(actor, req),
+        )
+
+
+class SiteRequestIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    institution_id: int = Field(..., ge=1, description="申请机构(多点执业机构)")
+    id_number: str = Field(..., min_length=15, max_length=20, description="被申请人员身份证号")
+    name: str = Field(..., min_length=1, max_length=64, description="被申请人员姓名")
+    valid_from: dt.date
+    valid_until: dt.date | None = None
+    note: str = Field("", max_length=500)
+
+
+class SiteRequestDecisionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=500)
+
+
+class SiteRequestFilters(Schema):
+    direction: Literal["incoming", "outgoing"] = "incoming"
+    status: SiteRequestStatus | None = None
+
+
+@router.get("/practitioner-site-requests", response=list[SiteRequestOut], summary="多点执业申请列表")
+@paginate(LimitOffsetPagination)
+def list_site_requests(request: HttpRequest, filters: Query[SiteRequestFilters]) -> Any:
+    """incoming: requests to register this institution's practitioners elsewhere (to accept or refuse);
+    outgoing: requests this institution sent."""
+    actor = _actor(request)
+    status = str(filters.status.value) if filters.status else None
+    if filters.direction == "incoming":
+        qs = queries.incoming_site_requests(actor, status=status)
+    else:
+        qs = queries.outgoing_site_requests(actor, status=status)
+    return [SiteRequestOut.build(actor, r) for r in qs]
+
+
+@router.post(
+    "/practitioner-site-requests", response={201: SiteRequestOut, **ERRORS}, summary="申请多点执业登记"
+)
+def create_site_request(request: HttpRequest, payload: SiteRequestIn) -> Any:
+    """Ask a practitioner's main institution to confirm a multi-site registration. The answer is the same
+    (a pending request) whether or not the ID number and name match anyone."""
+    actor = _actor(request)
+    return 201, SiteRequestOut.build(actor, actions.request_practitioner_site(actor, **payload.dict()))
+
+
+def _decide(request: HttpRequest, request_id: int, payload: SiteRequestDecisionIn, accept: bool) -> Any:
+    actor = _actor(request)
+    with _path_id("request_id"):
+        req = actions.decide_practitioner_site_request(actor, request_id, accept=accept, note=payload.note)
+    return SiteRequestOut.build(actor, req)
+
+
+@router.post(
+    "/practitioner-site-requests/{request_id}/accept",
+    response={200: SiteRequestOut, **ERRORS},
+    summary="同意多点执业申请",
+)
+def accept_site_request(request: HttpRequest, request_id: int, payload: SiteRequestDecisionIn) -> Any:
+    return _decide(request, request_id, payload, True)
+
+
+@router.post(
+    "/practitioner-site-requests/{request_id}/refuse",
+    response={200: SiteRequestOut, **ERRORS},
+    summary="拒绝多点执业申请",
+)
+def refuse_site_request(request: HttpRequest, request_id: int, payload: SiteRequestDecisionIn) -> Any:
+    return _decide(request, request_id, payload, False)
+
+
+@router.post(
+    "/practitioner-site-requests/{request_id}/withdraw",
+    response={200: SiteRequestOut, **ERRORS},
+    summary="撤回多点执业申请",
+)
+def withdraw_site_request(request: HttpRequest, request_id: int) -> Any:
+    actor = _actor(request)
+    with _path_id("request_id"):
+        return SiteRequestOut.build(actor, actions.withdraw_practitioner_site_request(actor, request_id))
 
 
 # --- qualifications -------------------------------------------------------------------------------

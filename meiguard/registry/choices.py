@@ -25,6 +25,13 @@ class PractitionerStatus(models.TextChoices):
     LEFT = "left", _("已离职")
 
 
+class SiteRequestStatus(models.TextChoices):
+    PENDING = "pending", _("待确认")
+    ACCEPTED = "accepted", _("已同意")
+    REFUSED = "refused", _("已拒绝")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
 class QualificationKind(models.TextChoices):
     PRACTICE_LICENCE = "practice_licence", _("执业证书")
     CHIEF_PHYSICIAN_FILING = "chief_physician_filing", _("主诊医师备案")

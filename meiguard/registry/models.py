@@ -47,6 +47,7 @@ from .choices import (
     QualificationKind,
     RecallLevel,
     RiskClass,
+    SiteRequestStatus,
     VerificationStatus,
 )
 from .crypto import EncryptedCharField, blind_index, mask_id_number
@@ -240,7 +241,9 @@ class Practitioner(models.Model):
 
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedCharField(_("身份证号"))
-    id_number_index = models.CharField(max_length=64, unique=True, editable=False)
+    # Unique per main institution, not platform-wide: registering a person must not reveal whether another
+    # institution already registered them (ADR 0008).
+    id_number_index = models.CharField(max_length=64, editable=False, db_index=True)
     profession = models.CharField(_("职业"), max_length=16, choices=Profession.choices)
     licence_no = models.CharField(
         _("执业证书编码"), max_length=32, blank=True, validators=[practitioner_licence_validator]
@@ -283,6 +286,11 @@ class Practitioner(models.Model):
         verbose_name = _("执业人员")
         verbose_name_plural = _("执业人员")
         ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["main_institution", "id_number_index"], name="uniq_practitioner_id_number_per_inst"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -401,6 +409,93 @@ class PractitionerSite(models.Model):
 
     def is_valid_on(self, on: dt.date) -> bool:
         return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+class PractitionerSiteRequest(models.Model):
+    """A host institution asks to register another institution's practitioner for 多点执业.
+
+    The host names the person by ID number and name only. Whether anyone matched is never shown to the host: the
+    request reads "pending" until the practitioner's main institution accepts (a ``PractitionerSite`` is created
+    and the person becomes visible to the host) or refuses (nothing becomes visible).
+    """
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="site_requests", verbose_name=_("申请机构")
+    )
+    # The matched practitioner (hidden from the host until accepted); null when nobody matched.
+    practitioner = models.ForeignKey(
+        Practitioner,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="site_requests",
+        verbose_name=_("执业人员"),
+    )
+    name = models.CharField(_("姓名"), max_length=64)
+    id_number_index = models.CharField(max_length=64, editable=False)
+    id_number_masked = models.CharField(_("身份证号"), max_length=32)
+    valid_from = models.DateField(_("有效期自"))
+    valid_until = models.DateField(_("有效期至"), null=True, blank=True)
+    note = models.TextField(_("申请说明"), blank=True)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=SiteRequestStatus.choices, default=SiteRequestStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("申请人"),
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("处理人"),
+    )
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    decision_note = models.TextField(_("处理意见"), blank=True)
+    site = models.OneToOneField(
+        PractitionerSite,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="request",
+        verbose_name=_("多点执业"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+    # Read by the host (its own request) and by the practitioner's main institution; decided by the latter.
+    tenancy = TenantPolicy(
+        read_paths=("institution__organization", "practitioner__main_institution__organization"),
+        write_path="practitioner__main_institution__organization",
+        write_roles=INSTITUTION_WRITERS,
+    )
+    # The host's audit chain must not name whom its request matched.
+    audit_masked_fields = ("practitioner", "id_number_index")
+
+    class Meta:
+        verbose_name = _("多点执业申请")
+        verbose_name_plural = _("多点执业申请")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "id_number_index"],
+                condition=Q(status="pending"),
+                name="uniq_pending_site_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.institution}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id
 
 
 class Qualification(models.Model):

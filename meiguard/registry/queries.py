@@ -27,6 +27,7 @@ from .models import (
     Lot,
     Practitioner,
     PractitionerSite,
+    PractitionerSiteRequest,
     Product,
     Qualification,
     Supplier,
@@ -162,6 +163,38 @@ def practitioner_sites(
     if institution_id:
         qs = qs.filter(institution_id=institution_id)
     return qs.order_by("-valid_from", "pk")
+
+
+def incoming_site_requests(actor: Actor, *, status: str | None = None) -> QuerySet[PractitionerSiteRequest]:
+    """Requests by other institutions to register this actor's institutions' practitioners (to decide)."""
+    qs = PractitionerSiteRequest.objects.visible_to(actor).filter(practitioner__isnull=False)
+    if not actor.is_unrestricted:
+        qs = qs.filter(practitioner__main_institution__organization_id__in=actor.member_org_ids)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("institution", "practitioner", "practitioner__main_institution").order_by(
+        "-created_at", "-pk"
+    )
+
+
+def outgoing_site_requests(actor: Actor, *, status: str | None = None) -> QuerySet[PractitionerSiteRequest]:
+    """Requests the actor's institutions sent (what they may know: status, never whom they matched)."""
+    qs = PractitionerSiteRequest.objects.visible_to(actor)
+    if not actor.is_unrestricted:
+        qs = qs.filter(institution__organization_id__in=actor.member_org_ids)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("institution", "site").order_by("-created_at", "-pk")
+
+
+def site_request_practitioner_id(actor: Actor, req: PractitionerSiteRequest) -> int | None:
+    """Whom a request matched, shown to the practitioner's main institution, and to the host once accepted."""
+    if req.practitioner is None:
+        return None
+    if req.site_id is not None or actor.is_unrestricted:
+        return req.practitioner_id
+    home_org = req.practitioner.main_institution.organization_id
+    return req.practitioner_id if home_org in actor.member_org_ids else None
 
 
 def suppliers(actor: Actor, *, q: str | None = None, is_active: bool | None = None) -> QuerySet[Supplier]:

@@ -25,6 +25,12 @@ urlpatterns = [
         name="qualification_edit",
     ),
     path("qualifications/<int:pk>/verify/", views.qualification_verify, name="qualification_verify"),
+    path("site-requests/", views.site_requests, name="site_requests"),
+    path(
+        "site-requests/<int:pk>/<str:verdict>/",
+        views.site_request_decide,
+        name="site_request_decide",
+    ),
     path("products/", views.product_list, name="product_list"),
     path("products/<int:pk>/", views.product_detail, name="product_detail"),
     path("lots/", views.lot_list, name="lot_list"),

@@ -31,6 +31,7 @@ from .choices import (
     PractitionerStatus,
     ProductCategory,
     ProductKind,
+    SiteRequestStatus,
 )
 from .forms import (
     InstitutionForm,
@@ -40,7 +41,7 @@ from .forms import (
     QualificationVerifyForm,
     apply_action_error,
 )
-from .models import Device, Institution, Lot, Practitioner, Product, Qualification
+from .models import Device, Institution, Lot, Practitioner, PractitionerSiteRequest, Product, Qualification
 
 
 def _type_text(i: Institution) -> str:
@@ -543,6 +544,45 @@ def qualification_verify(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "registry/form.html", {"form": form, "object": qualification, "title": _("核验资质")}
     )
+
+
+# --- multi-site requests --------------------------------------------------------------------------
+
+
+@login_required
+def site_requests(request: HttpRequest) -> HttpResponse:
+    """Incoming requests (other institutions asking to register our practitioners) with accept / refuse for
+    the practitioner's main institution's admins and compliance officers; and the requests we sent."""
+    actor = _actor(request)
+    incoming = list(queries.incoming_site_requests(actor)[:200])
+    decidable = set(
+        PractitionerSiteRequest.objects.writable_by(actor)
+        .filter(pk__in=[r.pk for r in incoming], status=SiteRequestStatus.PENDING)
+        .values_list("pk", flat=True)
+    )
+    outgoing = list(queries.outgoing_site_requests(actor)[:200])
+    return render(
+        request,
+        "registry/site_requests.html",
+        {"incoming": incoming, "decidable": decidable, "outgoing": outgoing},
+    )
+
+
+@login_required
+@require_POST
+def site_request_decide(request: HttpRequest, pk: int, verdict: str) -> HttpResponse:
+    actor = _actor(request)
+    note = (request.POST.get("note") or "").strip()
+    if len(note) > 500:
+        messages.error(request, _("处理意见不能超过 500 字"))
+        return redirect("registry:site_requests")
+    try:
+        actions.decide_practitioner_site_request(actor, pk, accept=verdict == "accept", note=note)
+    except ActionError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("已同意,多点执业已登记") if verdict == "accept" else _("已拒绝"))
+    return redirect("registry:site_requests")
 
 
 # --- products, lots, devices ----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from meiguard.authz.choices import AuthorizationKind, AuthorizationStatus
 from meiguard.authz.models import Authorization, DecisionLog
+from meiguard.authz.queries import staff_checks
 from meiguard.registry.choices import CreditClass, PractitionerStatus, QualificationKind, VerificationStatus
 from meiguard.registry.models import DOCTOR_PROFESSIONS, Device, Institution, Lot, Practitioner, Qualification
 from meiguard.rules.choices import Profession, Subject
@@ -228,7 +229,9 @@ def denied_decisions(institution: Institution, start: dt.date, end: dt.date) -> 
     """Denied decisions in [start, end] whose reasons include a scope or validity code, per person+procedure."""
     lo, hi = _day_range(start, end)
     rows = (
-        DecisionLog.objects.filter(institution_id=institution.pk, outcome="deny", at__gte=lo, at__lt=hi)
+        staff_checks(
+            DecisionLog.objects.filter(institution_id=institution.pk, outcome="deny", at__gte=lo, at__lt=hi)
+        )
         .order_by("at", "pk")
         .values_list("pk", "practitioner_id", "procedure_code", "at", "reason_codes", "reasons")
     )
@@ -347,12 +350,14 @@ def expiring_in_use(
         return []
     lo, hi = _day_range(on - dt.timedelta(days=lookback_days), on)
     uses = list(
-        DecisionLog.objects.filter(
-            institution_id=institution.pk,
-            practitioner_id__in={a.practitioner_id for a in auths},
-            outcome__in=("allow", "allow_with_warnings"),
-            at__gte=lo,
-            at__lt=hi,
+        staff_checks(
+            DecisionLog.objects.filter(
+                institution_id=institution.pk,
+                practitioner_id__in={a.practitioner_id for a in auths},
+                outcome__in=("allow", "allow_with_warnings"),
+                at__gte=lo,
+                at__lt=hi,
+            )
         )
         .order_by("at", "pk")
         .values_list("pk", "practitioner_id", "procedure_code", "at", "request")

@@ -8,7 +8,7 @@ from django.utils import timezone
 from meiguard.audit.log import verify
 from meiguard.audit.models import AuditEntry
 from meiguard.authz.models import Authorization
-from meiguard.authz.tests.conftest import id_number
+from meiguard.authz.tests.conftest import SYSTEM, id_number
 from meiguard.bulk import actions
 from meiguard.bulk.models import ImportRun
 from meiguard.bulk.specs import AUTHORIZATIONS, PRACTITIONERS, QUALIFICATIONS
@@ -282,14 +282,17 @@ def test_apply_checks_again_and_writes_nothing_if_the_data_changed(
         wang, kind="full", file_name="ok.xlsx", content=full_file(clinic, nurse_number=nurse_number)
     )
     assert dry.status == "valid"
-    # meanwhile 乙 registers the same person
-    reg.create_practitioner(
+    # meanwhile 乙 registers the same person, and 甲 accepts them as a visiting practitioner (so 甲 sees them)
+    zhou = reg.create_practitioner(
         world.actor("sun"),
         main_institution_id=clinic.yi.pk,
         name="周护士",
         id_number=nurse_number,
         profession="nurse",
         licence_no="N2020123456",
+    )
+    reg.create_practitioner_site(
+        SYSTEM, institution_id=clinic.jia.pk, practitioner_id=zhou.pk, valid_from=dt.date(2026, 1, 1)
     )
     before = table_counts()
     with django_capture_on_commit_callbacks(execute=True):

@@ -152,12 +152,17 @@ def test_an_institution_the_actor_cannot_see_or_write_is_an_error_on_each_row(cl
     ]
 
 
-def test_a_person_registered_elsewhere_cannot_be_moved(clinic, world):
-    row = nurse_row(clinic.jia.credit_code, clinic.sun_doctor.id_number, name="孙医生")
-    run = dry(world.actor("wang"), "practitioners", {"执业人员": sheet(PRACTITIONERS, row)})
-    assert errors(run) == [
-        ("执业人员", 2, "身份证号", "该身份证号已登记为执业人员(主执业机构可添加多点执业)")
+def test_a_person_registered_at_an_unseen_institution_is_not_revealed(clinic, world):
+    # 孙医生 is 乙's; 甲 cannot see 乙's staff, so the row reads exactly like a new person's (ADR 0008).
+    known = nurse_row(clinic.jia.credit_code, clinic.sun_doctor.id_number, name="孙医生")
+    unknown = nurse_row(clinic.jia.credit_code, id_number(), name="孙医生")
+    runs = [
+        dry(world.actor("wang"), "practitioners", {"执业人员": sheet(PRACTITIONERS, r)})
+        for r in (known, unknown)
     ]
+    assert [errors(r) for r in runs] == [[], []]
+    assert runs[0].totals() == runs[1].totals()
+    assert runs[0].total("create") == 1
 
 
 def test_duplicates_within_the_file_are_reported_on_the_later_row(clinic, world):

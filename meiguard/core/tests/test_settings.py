@@ -26,7 +26,11 @@ def test_env_int_rejects_garbage(monkeypatch):
 
 
 def _import_settings(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DEBUG", "AUDIT_KEY", "AUDIT_KEY_FILE")
+    }
     env.update(extra)
     return subprocess.run(
         [sys.executable, "-c", "import meiguard.settings"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -44,8 +48,15 @@ def test_secret_can_come_from_a_file(tmp_path):
     secret.write_text("s" * 60)
     key = tmp_path / "key"
     key.write_text("p4Xr5HqWf6Z2j8a1Yk3Nq0TtVb9sLmCxRz7EwUoIgDc=")
+    audit_key = tmp_path / "audit_key"
+    audit_key.write_text("a" * 48)
     result = _import_settings(
-        {"DEBUG": "false", "SECRET_KEY_FILE": str(secret), "FIELD_ENCRYPTION_KEY_FILE": str(key)}
+        {
+            "DEBUG": "false",
+            "SECRET_KEY_FILE": str(secret),
+            "FIELD_ENCRYPTION_KEY_FILE": str(key),
+            "AUDIT_KEY_FILE": str(audit_key),
+        }
     )
     assert result.returncode == 0, result.stderr
 

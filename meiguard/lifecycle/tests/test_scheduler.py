@@ -21,6 +21,7 @@ JOBS = [
     "scan_expiries",
     "announce_rule_versions",
     "remind_waiting_approvals",
+    "audit_checkpoint",
 ]
 
 

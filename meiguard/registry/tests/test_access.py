@@ -14,7 +14,7 @@ BASE = "/api/v1/registry"
 
 def test_every_registry_model_uses_tenant_queryset_with_a_policy():
     models = list(apps.get_app_config("registry").get_models())
-    assert len(models) == 9
+    assert len(models) == 10
     for model in models:
         assert isinstance(model._default_manager.all(), TenantQuerySet), model.__name__
         assert isinstance(getattr(model, "tenancy", None), TenantPolicy), model.__name__

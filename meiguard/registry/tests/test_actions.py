@@ -248,13 +248,13 @@ def test_it_rejects_invalid_id_number(reg, world):
     assert "id_number" in exc.value.errors
 
 
-def test_it_rejects_a_duplicate_id_number(reg, world):
+def test_it_rejects_a_duplicate_id_number_within_the_institution(reg, world):
     actions.create_practitioner(world.actor("wang"), main_institution_id=reg.jia.pk, **practitioner_fields())
     with pytest.raises(FieldErrors) as exc:
         actions.create_practitioner(
-            world.actor("sun"), main_institution_id=reg.yi.pk, **practitioner_fields(name="另一人")
+            world.actor("wang"), main_institution_id=reg.jia.pk, **practitioner_fields(name="另一人")
         )
-    assert "id_number" in exc.value.errors
+    assert exc.value.errors["id_number"] == ["该身份证号已在本机构登记为执业人员"]
 
 
 def test_it_checks_profession_specific_fields(reg, world):
@@ -325,8 +325,8 @@ def test_update_practitioner_ignores_status_fields(reg, world):
 # --- multi-site -------------------------------------------------------------------------------------
 
 
-def test_host_registers_a_visiting_practitioner_by_id_number_and_name(reg, world):
-    site = actions.create_practitioner_site(
+def test_host_registers_a_visiting_practitioner_once_the_main_institution_accepts(reg, world):
+    req = actions.request_practitioner_site(
         world.actor("sun"),
         institution_id=reg.yi.pk,
         id_number=reg.li.id_number,
@@ -334,6 +334,10 @@ def test_host_registers_a_visiting_practitioner_by_id_number_and_name(reg, world
         valid_from=dt.date(2025, 1, 1),
         valid_until=dt.date(2025, 12, 31),
     )
+    assert req.status == "pending" and req.site is None
+    assert not Practitioner.objects.visible_to(world.actor("sun")).filter(pk=reg.li.pk).exists()
+    req = actions.decide_practitioner_site_request(world.actor("wang"), req.pk, accept=True)
+    site = req.site
     assert site.practitioner == reg.li
     assert entries(site, "registry.practitionersite.created")[0].organization_id == world.org_yi.pk
     # Now 乙 can read the visiting practitioner, but still not write the record.
@@ -341,21 +345,23 @@ def test_host_registers_a_visiting_practitioner_by_id_number_and_name(reg, world
     assert not Practitioner.objects.writable_by(world.actor("sun")).filter(pk=reg.li.pk).exists()
 
 
-def test_it_returns_404_when_id_number_and_name_do_not_match(reg, world):
-    with pytest.raises(Http404) as exc:
+@pytest.mark.parametrize("name", ["李医生", "王五"])
+def test_a_direct_registration_of_someone_elses_practitioner_needs_a_request(reg, world, name):
+    # The same answer whether the ID number and name match 甲's doctor or nobody.
+    with pytest.raises(ActionError) as exc:
         actions.create_practitioner_site(
             world.actor("sun"),
             institution_id=reg.yi.pk,
             id_number=reg.li.id_number,
-            name="王五",
+            name=name,
             valid_from=dt.date(2025, 1, 1),
         )
-    assert exc.value.field == "id_number"
+    assert (exc.value.code, exc.value.status, exc.value.field) == ("SITE_REQUEST_REQUIRED", 409, "id_number")
 
 
 def test_site_dates_must_be_ordered_and_not_the_main_institution(reg, world):
     with pytest.raises(FieldErrors) as exc:
-        actions.create_practitioner_site(
+        actions.request_practitioner_site(
             world.actor("sun"),
             institution_id=reg.yi.pk,
             id_number=reg.li.id_number,

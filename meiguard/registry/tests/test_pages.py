@@ -94,7 +94,7 @@ def test_practitioner_form_shows_action_errors(reg, world):
     )
     assert r.status_code == 200
     body = r.content.decode()
-    assert "该身份证号已登记" in body
+    assert "该身份证号已在本机构登记为执业人员" in body
     assert not Practitioner.objects.filter(name="表单医生").exists()
 
 
