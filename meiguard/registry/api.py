@@ -660,7 +660,9 @@ class DistributionAuthorizationFilters(FilterIn):
     valid_on: dt.date | None = None
 
 
-@router.get("/distribution-authorizations", response=list[DistributionAuthorizationOut], summary="经销授权列表")
+@router.get(
+    "/distribution-authorizations", response=list[DistributionAuthorizationOut], summary="经销授权列表"
+)
 @paginate(Pagination)
 def list_authorizations(request: HttpRequest, filters: Query[DistributionAuthorizationFilters]) -> Any:
     return queries.distribution_authorizations(_actor(request), **_values(filters))
@@ -678,7 +680,9 @@ def get_authorization(request: HttpRequest, authorization_id: int) -> Any:
 
 
 @router.post(
-    "/distribution-authorizations", response={201: DistributionAuthorizationOut, **ERRORS}, summary="登记经销授权"
+    "/distribution-authorizations",
+    response={201: DistributionAuthorizationOut, **ERRORS},
+    summary="登记经销授权",
 )
 def create_authorization(request: HttpRequest, payload: DistributionAuthorizationIn) -> Any:
     return 201, actions.create_distribution_authorization(_actor(request), **_values(payload))
@@ -689,7 +693,9 @@ def create_authorization(request: HttpRequest, payload: DistributionAuthorizatio
     response={200: DistributionAuthorizationOut, **ERRORS},
     summary="修改经销授权",
 )
-def update_authorization(request: HttpRequest, authorization_id: int, payload: DistributionAuthorizationPatch) -> Any:
+def update_authorization(
+    request: HttpRequest, authorization_id: int, payload: DistributionAuthorizationPatch
+) -> Any:
     with _path_id("authorization_id"):
         return actions.update_distribution_authorization(
             _actor(request), authorization_id, **_values(payload, exclude_unset=True)

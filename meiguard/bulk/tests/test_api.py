@@ -5,11 +5,11 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import load_workbook
 
-from meiguard.core.tests.openapi_shapes import assert_documented
 from meiguard.authz.tests.conftest import id_number
 from meiguard.bulk.models import ImportRun
 from meiguard.bulk.specs import PRACTITIONERS
 from meiguard.bulk.tests.conftest import nurse_row, sheet, xlsx
+from meiguard.core.tests.openapi_shapes import assert_documented
 from meiguard.registry.models import Practitioner
 
 API = "/api/v1/bulk"
