@@ -16,7 +16,7 @@ from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField, field_path, pydantic_message
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.pagination import Pagination
-from meiguard.core.schemas import ErrorOut, FilterIn, In
+from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn, In
 from meiguard.rules.api import RuleRefOut
 from meiguard.rules.choices import Anesthesia
 
@@ -180,13 +180,15 @@ def _item_error(exc: PydanticValidationError) -> ErrorOut:
         {
             "field": field_path(e.get("loc")),
             "code": str(e.get("type", "invalid")),
-            "message": pydantic_message(e),
+            "message": pydantic_message(dict(e)),
         }
         for e in exc.errors()
     ]
     first = errors[0]
     message = gettext("输入有误:%(field)s:%(message)s") % first
-    return ErrorOut(code="INVALID", message=message, field=first["field"], errors=errors)
+    return ErrorOut(
+        code="INVALID", message=message, field=first["field"], errors=[ErrorItemOut(**e) for e in errors]
+    )
 
 
 @router.post(
@@ -231,6 +233,7 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
                 BatchItemOut(
                     index=item_result.index,
                     decision=DecisionOut.of(item_result.checked.log, item_result.checked.decision),
+                    error=None,
                 )
             )
         elif item_result.index in invalid:
@@ -251,7 +254,9 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
             out.append(
                 BatchItemOut(
                     index=item_result.index,
-                    error=ErrorOut(code=code, message=message, field=field, errors=details),
+                    error=ErrorOut(
+                        code=code, message=message, field=field, errors=[ErrorItemOut(**d) for d in details]
+                    ),
                 )
             )
     allowed = sum(1 for o in out if o.decision and o.decision.allowed)
