@@ -1,13 +1,12 @@
 """Mounts every app's router under /api/v1 (OpenAPI docs at /api/v1/docs)."""
 
-from ninja import NinjaAPI
-
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
 from meiguard.core import apierrors
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
+from meiguard.core.openapi import DocumentedAPI
 from meiguard.lifecycle.api import router as lifecycle_router
 from meiguard.notify.api import router as notify_router
 from meiguard.registry.api import router as registry_router
@@ -16,7 +15,7 @@ from meiguard.rules.api import router as rules_router
 from meiguard.workflow.api import router as workflow_router
 from meiguard.workspace.api import router as workspace_router
 
-api = NinjaAPI(
+api = DocumentedAPI(
     title="meiguard API",
     version="1",
     description="医美授权与安全合规管理系统 JSON API。错误统一为 {code, message, field, errors[]}。",

@@ -652,6 +652,8 @@ def lot_for_trace_code(actor: Actor, institution_id: int, code: str, *, field: s
 def error_message(exc: Exception) -> str:
     if isinstance(exc, NotFoundField):
         return not_found_message(exc.field)
+    if isinstance(exc, FieldErrors):  # as the API's envelope words it: the field, then what is wrong
+        return _("输入有误:%(field)s:%(message)s") % {"field": exc.field, "message": exc.message}
     return str(getattr(exc, "message", exc))
 
 

@@ -2,18 +2,21 @@
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import BaseModel, model_validator
+from ninja.pagination import paginate
+from pydantic import BaseModel, ConfigDict, SkipValidation, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
 from meiguard.core.access import Actor
-from meiguard.core.apierrors import NotFoundField
-from meiguard.core.errors import ActionError
+from meiguard.core.apierrors import NotFoundField, field_path, pydantic_message
+from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.pagination import Pagination
+from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn, In
 from meiguard.rules.api import RuleRefOut
 from meiguard.rules.choices import Anesthesia
 
@@ -27,9 +30,10 @@ from .reasons import reason_dict
 router = Router(tags=["authz"])
 
 BATCH_MAX = 1000
+BATCH_COST_MAX = 5000  # Σ (1 + products + devices) over the items
 
 
-class ProductUseIn(Schema):
+class ProductUseIn(In):
     lot_id: int | None = Field(None, ge=1, description="批次 id(与 trace_code 二选一)")
     trace_code: str | None = Field(
         None, min_length=1, max_length=120, description="扫码所得 UDI,如 (01)06901234567892(10)LOT01"
@@ -47,7 +51,7 @@ class ProductUseIn(Schema):
         return self
 
 
-class DecisionIn(Schema):
+class DecisionIn(In):
     institution_id: int = Field(..., ge=1)
     practitioner_id: int = Field(..., ge=1)
     procedure_code: str = Field(..., min_length=1, max_length=64)
@@ -120,13 +124,6 @@ class DecisionOut(BaseModel):  # plain pydantic: built field by field from the l
         )
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, str]] = []
-
-
 @router.post(
     "/decisions",
     response={200: DecisionOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
@@ -143,13 +140,25 @@ def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
 
 
 class BatchIn(Schema):
-    requests: list[DecisionIn] = Field(..., min_length=1, max_length=BATCH_MAX)
+    model_config = ConfigDict(extra="forbid")
+
+    # Documented as DecisionIn items, validated one by one in the handler (a bad item fails only itself).
+    requests: Annotated[list[DecisionIn], SkipValidation] = Field(
+        ...,
+        description=(
+            "1–1000 个核验请求(DecisionIn),逐项校验:格式有误的项目只在其结果中报错,其余照常核验。"
+            "总成本 Σ(1 + 产品数 + 设备数) 不得超过 %d。" % BATCH_COST_MAX
+        ),
+        json_schema_extra={"minItems": 1, "maxItems": BATCH_MAX},
+    )
 
 
 class BatchItemOut(Schema):
-    index: int
+    index: int = Field(..., description="请求在 requests 中的位置(从 0 开始)")
     decision: DecisionOut | None = None
-    error: ErrorOut | None = None
+    error: ErrorOut | None = Field(
+        None, description="该项的错误(格式错误 422 INVALID、对象不存在 NOT_FOUND 等)"
+    )
 
 
 class BatchOut(Schema):
@@ -159,45 +168,112 @@ class BatchOut(Schema):
     errors: int
 
 
+def batch_cost(items: list[Any]) -> int:
+    """What a batch costs to decide: each item, each lot and each device loaded."""
+    cost = 0
+    for item in items:
+        cost += 1
+        if isinstance(item, dict):
+            for key in ("products", "device_ids"):
+                value = item.get(key)
+                cost += len(value) if isinstance(value, list) else 0
+    return cost
+
+
+def _item_error(exc: PydanticValidationError) -> ErrorOut:
+    errors = [
+        {
+            "field": field_path(e.get("loc")),
+            "code": str(e.get("type", "invalid")),
+            "message": pydantic_message(dict(e)),
+        }
+        for e in exc.errors()
+    ]
+    first = errors[0]
+    message = gettext("输入有误:%(field)s:%(message)s") % first
+    return ErrorOut(
+        code="INVALID", message=message, field=first["field"], errors=[ErrorItemOut(**e) for e in errors]
+    )
+
+
 @router.post(
     "/decisions/batch", response={200: BatchOut, 401: ErrorOut, 422: ErrorOut}, summary="批量核验 / Batch"
 )
 def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
-    """Up to 1,000 requests; each is decided on its own, an unknown id fails only its own item."""
+    """Up to 1,000 requests; each is validated and decided on its own: a malformed item or an unknown id fails
+    only its own item (``error`` with its ``index``), the others are decided."""
     actor = request.actor  # type: ignore[attr-defined]
+    raw_items: Any = payload.requests
+    if not isinstance(raw_items, list):
+        raise FieldErrors({"requests": [gettext("应为列表")]})
+    if not 1 <= len(raw_items) <= BATCH_MAX:
+        raise FieldErrors({"requests": [gettext("须包含 1 至 %(n)s 项") % {"n": BATCH_MAX}]})
+    cost = batch_cost(raw_items)
+    if cost > BATCH_COST_MAX:
+        raise ActionError(
+            "BATCH_TOO_LARGE",
+            gettext("批量核验过大:成本 %(cost)s(每项 1 + 产品数 + 设备数)超过上限 %(max)s,请拆分后提交")
+            % {"cost": cost, "max": BATCH_COST_MAX},
+            field="requests",
+            status=422,
+        )
+    invalid: dict[int, ErrorOut] = {}
     reqs: list[DecisionRequest | NotFoundField | ActionError] = []
-    for r in payload.requests:
+    for i, raw in enumerate(raw_items):
         try:
-            reqs.append(r.to_request(actor))
+            item = DecisionIn.model_validate(raw)
+        except PydanticValidationError as exc:
+            invalid[i] = _item_error(exc)
+            reqs.append(ActionError("INVALID", invalid[i].message, status=422))
+            continue
+        try:
+            reqs.append(item.to_request(actor))
         except (NotFoundField, ActionError) as exc:
             reqs.append(exc)
     items = actions.check_batch(actor, reqs)
     out: list[BatchItemOut] = []
-    for item in items:
-        if item.checked is not None:
+    for item_result in items:
+        if item_result.checked is not None:
             out.append(
                 BatchItemOut(
-                    index=item.index,
+                    index=item_result.index,
                     decision=DecisionOut.of(
-                        item.checked.log, item.checked.decision, recorded=item.checked.recorded
+                        item_result.checked.log,
+                        item_result.checked.decision,
+                        recorded=item_result.checked.recorded,
                     ),
+                    error=None,
                 )
             )
+        elif item_result.index in invalid:
+            out.append(BatchItemOut(index=item_result.index, error=invalid[item_result.index]))
         else:
-            error = item.error
+            error = item_result.error
             assert error is not None
             field = getattr(error, "field", None)
             code = "NOT_FOUND" if isinstance(error, NotFoundField) else getattr(error, "code", "INVALID")
             message = actions.error_message(error)
+            details = list(getattr(error, "details", []) or [])
+            if isinstance(error, FieldErrors):
+                details = [
+                    {"field": f, "code": "invalid", "message": str(m)}
+                    for f, ms in error.errors.items()
+                    for m in ms
+                ]
             out.append(
-                BatchItemOut(index=item.index, error=ErrorOut(code=code, message=message, field=field))
+                BatchItemOut(
+                    index=item_result.index,
+                    error=ErrorOut(
+                        code=code, message=message, field=field, errors=[ErrorItemOut(**d) for d in details]
+                    ),
+                )
             )
     allowed = sum(1 for o in out if o.decision and o.decision.allowed)
     denied = sum(1 for o in out if o.decision and not o.decision.allowed)
     return BatchOut(results=out, allowed=allowed, denied=denied, errors=sum(1 for o in out if o.error))
 
 
-class DecisionFilter(Schema):
+class DecisionFilter(FilterIn):
     institution_id: int | None = None
     practitioner_id: int | None = None
     procedure_code: str | None = Field(None, max_length=64)
@@ -221,7 +297,7 @@ class DecisionRowOut(Schema):
 
 
 @router.get("/decisions", response=list[DecisionRowOut], summary="核验记录 / Decision log")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_decisions(request: HttpRequest, filters: Query[DecisionFilter]) -> Any:
     f = filters
     qs = queries.decisions(
@@ -277,7 +353,7 @@ def replay_decision(request: HttpRequest, decision_id: int) -> ReplayOut:
 # ---- authorization archive ---------------------------------------------------------------------
 
 
-class AuthorizationIn(Schema):
+class AuthorizationIn(In):
     institution_id: int = Field(..., ge=1)
     kind: AuthorizationKind
     practitioner_id: int | None = Field(None, ge=1)
@@ -335,7 +411,7 @@ class AuthorizationDetailOut(AuthorizationOut):
         return [reason_dict(r) for r in actions.shown_scope_reasons(obj)]
 
 
-class AuthorizationFilter(Schema):
+class AuthorizationFilter(FilterIn):
     institution_id: int | None = None
     practitioner_id: int | None = None
     kind: AuthorizationKind | None = None
@@ -346,7 +422,7 @@ class AuthorizationFilter(Schema):
 
 
 @router.get("/authorizations", response=list[AuthorizationOut], summary="授权档案 / Authorizations")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_authorizations(request: HttpRequest, filters: Query[AuthorizationFilter]) -> Any:
     qs = Authorization.objects.visible_to(request.actor)  # type: ignore[attr-defined]
     f = filters
@@ -383,7 +459,7 @@ def get_authorization(request: HttpRequest, auth_id: int) -> Authorization:
     return get_object_or_404(Authorization.objects.visible_to(request.actor), pk=auth_id)  # type: ignore[attr-defined]
 
 
-class TransitionIn(Schema):
+class TransitionIn(In):
     action: Literal["activate", "suspend", "reinstate", "revoke"]
     reason: str = Field("", max_length=2000)
 
@@ -397,7 +473,7 @@ def change_authorization(request: HttpRequest, auth_id: int, payload: Transition
     return actions.change_status(request.actor, auth_id, action=payload.action, reason=payload.reason)  # type: ignore[attr-defined]
 
 
-class RenewIn(Schema):
+class RenewIn(In):
     valid_until: dt.date | None = None
     reason: str = Field("", max_length=2000)
 

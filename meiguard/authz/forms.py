@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.forms import EdgeFormMixin
 from meiguard.registry.choices import DoseUnit
 from meiguard.registry.models import Institution
 from meiguard.rules.choices import Anesthesia, Profession, Subject
@@ -74,7 +75,7 @@ def apply_error(form: forms.Form, exc: Exception) -> None:
 # ---- 授权核验 ------------------------------------------------------------------------------------
 
 
-class CheckForm(forms.Form):
+class CheckForm(EdgeFormMixin, forms.Form):
     """One point-of-care question: may this practitioner do this procedure here, with these lots/devices?"""
 
     institution = forms.TypedChoiceField(label=_("机构"), coerce=int, empty_value=None)
@@ -250,7 +251,7 @@ def _procedure_label(p: Any) -> str:
 # ---- 授权档案 ------------------------------------------------------------------------------------
 
 
-class AuthorizationForm(forms.Form):
+class AuthorizationForm(EdgeFormMixin, forms.Form):
     institution = forms.TypedChoiceField(label=_("授权机构"), coerce=int, empty_value=None)
     kind = forms.ChoiceField(label=_("授权类型"), choices=AuthorizationKind.choices)
     practitioner = forms.TypedChoiceField(label=_("被授权人"), coerce=int, empty_value=None, required=False)
@@ -347,7 +348,7 @@ TRANSITIONS = {
 }
 
 
-class TransitionForm(forms.Form):
+class TransitionForm(EdgeFormMixin, forms.Form):
     action = forms.ChoiceField(label=_("操作"), choices=list(TRANSITIONS.items()))
     reason = forms.CharField(
         label=_("原因"),
@@ -358,7 +359,7 @@ class TransitionForm(forms.Form):
     )
 
 
-class RenewForm(forms.Form):
+class RenewForm(EdgeFormMixin, forms.Form):
     valid_until = forms.DateField(label=_("续期截止日期"), required=False, widget=DATE)
     reason = forms.CharField(label=_("说明"), max_length=2000, required=False)
 

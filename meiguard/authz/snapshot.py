@@ -46,6 +46,7 @@ from django.db.models import Q
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.errors import FieldErrors
 from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.models import Device as DeviceModel
 from meiguard.registry.models import (
@@ -285,12 +286,19 @@ def title_rank(title: str) -> int:
         return 0
 
 
+def unknown_procedure(code: str) -> FieldErrors:
+    """An unknown procedure code is a bad body field (422 naming ``procedure_code``), as everywhere else."""
+    from django.utils.translation import gettext as _
+
+    return FieldErrors({"procedure_code": [_("规则包中没有项目编码 %(code)s") % {"code": code}]})
+
+
 def pack_facts(pack: ResolvedPack, institution: Any, procedure_code: str) -> PackFacts:
     """The rule-pack facts for one procedure at one institution (anything with the Institution's fields)."""
     try:
         proc = pack.procedure(procedure_code)
     except KeyError:
-        raise NotFoundField("procedure_code") from None
+        raise unknown_procedure(procedure_code) from None
     grade = pack.permitted_grade(
         institution_type=institution.institution_type,
         hospital_level=institution.hospital_level or None,
@@ -608,7 +616,7 @@ def _load_people(req: DecisionRequest, rules_gen: int | None, *, memo: bool = Tr
         _pack(inst.province, inst.pk, req.on, rules_gen) if memo else resolve(inst.province, req.on, inst.pk)
     )
     if req.procedure_code not in pack.procedures:
-        raise NotFoundField("procedure_code")
+        raise unknown_procedure(req.procedure_code)
 
     ids = people_ids(req)
     people = {row[0]: row for row in Q_PEOPLE.run(ids)}

@@ -13,9 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from meiguard.core.apierrors import NotFoundField, error_body
+from meiguard.core.pagination import Pagination
+from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn
 
 from . import actions, exporters, queries
 from .choices import RunStatus
@@ -26,13 +28,6 @@ from .workbook import FileRejected
 router = Router(tags=["bulk"])
 
 Kind = Literal["practitioners", "qualifications", "authorizations", "full"]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, Any]] = []
 
 
 class RowErrorOut(Schema):
@@ -91,7 +86,17 @@ class ImportRunOut(Schema):
         )
 
 
+class CellErrorOut(ErrorItemOut):
+    """An itemised import error: where it is, besides ``field`` (``执业人员!A3``)."""
+
+    sheet: str
+    row: int
+    column: str
+    cell: str
+
+
 class ImportFailedOut(ErrorOut):
+    errors: list[CellErrorOut] = []  # type: ignore[assignment]
     run: ImportRunOut
 
 
@@ -133,7 +138,7 @@ def template(request: HttpRequest, kind: Kind) -> HttpResponse:
     return xlsx_response(exporters.template(request.actor, kind), f"meiguard-{kind}-template.xlsx")  # type: ignore[attr-defined]
 
 
-class ExportFilter(Schema):
+class ExportFilter(FilterIn):
     institution_id: int | None = None
 
 
@@ -181,7 +186,7 @@ def import_file(request: HttpRequest, kind: Form[Kind], file: File[UploadedFile]
 
 @router.post(
     "/imports/{run_id}/apply",
-    response={201: ImportRunOut, 404: ErrorOut, 409: ErrorOut, 422: ImportFailedOut},
+    response={201: ImportRunOut, 404: ErrorOut, 409: ErrorOut, 422: ImportFailedOut | ErrorOut},
     summary="应用试运行 / Apply a dry run",
 )
 def apply(request: HttpRequest, run_id: int) -> Any:
@@ -193,7 +198,7 @@ def apply(request: HttpRequest, run_id: int) -> Any:
 
 
 @router.get("/imports", response=list[RunSummaryOut], summary="导入记录 / Import runs")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_runs(request: HttpRequest) -> Any:
     return queries.runs(request.actor)  # type: ignore[attr-defined]
 

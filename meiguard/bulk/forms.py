@@ -8,12 +8,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.access import Actor
+from meiguard.core.forms import EdgeFormMixin
 
 from . import queries
 from .choices import ImportKind
 
 
-class UploadForm(forms.Form):
+class UploadForm(EdgeFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("导入内容"), choices=ImportKind.choices)
     file = forms.FileField(
         label=_("Excel 文件(.xlsx)"),
@@ -23,7 +24,7 @@ class UploadForm(forms.Form):
     )
 
 
-class ExportForm(forms.Form):
+class ExportForm(EdgeFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("导出内容"), choices=ImportKind.choices, initial=ImportKind.FULL)
     institution = forms.TypedChoiceField(label=_("机构"), coerce=int, empty_value=None, required=False)
 

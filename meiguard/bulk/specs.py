@@ -21,6 +21,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from meiguard.authz.choices import AuthorizationKind, AuthorizationStatus, TechnologyKind
+from meiguard.core.excel import xlsx_value
+from meiguard.core.schemas import control_character_error, is_multiline
 from meiguard.registry import validators as v
 from meiguard.registry.choices import CreditClass, QualificationKind
 from meiguard.registry.models import practitioner_licence_validator
@@ -108,6 +110,9 @@ class Column:
             raw = raw.date()
         text = raw.isoformat() if isinstance(raw, dt.date) else str(raw)
         text = text.replace("\u3000", " ").strip()
+        problem = control_character_error(text, multiline=is_multiline(self.key))
+        if problem:
+            raise CellError(problem)
         if self.max_length is not None and len(text) > self.max_length:
             raise CellError(
                 _("长度不能超过 %(n)s 个字符(现为 %(m)s 个)") % {"n": self.max_length, "m": len(text)}
@@ -184,7 +189,7 @@ class Column:
         elif isinstance(raw, int):
             number = raw
         elif (isinstance(raw, float) and raw.is_integer()) or (
-            isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", raw)
+            isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,9}\s*", raw)
         ):
             number = int(raw)
         if number is None:
@@ -194,6 +199,8 @@ class Column:
 
     def _parse_decimal(self, raw: Any) -> Decimal:
         if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal | str):
+            raise CellError(_("应为数字"))
+        if isinstance(raw, str) and not re.fullmatch(r"\s*[+-]?[0-9]{1,30}(\.[0-9]{1,30})?\s*", raw):
             raise CellError(_("应为数字"))
         try:
             number = Decimal(str(raw).strip())
@@ -231,7 +238,7 @@ class Column:
             return self.label(value)
         if self.type == ColumnType.DECIMAL:
             return Decimal(value)
-        return value
+        return xlsx_value(value)
 
     def label(self, value: str) -> str:
         by_value = {val: lab for lab, val in _choice_maps(self)[0].items()}

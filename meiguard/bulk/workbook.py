@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from meiguard.core.errors import ActionError
+from meiguard.core.excel import xlsx_row
 
 from .specs import (
     AUXILIARY_SHEETS,
@@ -166,7 +167,7 @@ def _institutions_sheet(wb: Workbook, institutions: Sequence[InstitutionRow]) ->
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
     for inst in institutions:
-        ws.append([inst.name, inst.credit_code, inst.province])
+        ws.append(xlsx_row([inst.name, inst.credit_code, inst.province]))
     for (cell,) in ws.iter_rows(min_row=2, min_col=2, max_col=2):
         cell.number_format = TEXT_FORMAT
     ws.column_dimensions["A"].width = 30

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -22,9 +22,20 @@ from .errors import ActionError, FieldErrors
 _SKIP_LOC = {"body", "query", "path", "payload", "form", "header", "cookie", "data", "filters"}
 
 
-def _field_name(loc: Any) -> str:
-    parts = [str(p) for p in (loc or ()) if str(p) not in _SKIP_LOC]
-    return ".".join(parts) or "body"
+def field_path(loc: Any) -> str:
+    """One notation for every field path the API names: ``products[0].lot_id``, ``device_ids[1]``."""
+    out = ""
+    for part in loc or ():
+        if isinstance(part, int):
+            out += "[%d]" % part
+        elif str(part) in _SKIP_LOC and not out:
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+_field_name = field_path
 
 
 def pydantic_message(err: dict[str, Any]) -> str:
@@ -147,8 +158,24 @@ def install(api: NinjaAPI) -> None:
             request, error_body("UNAUTHENTICATED", _("请先登录或提供有效的接口令牌")), status=401
         )
 
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        from .edge import too_large
+
+        return too_large()
+
+    @api.exception_handler(TooManyFieldsSent)
+    def on_too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
+        return api.create_response(request, error_body("TOO_MANY_FIELDS", _("表单字段过多")), status=413)
+
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 403 and "CSRF" in str(exc):
+            message = _("CSRF 校验失败:请刷新页面后重试,或使用接口令牌(Authorization: Bearer)")
+            return api.create_response(request, error_body("CSRF_FAILED", message), status=403)
+        if exc.status_code == 400 and "parse" in str(exc):
+            message = _("请求体不是有效的 JSON")
+            return api.create_response(request, error_body("INVALID_JSON", message, "body"), status=400)
         return api.create_response(
             request, error_body("HTTP_%s" % exc.status_code, str(exc)), status=exc.status_code
         )

@@ -27,7 +27,7 @@ def param(request: HttpRequest, name: str) -> str:
 def int_param(request: HttpRequest, name: str) -> int | None:
     """A positive integer GET parameter, or None for anything else (too long for an id included)."""
     raw = param(request, name)
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
 
 
 def date_param(request: HttpRequest, name: str) -> dt.date | None:

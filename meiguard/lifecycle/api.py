@@ -12,6 +12,7 @@ from ninja import Field, Query, Router, Schema
 
 from meiguard.core.access import Actor
 from meiguard.core.errors import FieldErrors
+from meiguard.core.schemas import ErrorOut, FilterIn
 
 from . import queries
 from .choices import THRESHOLDS, ItemKind, JobStatus
@@ -19,7 +20,7 @@ from .choices import THRESHOLDS, ItemKind, JobStatus
 router = Router(tags=["lifecycle"])
 
 
-class ExpiringFilter(Schema):
+class ExpiringFilter(FilterIn):
     on: dt.date | None = Field(None, description="统计日期(默认今天,Asia/Shanghai)")
     within_days: int = Field(
         90, ge=0, le=queries.MAX_WITHIN_DAYS, description="到期日在 [on, on+within_days] 内"
@@ -56,12 +57,6 @@ class JobRunOut(Schema):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     counts: dict[str, Any] | None = Field(None, description="仅平台管理员可见")
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
 
 
 def _actor(request: HttpRequest) -> Actor:

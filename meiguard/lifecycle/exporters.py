@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from meiguard.core.excel import xlsx_value
+
 from .queries import ExpiringItem
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,6 +20,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _cell(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula is written as text."""
+    value = xlsx_value(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

@@ -15,11 +15,13 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import File, Query, Router, Schema
 from ninja.files import UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import ConfigDict, Field
+from ninja.pagination import paginate
+from pydantic import Field
 
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.pagination import Pagination
+from meiguard.core.schemas import ErrorOut, FilterIn, In
 from meiguard.rules.choices import (
     HospitalLevel,
     InstitutionType,
@@ -111,23 +113,10 @@ def _path_id(field: str) -> Iterator[None]:
         raise NotFoundField(field) from None
 
 
-class ErrorItem(Schema):
-    field: str
-    code: str
-    message: str
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[ErrorItem] = []
-
-
 ERRORS: dict[int, Any] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-class StatusIn(Schema):
+class StatusIn(In):
     reason: str = Field("", max_length=500)
 
 
@@ -183,9 +172,7 @@ class InstitutionDetailOut(InstitutionOut):
         }
 
 
-class InstitutionIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class InstitutionIn(In):
     organization_id: int | None = None
     name: str = Field(min_length=1, max_length=128)
     credit_code: str = Field(min_length=1, max_length=32)
@@ -206,9 +193,7 @@ class InstitutionIn(Schema):
     city: str = Field(min_length=1, max_length=32)
 
 
-class InstitutionPatch(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class InstitutionPatch(In):
     name: str | None = Field(None, min_length=1, max_length=128)
     credit_code: str | None = Field(None, min_length=1, max_length=32)
     licence_kind: LicenceKind | None = None
@@ -226,7 +211,7 @@ class InstitutionPatch(Schema):
     city: str | None = Field(None, min_length=1, max_length=32)
 
 
-class InstitutionFilters(Schema):
+class InstitutionFilters(FilterIn):
     institution_type: InstitutionType | None = None
     province: str | None = None
     status: InstitutionStatus | None = None
@@ -239,7 +224,7 @@ class InstitutionStatusIn(StatusIn):
 
 
 @router.get("/institutions", response=list[InstitutionOut], summary="机构列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_institutions(request: HttpRequest, filters: Query[InstitutionFilters]) -> Any:
     return queries.institutions(_actor(request), **_values(filters))
 
@@ -311,7 +296,7 @@ class PractitionerOut(Schema):
         return obj.years_of_practice(timezone.localdate())
 
 
-class PractitionerIn(Schema):
+class PractitionerIn(In):
     main_institution_id: int
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=15, max_length=20)
@@ -324,7 +309,7 @@ class PractitionerIn(Schema):
     user_id: int | None = None
 
 
-class PractitionerPatch(Schema):
+class PractitionerPatch(In):
     name: str | None = Field(None, min_length=1, max_length=64)
     id_number: str | None = Field(None, min_length=15, max_length=20)
     profession: Profession | None = None
@@ -336,7 +321,7 @@ class PractitionerPatch(Schema):
     user_id: int | None = None
 
 
-class PractitionerFilters(Schema):
+class PractitionerFilters(FilterIn):
     institution_id: int | None = None
     profession: Profession | None = None
     status: PractitionerStatus | None = None
@@ -349,7 +334,7 @@ class PractitionerStatusIn(StatusIn):
 
 
 @router.get("/practitioners", response=list[PractitionerOut], summary="人员列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_practitioners(request: HttpRequest, filters: Query[PractitionerFilters]) -> Any:
     return queries.practitioners(_actor(request), **_values(filters))
 
@@ -407,7 +392,7 @@ class SiteOut(Schema):
         return obj.institution.name
 
 
-class SiteIn(Schema):
+class SiteIn(In):
     institution_id: int
     practitioner_id: int | None = None
     id_number: str = Field("", max_length=20)
@@ -416,18 +401,18 @@ class SiteIn(Schema):
     valid_until: dt.date | None = None
 
 
-class SitePatch(Schema):
+class SitePatch(In):
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
 
 
-class SiteFilters(Schema):
+class SiteFilters(FilterIn):
     practitioner_id: int | None = None
     institution_id: int | None = None
 
 
 @router.get("/practitioner-sites", response=list[SiteOut], summary="多点执业列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_sites(request: HttpRequest, filters: Query[SiteFilters]) -> Any:
     return queries.practitioner_sites(_actor(request), **_values(filters))
 
@@ -605,7 +590,7 @@ class QualificationOut(Schema):
         return bool(obj.evidence)
 
 
-class QualificationIn(Schema):
+class QualificationIn(In):
     practitioner_id: int
     kind: QualificationKind
     subject: Subject | None = None
@@ -623,7 +608,7 @@ class QualificationIn(Schema):
     duration_months: int | None = Field(None, ge=0, le=600)
 
 
-class QualificationPatch(Schema):
+class QualificationPatch(In):
     kind: QualificationKind | None = None
     subject: Subject | None = None
     filing_date: dt.date | None = None
@@ -640,20 +625,20 @@ class QualificationPatch(Schema):
     duration_months: int | None = Field(None, ge=0, le=600)
 
 
-class QualificationFilters(Schema):
+class QualificationFilters(FilterIn):
     practitioner_id: int | None = None
     kind: QualificationKind | None = None
     verification_status: VerificationStatus | None = None
     valid_until_before: dt.date | None = None
 
 
-class VerifyIn(Schema):
+class VerifyIn(In):
     status: Literal["verified", "rejected"]
     note: str = Field("", max_length=500)
 
 
 @router.get("/qualifications", response=list[QualificationOut], summary="资质列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_qualifications(request: HttpRequest, filters: Query[QualificationFilters]) -> Any:
     return queries.qualifications(_actor(request), **_values(filters))
 
@@ -716,7 +701,7 @@ class SupplierOut(Schema):
     is_active: bool
 
 
-class SupplierIn(Schema):
+class SupplierIn(In):
     organization_id: int | None = None
     name: str = Field(min_length=1, max_length=128)
     credit_code: str = Field(min_length=1, max_length=32)
@@ -725,7 +710,7 @@ class SupplierIn(Schema):
     business_licence_valid_until: dt.date | None = None
 
 
-class SupplierPatch(Schema):
+class SupplierPatch(In):
     name: str | None = Field(None, min_length=1, max_length=128)
     credit_code: str | None = Field(None, min_length=1, max_length=32)
     business_licence_no: str | None = Field(None, min_length=1, max_length=30)
@@ -734,13 +719,13 @@ class SupplierPatch(Schema):
     is_active: bool | None = None
 
 
-class SupplierFilters(Schema):
+class SupplierFilters(FilterIn):
     q: str | None = Field(None, max_length=64)
     is_active: bool | None = None
 
 
 @router.get("/suppliers", response=list[SupplierOut], summary="供应商列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_suppliers(request: HttpRequest, filters: Query[SupplierFilters]) -> Any:
     return queries.suppliers(_actor(request), **_values(filters))
 
@@ -761,7 +746,7 @@ def update_supplier(request: HttpRequest, supplier_id: int, payload: SupplierPat
         return actions.update_supplier(_actor(request), supplier_id, **_values(payload, exclude_unset=True))
 
 
-class AuthorizationOut(Schema):
+class DistributionAuthorizationOut(Schema):
     id: int
     supplier_id: int
     brand: str
@@ -776,7 +761,7 @@ class AuthorizationOut(Schema):
         return bool(obj.evidence)
 
 
-class AuthorizationIn(Schema):
+class DistributionAuthorizationIn(In):
     supplier_id: int
     brand: str = Field(min_length=1, max_length=128)
     registrant: str = Field(min_length=1, max_length=128)
@@ -785,7 +770,7 @@ class AuthorizationIn(Schema):
     note: str = Field("", max_length=2000)
 
 
-class AuthorizationPatch(Schema):
+class DistributionAuthorizationPatch(In):
     brand: str | None = Field(None, min_length=1, max_length=128)
     registrant: str | None = Field(None, min_length=1, max_length=128)
     valid_from: dt.date | None = None
@@ -793,21 +778,23 @@ class AuthorizationPatch(Schema):
     note: str | None = Field(None, max_length=2000)
 
 
-class AuthorizationFilters(Schema):
+class DistributionAuthorizationFilters(FilterIn):
     supplier_id: int | None = None
     q: str | None = Field(None, max_length=64)
     valid_on: dt.date | None = None
 
 
-@router.get("/distribution-authorizations", response=list[AuthorizationOut], summary="经销授权列表")
-@paginate(LimitOffsetPagination)
-def list_authorizations(request: HttpRequest, filters: Query[AuthorizationFilters]) -> Any:
+@router.get(
+    "/distribution-authorizations", response=list[DistributionAuthorizationOut], summary="经销授权列表"
+)
+@paginate(Pagination)
+def list_authorizations(request: HttpRequest, filters: Query[DistributionAuthorizationFilters]) -> Any:
     return queries.distribution_authorizations(_actor(request), **_values(filters))
 
 
 @router.get(
     "/distribution-authorizations/{authorization_id}",
-    response={200: AuthorizationOut, **ERRORS},
+    response={200: DistributionAuthorizationOut, **ERRORS},
     summary="经销授权详情",
 )
 def get_authorization(request: HttpRequest, authorization_id: int) -> Any:
@@ -817,18 +804,22 @@ def get_authorization(request: HttpRequest, authorization_id: int) -> Any:
 
 
 @router.post(
-    "/distribution-authorizations", response={201: AuthorizationOut, **ERRORS}, summary="登记经销授权"
+    "/distribution-authorizations",
+    response={201: DistributionAuthorizationOut, **ERRORS},
+    summary="登记经销授权",
 )
-def create_authorization(request: HttpRequest, payload: AuthorizationIn) -> Any:
+def create_authorization(request: HttpRequest, payload: DistributionAuthorizationIn) -> Any:
     return 201, actions.create_distribution_authorization(_actor(request), **_values(payload))
 
 
 @router.patch(
     "/distribution-authorizations/{authorization_id}",
-    response={200: AuthorizationOut, **ERRORS},
+    response={200: DistributionAuthorizationOut, **ERRORS},
     summary="修改经销授权",
 )
-def update_authorization(request: HttpRequest, authorization_id: int, payload: AuthorizationPatch) -> Any:
+def update_authorization(
+    request: HttpRequest, authorization_id: int, payload: DistributionAuthorizationPatch
+) -> Any:
     with _path_id("authorization_id"):
         return actions.update_distribution_authorization(
             _actor(request), authorization_id, **_values(payload, exclude_unset=True)
@@ -851,7 +842,7 @@ class ProductOut(Schema):
     supplier_id: int
 
 
-class ProductIn(Schema):
+class ProductIn(In):
     supplier_id: int
     generic_name: str = Field(min_length=1, max_length=128)
     brand_name: str | None = Field(None, max_length=128)
@@ -866,7 +857,7 @@ class ProductIn(Schema):
     udi_di: str = Field("", max_length=14)
 
 
-class ProductPatch(Schema):
+class ProductPatch(In):
     generic_name: str | None = Field(None, min_length=1, max_length=128)
     brand_name: str | None = Field(None, max_length=128)
     kind: ProductKind | None = None
@@ -880,7 +871,7 @@ class ProductPatch(Schema):
     udi_di: str | None = Field(None, max_length=14)
 
 
-class ProductFilters(Schema):
+class ProductFilters(FilterIn):
     kind: ProductKind | None = None
     high_risk: bool | None = None
     supplier_id: int | None = None
@@ -889,7 +880,7 @@ class ProductFilters(Schema):
 
 
 @router.get("/products", response=list[ProductOut], summary="产品列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_products(request: HttpRequest, filters: Query[ProductFilters]) -> Any:
     return queries.products(_actor(request), **_values(filters))
 
@@ -931,7 +922,7 @@ class LotOut(Schema):
         return obj.is_expired(timezone.localdate())
 
 
-class LotIn(Schema):
+class LotIn(In):
     institution_id: int
     product_id: int
     lot_no: str = Field(min_length=1, max_length=40)
@@ -941,7 +932,7 @@ class LotIn(Schema):
     unit: DoseUnit
 
 
-class LotPatch(Schema):
+class LotPatch(In):
     lot_no: str | None = Field(None, min_length=1, max_length=40)
     production_date: dt.date | None = None
     expiry_date: dt.date | None = None
@@ -949,7 +940,7 @@ class LotPatch(Schema):
     unit: DoseUnit | None = None
 
 
-class LotFilters(Schema):
+class LotFilters(FilterIn):
     product_id: int | None = None
     institution_id: int | None = None
     status: LotStatus | None = None
@@ -963,7 +954,7 @@ class LotStatusIn(StatusIn):
 
 
 @router.get("/lots", response=list[LotOut], summary="批次列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_lots(request: HttpRequest, filters: Query[LotFilters]) -> Any:
     return queries.lots(_actor(request), **_values(filters))
 
@@ -1011,7 +1002,7 @@ class DeviceOut(Schema):
         return obj.is_overdue(timezone.localdate())
 
 
-class DeviceIn(Schema):
+class DeviceIn(In):
     institution_id: int
     product_id: int
     serial_no: str | None = Field(None, max_length=64)
@@ -1022,7 +1013,7 @@ class DeviceIn(Schema):
     calibration_interval_days: int | None = Field(None, ge=1, le=3650)
 
 
-class DevicePatch(Schema):
+class DevicePatch(In):
     serial_no: str | None = Field(None, max_length=64)
     udi: str | None = Field(None, max_length=128)
     last_inspection_on: dt.date | None = None
@@ -1031,7 +1022,7 @@ class DevicePatch(Schema):
     calibration_interval_days: int | None = Field(None, ge=1, le=3650)
 
 
-class DeviceFilters(Schema):
+class DeviceFilters(FilterIn):
     institution_id: int | None = None
     status: DeviceStatus | None = None
     overdue: bool | None = None
@@ -1043,7 +1034,7 @@ class DeviceStatusIn(StatusIn):
 
 
 @router.get("/devices", response=list[DeviceOut], summary="设备列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_devices(request: HttpRequest, filters: Query[DeviceFilters]) -> Any:
     return queries.devices(_actor(request), **_values(filters))
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from meiguard.core.access import Actor
 from meiguard.core.choices import INSTITUTION_WRITERS, REGISTRY_WRITERS, OrganizationKind
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.forms import EdgeFormMixin
 from meiguard.core.models import Organization
 from meiguard.rules.choices import (
     PRACTICE_SCOPES,
@@ -46,7 +47,7 @@ def apply_action_error(form: forms.Form, exc: ActionError) -> None:
             form.add_error(name if name in form.fields else None, str(message))
 
 
-class InstitutionForm(forms.Form):
+class InstitutionForm(EdgeFormMixin, forms.Form):
     organization = forms.ModelChoiceField(
         label=_("所属组织"),
         queryset=Organization.objects.none(),
@@ -103,7 +104,7 @@ class InstitutionForm(forms.Form):
         return data
 
 
-class PractitionerForm(forms.Form):
+class PractitionerForm(EdgeFormMixin, forms.Form):
     main_institution = forms.ModelChoiceField(label=_("主执业机构"), queryset=Institution.objects.none())
     name = forms.CharField(label=_("姓名"), max_length=64)
     id_number = forms.CharField(
@@ -146,12 +147,12 @@ class PractitionerForm(forms.Form):
         return data
 
 
-class PractitionerStatusForm(forms.Form):
+class PractitionerStatusForm(EdgeFormMixin, forms.Form):
     status = forms.ChoiceField(label=_("状态"), choices=PractitionerStatus.choices)
     reason = forms.CharField(label=_("原因"), max_length=500, required=False)
 
 
-class QualificationForm(forms.Form):
+class QualificationForm(EdgeFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("类型"), choices=QualificationKind.choices)
     subject = forms.ChoiceField(label=_("专业(科目)"), choices=_blank(Subject.choices), required=False)
     filing_date = forms.DateField(label=_("备案日期"), required=False, widget=DATE)
@@ -177,7 +178,7 @@ class QualificationForm(forms.Form):
         return data
 
 
-class QualificationVerifyForm(forms.Form):
+class QualificationVerifyForm(EdgeFormMixin, forms.Form):
     status = forms.ChoiceField(
         label=_("核验结果"), choices=[("verified", _("已核验")), ("rejected", _("核验不通过"))]
     )

@@ -5,7 +5,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+
+from meiguard.core.pagination import Pagination
+from meiguard.core.schemas import ErrorOut, FilterIn, In
 
 from . import actions, queries, reports
 from .choices import CampaignKind, CampaignStatus, FindingAction, Severity
@@ -15,14 +18,7 @@ from .periods import parse
 router = Router(tags=["reviews"])
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, str]] = []
-
-
-class CampaignIn(Schema):
+class CampaignIn(In):
     institution_id: int = Field(..., ge=1)
     period: str = Field(
         ..., min_length=7, max_length=7, pattern=r"^\d{4}-Q[1-4]$", description="季度,如 2026-Q4"
@@ -80,7 +76,7 @@ class CampaignRowOut(Schema):
     item_count: int
 
 
-class CampaignFilter(Schema):
+class CampaignFilter(FilterIn):
     institution_id: int | None = Field(None, ge=1)
     period: str | None = Field(None, pattern=r"^\d{4}-Q[1-4]$")
     status: CampaignStatus | None = None
@@ -108,7 +104,7 @@ class ItemOut(Schema):
     note: str
 
 
-class FindingIn(Schema):
+class FindingIn(In):
     description: str = Field(..., min_length=1, max_length=4000)
     severity: Severity = Severity.MEDIUM
     item_id: int | None = Field(None, ge=1)
@@ -135,20 +131,20 @@ class FindingOut(Schema):
     created_at: dt.datetime
 
 
-class ActionIn(Schema):
+class ActionIn(In):
     action: FindingAction
     due_date: dt.date | None = None
 
 
-class NoteIn(Schema):
+class NoteIn(In):
     note: str = Field(..., min_length=1, max_length=4000)
 
 
-class ItemOkIn(Schema):
+class ItemOkIn(In):
     note: str = Field("", max_length=4000)
 
 
-class CloseIn(Schema):
+class CloseIn(In):
     summary: str = Field("", max_length=4000)
     note: str = Field("", max_length=4000, description="仍有未关闭问题时必填")
 
@@ -167,7 +163,7 @@ def _actor(request: HttpRequest) -> Any:
 
 
 @router.get("/campaigns", response=list[CampaignRowOut], summary="定期审查列表 / Campaigns")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_campaigns(request: HttpRequest, filters: Query[CampaignFilter]) -> Any:
     f = filters
     quarter = parse(f.period or "")

@@ -17,6 +17,7 @@ from meiguard.authz.choices import AuthorizationStatus
 from meiguard.authz.forms import apply_error
 from meiguard.authz.models import Authorization
 from meiguard.core.access import Actor
+from meiguard.core.forms import EdgeFormMixin
 from meiguard.registry.models import Practitioner
 
 from . import queries
@@ -45,7 +46,7 @@ def _blank(choices: Any, label: Any = "—") -> list[tuple[Any, Any]]:
     return [("", label), *choices]
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(EdgeFormMixin, forms.Form):
     institution = forms.TypedChoiceField(label=_("机构"), coerce=int)
     kind = forms.ChoiceField(label=_("审查类型"), choices=CampaignKind.choices)
     period = forms.CharField(
@@ -74,11 +75,11 @@ class CampaignForm(forms.Form):
         return quarter.label
 
 
-class ItemOkForm(forms.Form):
+class ItemOkForm(EdgeFormMixin, forms.Form):
     note = forms.CharField(label=_("检查说明"), required=False, max_length=4000)
 
 
-class FindingForm(forms.Form):
+class FindingForm(EdgeFormMixin, forms.Form):
     item = forms.TypedChoiceField(label=_("检查项"), coerce=int, required=False, empty_value=None)
     practitioner = forms.TypedChoiceField(label=_("执业人员"), coerce=int, required=False, empty_value=None)
     authorization = forms.TypedChoiceField(label=_("授权"), coerce=int, required=False, empty_value=None)
@@ -135,7 +136,7 @@ class FindingForm(forms.Form):
         }
 
 
-class ActionForm(forms.Form):
+class ActionForm(EdgeFormMixin, forms.Form):
     action = forms.ChoiceField(label=_("处理措施"), choices=FindingAction.choices)
     due_date = forms.DateField(label=_("整改期限"), required=False, widget=DATE)
 
@@ -146,7 +147,7 @@ class ActionForm(forms.Form):
             self.auto_id = f"f{finding.pk}-%s"
 
 
-class CloseFindingForm(forms.Form):
+class CloseFindingForm(EdgeFormMixin, forms.Form):
     note = forms.CharField(label=_("关闭说明"), max_length=4000, help_text=_("整改情况与核实方式"))
 
     def __init__(self, *args: Any, finding: Finding | None = None, **kwargs: Any) -> None:
@@ -155,7 +156,7 @@ class CloseFindingForm(forms.Form):
             self.auto_id = f"c{finding.pk}-%s"
 
 
-class CloseCampaignForm(forms.Form):
+class CloseCampaignForm(EdgeFormMixin, forms.Form):
     summary = forms.CharField(
         label=_("审查结论"), required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from meiguard.core.access import Actor
+from meiguard.core.excel import xlsx_row
 
 from . import queries
 from .models import Campaign, ChecklistItem, Finding
@@ -107,7 +108,7 @@ def render_xlsx(actor: Actor, campaign_id: int) -> bytes:
         (_("报告生成时间"), _d(data.generated_at)),
     ]
     for label, value in summary_rows:
-        ws.append([label, value])
+        ws.append(xlsx_row([label, value]))
     for row in ws.iter_rows(min_col=1, max_col=1):
         row[0].font = bold
     _autosize(ws, {"A": 18, "B": 60})
@@ -130,18 +131,20 @@ def render_xlsx(actor: Actor, campaign_id: int) -> bytes:
     for _category, label, items in data.groups:
         for item in items:
             ws.append(
-                [
-                    str(label),
-                    item.title,
-                    item.detail,
-                    item.practitioner.name if item.practitioner else "",
-                    f"#{item.authorization_id}" if item.authorization_id else "",
-                    item.evidence_count,
-                    item.source,
-                    _("是") if item.institution_practice else _("否"),
-                    item.get_status_display(),
-                    item.note,
-                ]
+                xlsx_row(
+                    [
+                        str(label),
+                        item.title,
+                        item.detail,
+                        item.practitioner.name if item.practitioner else "",
+                        f"#{item.authorization_id}" if item.authorization_id else "",
+                        item.evidence_count,
+                        item.source,
+                        _("是") if item.institution_practice else _("否"),
+                        item.get_status_display(),
+                        item.note,
+                    ]
+                )
             )
     _autosize(ws, {"A": 22, "B": 48, "C": 60, "D": 12, "E": 8, "F": 8, "G": 36, "H": 10, "I": 10, "J": 30})
 
@@ -162,18 +165,20 @@ def render_xlsx(actor: Actor, campaign_id: int) -> bytes:
     )
     for f in data.findings:
         ws.append(
-            [
-                f.pk,
-                f.get_severity_display(),
-                f.description,
-                f.practitioner.name if f.practitioner else "",
-                f"#{f.authorization_id}" if f.authorization_id else "",
-                f.get_action_display() if f.action else "",
-                _d(f.due_date),
-                f.get_status_display(),
-                f.closing_note,
-                _d(f.created_at),
-            ]
+            xlsx_row(
+                [
+                    f.pk,
+                    f.get_severity_display(),
+                    f.description,
+                    f.practitioner.name if f.practitioner else "",
+                    f"#{f.authorization_id}" if f.authorization_id else "",
+                    f.get_action_display() if f.action else "",
+                    _d(f.due_date),
+                    f.get_status_display(),
+                    f.closing_note,
+                    _d(f.created_at),
+                ]
+            )
         )
     _autosize(ws, {"A": 6, "B": 10, "C": 60, "D": 12, "E": 8, "F": 10, "G": 12, "H": 10, "I": 40, "J": 17})
 

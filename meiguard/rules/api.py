@@ -11,10 +11,11 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from ninja import Field, Query, Router, Schema
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.params import actor
+from meiguard.core.schemas import ErrorOut, FilterIn, In
 
 from . import impact, institution, queries, services
 from .choices import Invasiveness, RuleKind, Subject
@@ -169,7 +170,7 @@ class ProcedureOut(Schema):
         )
 
 
-class ProcedureFilters(Schema):
+class ProcedureFilters(FilterIn):
     subject: Subject | None = None
     grade: int | None = Field(None, ge=0, le=4, description="1–4; 0 = ungraded items")
     invasive: Invasiveness | None = None
@@ -226,12 +227,12 @@ class DiffOut(Schema):
     changed: list[RuleChangeOut]
 
 
-class DiffQuery(Schema):
+class DiffQuery(FilterIn):
     a: int = Field(..., ge=1, description="older version number")
     b: int = Field(..., ge=1, description="newer version number")
 
 
-class ResolveQuery(Schema):
+class ResolveQuery(FilterIn):
     province: str = Field("", max_length=16)
     on: dt.date
 
@@ -335,14 +336,7 @@ def resolve(request: HttpRequest, params: Query[ResolveQuery]) -> ResolvedOut:
 # ---- rule-change impact (规则变更影响评估) --------------------------------------------------------
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[dict[str, str]] = []
-
-
-class ImpactQuery(Schema):
+class ImpactQuery(FilterIn):
     on: dt.date | None = Field(None, description="评估日期(默认今天)/ assess as if in force on this day")
     institution_id: int | None = Field(None, ge=1)
     direction: impact.Direction | None = None
@@ -555,17 +549,13 @@ class PolicyOut(Schema):
     versions: list[PolicyVersionOut]
 
 
-class PolicyDraftIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class PolicyDraftIn(In):
     values: dict[str, Any] = Field(default_factory=dict, max_length=len(institution.SETTINGS))
     document: str = Field("", max_length=120, description="本机构规范文件名称")
     effective_from: dt.date | None = None
 
 
-class PolicyPublishIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class PolicyPublishIn(In):
     effective_from: dt.date
 
 

@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from meiguard.core.forms import EdgeFormMixin
+
 from .choices import Invasiveness, Subject
 from .models import RulePackVersion
 from .queries import ProcedureFilter
@@ -19,7 +21,7 @@ GRADE_CHOICES = [
 ]
 
 
-class ProcedureFilterForm(forms.Form):
+class ProcedureFilterForm(EdgeFormMixin, forms.Form):
     subject = forms.ChoiceField(
         label=_("科目"), required=False, choices=[("", _("全部科目")), *Subject.choices]
     )
@@ -41,7 +43,7 @@ class ProcedureFilterForm(forms.Form):
         )
 
 
-class DiffForm(forms.Form):
+class DiffForm(EdgeFormMixin, forms.Form):
     a = forms.TypedChoiceField(label=_("旧版本"), coerce=int)
     b = forms.TypedChoiceField(label=_("新版本"), coerce=int)
 
@@ -55,7 +57,7 @@ class DiffForm(forms.Form):
         b_field.choices = choices
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(EdgeFormMixin, forms.Form):
     """The institution's policy settings (rules.institution.SETTINGS), one field each, plus the document name.
 
     Values are parsed by ``institution.parse_value`` (the same parser the API uses), so both give the same
@@ -155,6 +157,6 @@ def _same(a: Any, b: Any) -> bool:
         return a == b
 
 
-class PolicyPublishForm(forms.Form):
+class PolicyPublishForm(EdgeFormMixin, forms.Form):
     version = forms.IntegerField(min_value=1, max_value=100000)
     effective_from = forms.DateField(label=_("生效日期"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -85,6 +85,7 @@ from meiguard.authz.policy import (
 from meiguard.authz.reasons import reason_message
 from meiguard.core.access import Actor
 from meiguard.core.choices import Role
+from meiguard.core.excel import xlsx_row, xlsx_value
 from meiguard.registry import models as reg
 
 from . import services
@@ -948,7 +949,7 @@ def workbook(report: ImpactReport, rows: Sequence[ImpactRow] | None = None) -> b
     for c in report.comparisons:
         summary.append([_("对比"), f"{c.province}: {c.before} → {c.after}"])
     for n in report.notes:
-        summary.append([_("说明"), n.message])
+        summary.append(xlsx_row([_("说明"), n.message]))
     summary.append([])
     directions = list(Direction)
     header(summary, [_("机构"), _("省份"), _("评估问题数"), *[str(d.label) for d in directions], _("合计")])
@@ -1005,7 +1006,7 @@ def workbook(report: ImpactReport, rows: Sequence[ImpactRow] | None = None) -> b
         ]
         cells = []
         for value in values:
-            cell = WriteOnlyCell(detail, value=value)
+            cell = WriteOnlyCell(detail, value=xlsx_value(value))
             cell.alignment = wrap
             cells.append(cell)
         detail.append(cells)

@@ -11,12 +11,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
-from ninja.pagination import LimitOffsetPagination, paginate
-from pydantic import ConfigDict
+from ninja.pagination import paginate
 
 from meiguard.authz.choices import AuthorizationKind
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.pagination import Pagination
+from meiguard.core.schemas import ErrorOut, FilterIn, In
 from meiguard.rules.choices import Subject
 
 from . import actions, preview, queries
@@ -31,19 +32,6 @@ def _actor(request: HttpRequest) -> Actor:
     return request.actor  # type: ignore[attr-defined]
 
 
-class ErrorItem(Schema):
-    field: str
-    code: str
-    message: str
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[ErrorItem] = []
-
-
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
@@ -53,9 +41,7 @@ SubjectIn = Literal["", "cosmetic_surgery", "cosmetic_dentistry", "cosmetic_derm
 assert set(SubjectIn.__args__) - {""} == set(Subject.values)  # type: ignore[attr-defined]
 
 
-class ScopeIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ScopeIn(In):
     kind: AuthorizationKind
     practitioner_id: int | None = Field(None, ge=1, description="申请授权人员;技术授权可空(授予本机构)")
     grantor: str = Field("", max_length=128)
@@ -78,9 +64,7 @@ class ApplicationIn(ScopeIn):
     institution_id: int = Field(..., ge=1)
 
 
-class ApplicationPatch(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ApplicationPatch(In):
     kind: AuthorizationKind | None = None
     practitioner_id: int | None = Field(None, ge=1)
     grantor: str | None = Field(None, max_length=128)
@@ -240,7 +224,7 @@ class ApplicationOut(ApplicationRowOut):
         return queries.evidence(obj)
 
 
-class ApplicationFilter(Schema):
+class ApplicationFilter(FilterIn):
     view: Literal["all", "mine", "to_approve"] = "all"
     status: ApplicationStatus | None = None
     institution_id: int | None = Field(None, ge=1)
@@ -249,7 +233,7 @@ class ApplicationFilter(Schema):
     risk_level: RiskLevel | None = None
 
 
-class RuleOut(Schema):
+class GapRuleOut(Schema):
     pack: str
     version: int
     rule_id: str
@@ -262,7 +246,7 @@ class GapOut(Schema):
     blocking: bool
     message: str
     source: str
-    rule: RuleOut | None
+    rule: GapRuleOut | None
     procedures: list[str]
     from_engine: bool
 
@@ -293,17 +277,13 @@ class PreviewOut(Schema):
     error: str
 
 
-class ActIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ActIn(In):
     step_id: int = Field(..., ge=1, description="当前待审批环节的 id(见 steps)")
     verdict: Literal["approve", "reject", "return"]
     comment: str = Field("", max_length=2000, description="驳回或退回时必填")
 
 
-class WithdrawIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class WithdrawIn(In):
     reason: str = Field("", max_length=2000)
 
 
@@ -335,9 +315,7 @@ class CommitteeOut(Schema):
         return sorted(u.pk for u in obj.members.all())
 
 
-class CommitteeIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class CommitteeIn(In):
     name: str = Field(..., min_length=1, max_length=128)
     quorum: int = Field(..., ge=1, le=50)
     member_ids: list[int] = Field(default_factory=list, max_length=100)
@@ -348,7 +326,7 @@ class CommitteeIn(Schema):
 
 
 @router.get("", response=list[ApplicationRowOut], summary="授权申请列表 / Applications")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_applications(request: HttpRequest, filters: Query[ApplicationFilter]) -> Any:
     f = filters
     return queries.applications(
@@ -371,7 +349,7 @@ def create_application(request: HttpRequest, payload: ApplicationIn) -> tuple[in
 
 
 @router.get("/inbox", response=list[PendingOut], summary="待我审批 / Steps awaiting me")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def inbox(request: HttpRequest) -> Any:
     return [
         {
@@ -484,7 +462,7 @@ def missing(request: HttpRequest, application_id: int) -> PreviewOut:
                 blocking=g.blocking,
                 message=g.message,
                 source=g.source,
-                rule=RuleOut(
+                rule=GapRuleOut(
                     pack=g.rule.pack, version=g.rule.version, rule_id=g.rule.rule_id, source=g.rule.source
                 )
                 if g.rule

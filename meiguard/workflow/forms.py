@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from meiguard.authz.choices import AuthorizationKind, TechnologyKind
 from meiguard.authz.forms import DATE, apply_error
 from meiguard.core.access import Actor
+from meiguard.core.forms import EdgeFormMixin
 from meiguard.rules.choices import Subject
 
 from . import queries
@@ -41,7 +42,7 @@ TEXT_FIELDS = (
 )
 
 
-class ApplicationForm(forms.Form):
+class ApplicationForm(EdgeFormMixin, forms.Form):
     institution = forms.TypedChoiceField(label=_("申请机构"), coerce=int, empty_value=None)
     practitioner = forms.TypedChoiceField(
         label=_("申请授权人员"),
@@ -141,7 +142,7 @@ class ApplicationForm(forms.Form):
         return data
 
 
-class EvidenceForm(forms.Form):
+class EvidenceForm(EdgeFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("材料类型"), choices=EvidenceKind.choices)
     file = forms.FileField(
         label=_("文件(PDF、JPG、PNG)"),
@@ -160,7 +161,7 @@ class EvidenceForm(forms.Form):
         )
 
 
-class ActForm(forms.Form):
+class ActForm(EdgeFormMixin, forms.Form):
     step_id = forms.IntegerField(widget=forms.HiddenInput)
     verdict = forms.ChoiceField(label=_("审批意见"), choices=Verdict.choices, widget=forms.RadioSelect)
     comment = forms.CharField(
@@ -172,11 +173,11 @@ class ActForm(forms.Form):
     )
 
 
-class WithdrawForm(forms.Form):
+class WithdrawForm(EdgeFormMixin, forms.Form):
     reason = forms.CharField(label=_("撤回原因"), max_length=2000, required=False)
 
 
-class CommitteeForm(forms.Form):
+class CommitteeForm(EdgeFormMixin, forms.Form):
     name = forms.CharField(label=_("委员会名称"), max_length=128)
     quorum = forms.IntegerField(label=_("通过所需同意票数(N)"), min_value=1, max_value=50)
     members = forms.TypedMultipleChoiceField(

@@ -29,7 +29,7 @@ class KindOut(Schema):
     total: int
 
 
-class ExpiringItemOut(Schema):
+class DashboardExpiringItemOut(Schema):
     kind: str
     kind_label: str
     label: str
@@ -47,10 +47,10 @@ class ExpiriesOut(Schema):
     total: int
     buckets: list[BucketOut]
     by_kind: list[KindOut]
-    soonest: list[ExpiringItemOut]
+    soonest: list[DashboardExpiringItemOut]
 
 
-class PendingOut(Schema):
+class DashboardPendingOut(Schema):
     application_id: int
     stage: str
     title: str
@@ -62,7 +62,7 @@ class PendingOut(Schema):
 
 class ApprovalsOut(Schema):
     count: int
-    items: list[PendingOut]
+    items: list[DashboardPendingOut]
 
 
 class DeniedItemOut(Schema):
@@ -96,7 +96,7 @@ class ReviewsOut(Schema):
     items: list[OverdueReviewOut]
 
 
-class CampaignOut(Schema):
+class DashboardCampaignOut(Schema):
     id: int
     period: str
     kind: str
@@ -108,7 +108,7 @@ class MemberOut(Schema):
     institution_id: int
     institution: str
     open_findings: int
-    last_campaign: CampaignOut | None
+    last_campaign: DashboardCampaignOut | None
 
 
 class CapabilityOut(Schema):

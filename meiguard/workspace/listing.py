@@ -34,6 +34,8 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
+from meiguard.core.excel import xlsx_value
+
 # The most rows one export holds. Larger results are cut at this many rows and the notes sheet says so;
 # narrow the filters to export the rest. 5,000 rows of ~10 columns is ~0.5 MB and builds in about a second.
 MAX_EXPORT_ROWS = 5000
@@ -272,7 +274,7 @@ def cell(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple):
         value = "、".join(str(v) for v in value)
-    return str(value)
+    return xlsx_value(str(value))
 
 
 def _finish_cells(ws: Any, *, first_row: int) -> None:

@@ -8,6 +8,7 @@ from meiguard.authz import actions
 from meiguard.authz.models import DecisionLog
 from meiguard.authz.policy import Outcome
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.errors import FieldErrors
 
 from .conftest import SYSTEM
 
@@ -65,7 +66,6 @@ def test_a_deny_lists_every_reason(clinic):
         ({"institution_id": 10**9}, "institution_id"),
         ({"practitioner_id": 10**9}, "practitioner_id"),
         ({"supervisor_id": 10**9}, "supervisor_id"),
-        ({"procedure_code": "no-such-procedure"}, "procedure_code"),
         ({"device_ids": (10**9,)}, "device_ids[0]"),
     ],
 )
@@ -73,6 +73,13 @@ def test_unknown_ids_are_404_naming_the_field(clinic, change, field):
     with pytest.raises(NotFoundField) as exc:
         actions.check(clinic.world.actor("li"), clinic.request(**change))
     assert exc.value.field == field
+    assert not DecisionLog.objects.exists()
+
+
+def test_unknown_procedure_code_is_a_field_error(clinic):
+    with pytest.raises(FieldErrors) as exc:
+        actions.check(clinic.world.actor("li"), clinic.request(procedure_code="no-such-procedure"))
+    assert (exc.value.field, exc.value.status) == ("procedure_code", 422)
     assert not DecisionLog.objects.exists()
 
 

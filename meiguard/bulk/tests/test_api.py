@@ -9,6 +9,7 @@ from meiguard.authz.tests.conftest import id_number
 from meiguard.bulk.models import ImportRun
 from meiguard.bulk.specs import PRACTITIONERS
 from meiguard.bulk.tests.conftest import nurse_row, sheet, xlsx
+from meiguard.core.tests.openapi_shapes import assert_documented
 from meiguard.registry.models import Practitioner
 
 API = "/api/v1/bulk"
@@ -105,10 +106,12 @@ def test_dry_run_then_apply_the_stored_upload(clinic, world):
     assert world.client("zhao").post(f"{API}/imports/{dry['id']}/apply").status_code == 404
     applied = client.post(f"{API}/imports/{dry['id']}/apply")
     assert applied.status_code == 201
+    assert_documented(applied, "POST", "/api/v1/bulk/imports/{run_id}/apply")
     assert (applied.json()["status"], applied.json()["source_id"]) == ("applied", dry["id"])
     assert Practitioner.objects.filter(name="周护士").exists()
     twice = client.post(f"{API}/imports/{dry['id']}/apply")
     assert twice.status_code == 409 and twice.json()["code"] == "ALREADY_APPLIED"
+    assert_documented(twice, "POST", "/api/v1/bulk/imports/{run_id}/apply")
 
 
 def test_one_step_import_writes_all_or_answers_422_with_every_error(clinic, world):
@@ -117,6 +120,7 @@ def test_one_step_import_writes_all_or_answers_422_with_every_error(clinic, worl
     bad = nurse_row(clinic.yi.credit_code, id_number(), name="乙护士")
     failed = post_file(client, "/imports", people_file(clinic, good, bad))
     assert failed.status_code == 422
+    assert_documented(failed, "POST", "/api/v1/bulk/imports")
     body = failed.json()
     assert body["code"] == "IMPORT_FAILED"
     assert body["errors"] == [

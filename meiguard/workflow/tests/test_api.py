@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from meiguard.core.tests.openapi_shapes import assert_documented
 from meiguard.workflow.models import Application
 
 from .conftest import HIGH, LOW, START, pdf
@@ -62,11 +63,16 @@ def test_the_whole_flow_over_http(wf):
     sub = _post(li, f"{URL}/{pk}/submit")
     assert sub.status_code == 200 and sub.json()["status"] == "in_review"
     [step] = sub.json()["steps"]
-    inbox = zhou.get(f"{URL}/inbox").json()
+    inbox_resp = zhou.get(f"{URL}/inbox")
+    assert_documented(inbox_resp, "GET", "/api/v1/applications/inbox")
+    inbox = inbox_resp.json()
     assert [i["application_id"] for i in inbox["items"]] == [pk]
 
     acted = _post(zhou, f"{URL}/{pk}/act", {"step_id": step["id"], "verdict": "approve", "comment": "同意"})
     assert acted.status_code == 200, acted.content
+    assert_documented(acted, "POST", "/api/v1/applications/{application_id}/act")
+    assert_documented(sub, "POST", "/api/v1/applications/{application_id}/submit")
+    assert_documented(resp, "POST", "/api/v1/applications")
     body = acted.json()
     assert body["status"] == "approved" and body["authorization_id"]
     assert body["steps"][0]["votes"][0]["username"] == "zhou"

@@ -1,0 +1,61 @@
+"""The page forms' share of the input edge (the API's is ``core/schemas.py``).
+
+``EdgeFormMixin`` goes first in every form's bases. Before Django cleans the fields it refuses numbers and ids
+written with other than ASCII digits or beyond a 64-bit column (``int("١٢٣")`` would be 123, and an id beyond
+2^63−1 would overflow the database query); after cleaning it refuses control characters in text (tab and line
+breaks only in free-text fields such as notes and reasons, see ``schemas.is_multiline``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+
+from .schemas import MAX_ID, control_character_error, is_multiline
+
+_NUMERIC = (forms.IntegerField, forms.DecimalField, forms.FloatField, forms.ModelChoiceField)
+
+
+def _number_problem(raw: str) -> str | None:
+    text = raw.strip()
+    if not text:
+        return None
+    if not text.isascii():
+        return _("请输入数字(仅限半角数字 0-9)")
+    digits = text.lstrip("+-").split(".")[0]
+    if digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_ID):
+        return _("不能大于 %(n)s") % {"n": MAX_ID}
+    return None
+
+
+class EdgeFormMixin:
+    def full_clean(self) -> None:
+        form: Any = self
+        problems: dict[str, str] = {}
+        if form.is_bound:
+            for name, field in form.fields.items():
+                if not isinstance(field, _NUMERIC):
+                    continue
+                key = form.add_prefix(name)
+                values = form.data.getlist(key) if hasattr(form.data, "getlist") else [form.data.get(key)]
+                for raw in values:
+                    problem = _number_problem(raw) if isinstance(raw, str) else None
+                    if problem:
+                        problems[name] = problem
+            if problems:
+                form.data = form.data.copy()
+                for name in problems:
+                    form.data[form.add_prefix(name)] = ""
+        super().full_clean()  # type: ignore[misc]
+        if not form.is_bound:
+            return
+        for name, problem in problems.items():
+            if name in form.fields:
+                form.add_error(name, problem)
+        for name, value in list(getattr(form, "cleaned_data", {}).items()):
+            if isinstance(value, str):
+                text_problem = control_character_error(value, multiline=is_multiline(name))
+                if text_problem:
+                    form.add_error(name, text_problem)
