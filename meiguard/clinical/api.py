@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from pydantic import ConfigDict, StringConstraints
+from pydantic import StringConstraints
 
 from meiguard.core.access import Actor
+from meiguard.core.schemas import ErrorOut, FilterIn, In
 
 from . import actions, exporters, queries
 from .models import Case, Client, OperationRecord, Usage
@@ -29,25 +30,8 @@ def _actor(request: HttpRequest) -> Actor:
     return request.actor  # type: ignore[attr-defined]
 
 
-class ErrorItem(Schema):
-    field: str
-    code: str
-    message: str
-    source: str = ""
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None
-    errors: list[ErrorItem] = []
-
-
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
+Strict = In  # request bodies: the API's one input edge (unknown fields 422, bounded values)
 
 
 # ---- clients ------------------------------------------------------------------------------------
@@ -111,7 +95,7 @@ def create_client(request: HttpRequest, payload: ClientIn) -> Any:
     return ClientOut.build(actions.create_client(_actor(request), institution_id=institution_id, data=data))
 
 
-class SearchIn(Strict):
+class SearchIn(FilterIn):
     institution_id: int = Id
     q: str = Field(..., min_length=1, max_length=64, description="姓名(前缀)、手机号或证件号码")
 
@@ -513,7 +497,7 @@ def _trace(u: Usage) -> dict[str, Any]:
     }
 
 
-class ExportIn(Strict):
+class ExportIn(FilterIn):
     format: Literal["json", "xlsx"] = "json"
 
 

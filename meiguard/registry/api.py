@@ -475,9 +475,7 @@ class SiteRequestOut(Schema):
         )
 
 
-class SiteRequestIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class SiteRequestIn(In):
     institution_id: int = Field(..., ge=1, description="申请机构(多点执业机构)")
     id_number: str = Field(..., min_length=15, max_length=20, description="被申请人员身份证号")
     name: str = Field(..., min_length=1, max_length=64, description="被申请人员姓名")
@@ -486,19 +484,17 @@ class SiteRequestIn(Schema):
     note: str = Field("", max_length=500)
 
 
-class SiteRequestDecisionIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class SiteRequestDecisionIn(In):
     note: str = Field("", max_length=500)
 
 
-class SiteRequestFilters(Schema):
+class SiteRequestFilters(FilterIn):
     direction: Literal["incoming", "outgoing"] = "incoming"
     status: SiteRequestStatus | None = None
 
 
 @router.get("/practitioner-site-requests", response=list[SiteRequestOut], summary="多点执业申请列表")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_site_requests(request: HttpRequest, filters: Query[SiteRequestFilters]) -> Any:
     """incoming: requests to register this institution's practitioners elsewhere (to accept or refuse);
     outgoing: requests this institution sent."""

@@ -11,6 +11,7 @@ EXEMPT = {
     "core.apitoken": "looked up by hash only; managed by platform admins",
     "audit.chainhead": "internal chain pointer, never exposed",
     "authz.decisionsnapshot": "content-addressed facts, read only through the decision log rows that name them",
+    "authz.decisionsnapshotpack": "content-addressed rule-pack facts (no tenant data), read only through snapshots",
     "rules.rulepack": (
         "national and provincial rules are public reference data; an institution's own policy pack is read"
         " through rules.queries.may_read_pack and written only through rules.institution (test_institution_policy)"
