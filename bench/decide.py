@@ -194,6 +194,7 @@ def configure_environment() -> None:
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
     os.environ.setdefault("FIELD_ENCRYPTION_KEY", BENCH_FIELD_KEY)
+    os.environ.setdefault("AUDIT_KEY", "bench-only-audit-key-not-a-secret-" + "y" * 16)
     os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ["SECURE_COOKIES"] = "false"
     os.environ.setdefault("DB_CONN_MAX_AGE", "600")
