@@ -237,3 +237,68 @@ def test_the_case_page_query_count_is_pinned(clin, django_assert_num_queries):
 
 
 QUERIES = 19
+
+
+def test_the_signed_consent_pdf_shows_text_version_hash_signature_and_signer(clin):
+    from meiguard.reviews.tests.test_reports import _text
+
+    case = clin.case()
+    tpl = actions.current_template(case.institution_id, case.procedure_code)
+    sig = actions.sign_consent(
+        clin.actor("zhang"),
+        case.pk,
+        template_id=tpl.pk,
+        content_hash=tpl.content_hash,
+        decision="signed",
+        signer_name="王女士",
+        signature_image=_real_png(),
+    )
+    r = clin.world.client("zhao").get(f"/clinical/cases/{case.pk}/consents/{sig.pk}.pdf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    pdf = r.content
+    text = _text(pdf)
+    for expected in ("知情同意书", "疼痛、淤青", "不治疗", "王女士", "已签署同意", sig.content_hash[:16]):
+        assert expected in text, expected
+    assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf  # the drawn signature is embedded
+    assert clin.world.client("sun").get(f"/clinical/cases/{case.pk}/consents/{sig.pk}.pdf").status_code == 404
+
+
+def test_the_case_summary_pdf_covers_every_step(clin):
+    from meiguard.reviews.tests.test_reports import _text
+
+    case = clin.ready(TOXIN)
+    actions.open_record(clin.actor("li"), case.pk)
+    actions.add_usage(
+        clin.actor("li"),
+        case.pk,
+        usage_key="p",
+        lot_id=clin.clinic.lot.pk,
+        dose_value=Decimal(20),
+        site="额部",
+    )
+    actions.close_record(clin.actor("li"), case.pk, notes="顺利完成")
+    text = _text(clin.world.client("zhao").get(f"/clinical/cases/{case.pk}/summary.pdf").content)
+    for expected in (
+        "病例摘要",
+        "王女士",
+        "知情同意",
+        "术前评估",
+        "分级评估",
+        clin.clinic.lot.lot_no,
+        "额部",
+        "顺利完成",
+    ):
+        assert expected in text, expected
+
+
+def _real_png() -> str:
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (120, 40), (255, 255, 255, 0))
+    ImageDraw.Draw(img).line((5, 30, 60, 5, 115, 30), fill=(0, 0, 0, 255), width=3)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()

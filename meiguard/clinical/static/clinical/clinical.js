@@ -102,6 +102,12 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-signature-form]"), signaturePad);
     Array.prototype.forEach.call(document.querySelectorAll("[data-timer]"), stopwatch);
     Array.prototype.forEach.call(document.querySelectorAll("[data-scan]"), scanInput);
+    /* Browsers skip autofocus when the URL has a #fragment (we return to the step's anchor): focus the
+       scan-first input of the next step ourselves, so the scanner's keystrokes land in it. */
+    var first = document.querySelector("[data-scan][autofocus]");
+    function focusScan() { if (first && document.activeElement !== first) { first.focus(); } }
+    focusScan();
+    window.addEventListener("load", focusScan);
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
