@@ -467,8 +467,8 @@ def _todo(code: str) -> str:
     return str(hints.get(code, _("请联系授权专员核查授权档案与登记信息")))
 
 
-def _reasons_view(details: list[dict[str, str]], case: Case) -> list[dict[str, str]]:
-    out = []
+def _reasons_view(details: list[dict[str, str]], case: Case) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for d in details:
         step = REASON_STEP.get(d["code"], "")
         if step == "privacy":
@@ -855,7 +855,12 @@ def case_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             raise
         ctx = case_context(request, pk)
         ctx["errors"] = {section: _messages(exc, _item_titles())}
-        if exc.__class__ is ActionError and exc.details and step == "usage":
+        if (
+            isinstance(exc, ActionError)
+            and not isinstance(exc, FieldErrors)
+            and exc.details
+            and step == "usage"
+        ):
             ctx["refused"] = _reasons_view(exc.details, ctx["case"])
         ctx["v"] = {k: request.POST.get(k, "")[:4000] for k in request.POST if k != "csrfmiddlewaretoken"}
         return _render_case(request, ctx, status=_status(exc))

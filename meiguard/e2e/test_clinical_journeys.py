@@ -10,6 +10,7 @@ only walks the pages under test.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
@@ -260,7 +261,9 @@ def test_a_toxin_dose_over_the_institution_limit_is_refused_on_the_page(page, cl
     code = _toxin_code(clin)
     case = clin.ready(TOXIN)
     actions.open_record(clin.actor("li"), case.pk)
-    actions.add_usage(clin.actor("li"), case.pk, usage_key="first", code=code, dose_value=120, site="额部")
+    actions.add_usage(
+        clin.actor("li"), case.pk, usage_key="first", code=code, dose_value=Decimal(120), site="额部"
+    )
     login(page, "li")
     _case_page(page, case)
     page.get_by_label("扫描批次/UDI 条码").fill(code)
