@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 from meiguard.clinical import actions
-from meiguard.clinical.models import Case, ConsentSignature, Usage
+from meiguard.clinical.models import Case, ConsentSignature, Consultation, Usage
 from meiguard.core.choices import OrganizationKind, Role
 from meiguard.core.models import Membership, Organization, User
 from meiguard.registry.models import Product
@@ -67,7 +67,7 @@ def test_the_auditor_reads_but_is_offered_nothing_and_cannot_write(clin):
     assert case.code in html and '<form method="post" action="/clinical/cases/' not in html
     r = qian.post(f"/clinical/cases/{case.pk}/step/consultation/", {"needs": "x", "procedure_codes": [TOXIN]})
     assert r.status_code == 404
-    assert not hasattr(Case.objects.get(pk=case.pk), "consultation_cached")
+    assert not Consultation.objects.filter(case=case).exists()
     assert qian.get(f"/clinical/clients/{clin.client.pk}/").status_code == 200
 
 
