@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
-from meiguard.core import apierrors
+from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
 from meiguard.lifecycle.api import router as lifecycle_router
@@ -23,6 +23,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 apierrors.install(api)
+ratelimit.install(api)
 api.add_router("/", core_router)
 api.add_router("/rules", rules_router)
 api.add_router("/registry", registry_router)

@@ -11,7 +11,9 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import BaseModel, model_validator
 
+from meiguard.core import ratelimit
 from meiguard.core.access import Actor
+from meiguard.core.api import charge_cost
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 from meiguard.rules.api import RuleRefOut
@@ -132,6 +134,7 @@ class ErrorOut(Schema):
 )
 def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
     """May this practitioner perform this procedure, with these lots and devices, here, now? Every reason is listed."""
+    charge_cost(request, ratelimit.api_cost_of_products([len(payload.products)]))
     actor = request.actor  # type: ignore[attr-defined]
     checked = actions.check(actor, payload.to_request(actor), channel=DecisionChannel.API)  # type: ignore[attr-defined]
     return DecisionOut.of(checked.log, checked.decision)
@@ -159,6 +162,7 @@ class BatchOut(Schema):
 )
 def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
     """Up to 1,000 requests; each is decided on its own, an unknown id fails only its own item."""
+    charge_cost(request, ratelimit.api_cost_of_products([len(r.products) for r in payload.requests]))
     actor = request.actor  # type: ignore[attr-defined]
     reqs: list[DecisionRequest | NotFoundField | ActionError] = []
     for r in payload.requests:
