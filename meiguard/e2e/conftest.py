@@ -197,10 +197,15 @@ def page(browser: Browser, live_server, request: pytest.FixtureRequest, settings
     new = context.new_page()
     errors: list[str] = []
     new.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy blocks (an inline script, handler or style element) fails the test.
+    new.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield new
     context.close()
     if errors:
-        pytest.fail("JavaScript errors on the page:\n" + "\n".join(errors), pytrace=False)
+        pytest.fail("JavaScript errors or CSP violations on the page:\n" + "\n".join(errors), pytrace=False)
 
 
 def tablet(page: Page) -> Page:
