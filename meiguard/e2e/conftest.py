@@ -205,7 +205,7 @@ def page(browser: Browser, live_server, request: pytest.FixtureRequest, settings
     yield new
     context.close()
     if errors:
-        pytest.fail("JavaScript errors or CSP violations on the page:\n" + "\n".join(errors), pytrace=False)
+        pytest.fail("JavaScript errors on the page:\n" + "\n".join(errors), pytrace=False)
 
 
 def tablet(page: Page) -> Page:
