@@ -17,6 +17,7 @@ from .tokens import scope_for, token_for
 
 router = Router(tags=["core"])
 
+
 class BearerToken(HttpBearer):
     """``Authorization: Bearer mg_…`` for systems such as an HIS or EMR.
 
@@ -123,7 +124,7 @@ class TokenCreateIn(Schema):
 
     name: str = Field(..., min_length=1, max_length=64, description="用途,如 HIS")
     scopes: list[Literal["read", "decide", "write"]] = Field(
-        default_factory=lambda: ["read", "decide"], min_length=1, max_length=3
+        ["read", "decide"], min_length=1, max_length=3, description="read / decide / write"
     )
     days: int | None = Field(None, ge=1, le=3650, description="有效期(天),默认 API_TOKEN_DEFAULT_DAYS")
 
@@ -159,7 +160,9 @@ def create_token(request: HttpRequest, payload: TokenCreateIn) -> tuple[int, dic
 @router.post(
     "/tokens/{token_id}/rotate", response={201: TokenSecretOut}, auth=SESSION_ONLY, summary="轮换 / Rotate"
 )
-def rotate_token(request: HttpRequest, token_id: int, payload: RotateIn | None = None) -> tuple[int, dict[str, object]]:
+def rotate_token(
+    request: HttpRequest, token_id: int, payload: RotateIn | None = None
+) -> tuple[int, dict[str, object]]:
     token, raw = tokens.rotate_token(request.actor, token_id, days=payload.days if payload else None)  # type: ignore[attr-defined]
     return 201, {"token": token, "secret": raw}
 

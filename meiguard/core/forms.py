@@ -12,7 +12,9 @@ class OtpForm(forms.Form):
     code = forms.CharField(
         label=_("验证码"),
         max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
 
 

@@ -12,6 +12,7 @@ cache without atomic updates. ``cache.incr`` is atomic on Redis, so counts are s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -62,10 +63,8 @@ def charge(name: str, key: str, cost: int = 1, *, now: float | None = None) -> N
     weighted = previous * (1 - elapsed / window) + current
     if weighted <= limit:
         return
-    try:
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
         cache.decr(base + str(bucket), cost)
-    except ValueError:
-        pass
     # Wait until enough of the previous bucket has slid out, or the current bucket ends.
     over = weighted - limit
     if previous and over <= previous * (1 - elapsed / window):
@@ -84,7 +83,10 @@ def client_key(request: HttpRequest) -> str:
 def html_response(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """The friendly page for people (the API answers with the JSON envelope instead)."""
     response = render(
-        request, "core/rate_limited.html", {"retry_after": exc.retry_after, "message": exc.message}, status=429
+        request,
+        "core/rate_limited.html",
+        {"retry_after": exc.retry_after, "message": exc.message},
+        status=429,
     )
     response["Retry-After"] = str(exc.retry_after)
     return response

@@ -36,18 +36,14 @@ def _clean_scopes(scopes: Iterable[str] | None) -> list[str]:
     chosen = list(ALL_SCOPES if scopes is None else scopes)
     bad = [s for s in chosen if s not in ALL_SCOPES]
     if bad or not chosen:
-        raise FieldErrors(
-            {"scopes": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(ALL_SCOPES)}]}
-        )
+        raise FieldErrors({"scopes": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(ALL_SCOPES)}]})
     return [s for s in ALL_SCOPES if s in chosen]
 
 
 def _expiry(days: int | None, now: dt.datetime) -> dt.datetime:
     days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
-        raise FieldErrors(
-            {"days": [_("有效期应为 1–%(n)s 天") % {"n": settings.API_TOKEN_MAX_DAYS}]}
-        )
+        raise FieldErrors({"days": [_("有效期应为 1–%(n)s 天") % {"n": settings.API_TOKEN_MAX_DAYS}]})
     return now + dt.timedelta(days=days)
 
 
@@ -94,7 +90,7 @@ def create_token(
 
 
 def _own_token_for_update(actor: Actor, pk: int) -> ApiToken:
-    token = ApiToken.objects.select_for_update().filter(pk=pk, user_id=actor.user_id).first()
+    token = ApiToken.objects.select_for_update().filter(pk=pk, user_id=actor.user_id or 0).first()
     if token is None:
         raise ActionError("NOT_FOUND", _("对象不存在或无权访问"), status=404)
     return token
@@ -145,7 +141,9 @@ def token_for(raw: str, *, at: dt.datetime | None = None) -> ApiToken | None:
     """The usable token for ``raw`` (not expired, not revoked, its user active), or None."""
     if not raw.startswith("mg_") or len(raw) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(token_hash=_digest(raw), user__is_active=True).first()
+    token = (
+        ApiToken.objects.select_related("user").filter(token_hash=_digest(raw), user__is_active=True).first()
+    )
     now = at or timezone.now()
     if token is None or not token.is_usable(now):
         return None
@@ -170,4 +168,4 @@ def scope_for(method: str, path: str) -> str:
 
 
 def visible_tokens(actor: Actor) -> list[ApiToken]:
-    return list(ApiToken.objects.filter(user_id=actor.user_id).order_by("-created_at"))
+    return list(ApiToken.objects.filter(user_id=actor.user_id or 0).order_by("-created_at"))

@@ -36,7 +36,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     """Second step: a code from the authenticator app, or one recovery code."""
     if not request.user.is_authenticated:
         return redirect("core:login")
-    if request.user.is_verified() or mfa.confirmed_totp(request.user) is None:  # type: ignore[union-attr]
+    if request.user.is_verified() or mfa.confirmed_totp(request.user) is None:  # type: ignore[union-attr, attr-defined]
         return redirect(mfa.safe_next(request))
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -57,7 +57,7 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("core:login")
     user = request.user
-    if mfa.confirmed_totp(user) is not None and not user.is_verified():  # type: ignore[union-attr]
+    if mfa.confirmed_totp(user) is not None and not user.is_verified():  # type: ignore[union-attr, attr-defined]
         return redirect("core:otp_verify")  # replacing a device needs the current one first
     device = mfa.pending_totp(user)  # type: ignore[arg-type]
     form = OtpForm(request.POST or None)
@@ -121,7 +121,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
         return render(request, "core/token_secret.html", {"token": token, "raw": raw})
     for errors in form.errors.values():
         for e in errors:
-            messages.error(request, e)
+            messages.error(request, str(e))
     return redirect("core:security")
 
 

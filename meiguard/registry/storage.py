@@ -20,7 +20,8 @@ MAGIC = b"MGENC1\n"
 
 
 def _fernet() -> Fernet:
-    from .crypto import _fernet as cached, _key_material
+    from .crypto import _fernet as cached
+    from .crypto import _key_material
 
     return cached(_key_material())
 
@@ -46,7 +47,7 @@ def is_encrypted(data: bytes) -> bool:
 class EncryptedFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: File) -> str:
         content.seek(0)
-        return super()._save(name, ContentFile(encrypt_bytes(content.read())))
+        return super()._save(name, ContentFile(encrypt_bytes(content.read())))  # type: ignore[misc]
 
     def _open(self, name: str, mode: str = "rb") -> File:
         if "w" in mode or "a" in mode:

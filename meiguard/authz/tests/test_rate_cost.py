@@ -43,4 +43,7 @@ def test_decisions_and_batches_are_charged_by_products(clinic, limits):
     assert int(response["Retry-After"]) >= 1
     assert DecisionLog.objects.count() == before  # refused before any work
     batch = {"requests": [one] * 4}  # cost 4 fits
-    assert c.post("/api/v1/decisions/batch", json.dumps(batch), content_type="application/json").status_code == 200
+    assert (
+        c.post("/api/v1/decisions/batch", json.dumps(batch), content_type="application/json").status_code
+        == 200
+    )

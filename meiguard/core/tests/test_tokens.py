@@ -71,7 +71,10 @@ def test_a_read_only_token_cannot_decide_or_write(world):
     _, raw = _token(world, scopes=["read"])
     assert _get(raw).status_code == 200
     response = Client().post(
-        "/api/v1/decisions", json.dumps({}), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+        "/api/v1/decisions",
+        json.dumps({}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
     )
     assert response.status_code == 403
     assert response.json()["code"] == "TOKEN_SCOPE"
@@ -154,7 +157,9 @@ def test_security_page_refuses_too_long_lifetime(world, settings):
 
 def test_token_api_for_the_signed_in_user(world):
     c = world.client("li")
-    created = c.post("/api/v1/tokens", json.dumps({"name": "EMR", "scopes": ["read"]}), content_type="application/json")
+    created = c.post(
+        "/api/v1/tokens", json.dumps({"name": "EMR", "scopes": ["read"]}), content_type="application/json"
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["secret"].startswith("mg_")
@@ -165,7 +170,9 @@ def test_token_api_for_the_signed_in_user(world):
     rotated = c.post(f"/api/v1/tokens/{tid}/rotate", content_type="application/json")
     assert rotated.status_code == 201
     assert c.post(f"/api/v1/tokens/{tid}/revoke").json()["revoked_at"]
-    bad = c.post("/api/v1/tokens", json.dumps({"name": "x", "scopes": ["root"]}), content_type="application/json")
+    bad = c.post(
+        "/api/v1/tokens", json.dumps({"name": "x", "scopes": ["root"]}), content_type="application/json"
+    )
     assert bad.status_code == 422
     # A bearer token cannot manage tokens.
     raw = body["secret"]

@@ -18,7 +18,9 @@ class Command(BaseCommand):
             choices=ALL_SCOPES,
             help="read / decide / write (repeatable; default: all three)",
         )
-        parser.add_argument("--days", type=int, default=None, help="lifetime in days (default API_TOKEN_DEFAULT_DAYS)")
+        parser.add_argument(
+            "--days", type=int, default=None, help="lifetime in days (default API_TOKEN_DEFAULT_DAYS)"
+        )
 
     def handle(self, *args: object, **options) -> None:  # type: ignore[no-untyped-def]
         user = User.objects.filter(username=options["username"], is_active=True).first()
