@@ -297,8 +297,6 @@ RATE_LIMITS = {
     "login": env_rate("RATE_LIMIT_LOGIN", "30/300"),
     # one-time-password attempts per signed-in user
     "otp": env_rate("RATE_LIMIT_OTP", "10/300"),
-    # password-reset requests per client address
-    "password_reset": env_rate("RATE_LIMIT_PASSWORD_RESET", "5/3600"),
     # failed bearer-token authentications per client address
     "token_failure": env_rate("RATE_LIMIT_TOKEN_FAILURES", "20/300"),
     # API calls per token (or per signed-in user)

@@ -15,7 +15,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -131,6 +133,16 @@ def safe_next(request: HttpRequest, fallback: str = "core:home") -> str:
     if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
         return nxt
     return reverse(fallback)
+
+
+@receiver(user_logged_in, dispatch_uid="meiguard-mfa-step")
+def _decide_step_at_sign_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    """At sign-in, note in the session when no second step is needed, so no request after it pays a query."""
+    if request is None or not hasattr(request, "session"):
+        return
+    request.session.pop(NO_STEP_SESSION_KEY, None)
+    if confirmed_totp(user) is None and not mfa_required(user):
+        request.session[NO_STEP_SESSION_KEY] = user.pk
 
 
 class MfaMiddleware:

@@ -59,6 +59,7 @@ class NoStoreMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
+        personal = request.path.startswith("/api/") or (user is not None and user.is_authenticated)
+        if personal and "no-store" not in response.get("Cache-Control", ""):
             add_never_cache_headers(response)
         return response

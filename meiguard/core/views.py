@@ -26,11 +26,6 @@ class LoginView(auth_views.LoginView):
         ratelimit.charge("login", ratelimit.client_key(request))
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):  # type: ignore[no-untyped-def]
-        response = super().form_valid(form)
-        self.request.session.pop(mfa.NO_STEP_SESSION_KEY, None)
-        return response
-
 
 def otp_verify(request: HttpRequest) -> HttpResponse:
     """Second step: a code from the authenticator app, or one recovery code."""
