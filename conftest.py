@@ -16,6 +16,10 @@ from meiguard.core.choices import OrganizationKind, Role
 def _settings_for_tests(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.AXES_ENABLED = False
+    # Rate limits and the two-factor requirement have their own tests (core/tests/test_ratelimit.py,
+    # test_mfa.py), which switch them back on; elsewhere they would only get in the way.
+    settings.RATE_LIMITS_ENABLED = False
+    settings.MFA_ENFORCED = False
     settings.FIELD_ENCRYPTION_KEY = "p4Xr5HqWf6Z2j8a1Yk3Nq0TtVb9sLmCxRz7EwUoIgDc="
     settings.LANGUAGE_CODE = "zh-hans"
     from meiguard.authz import snapshot

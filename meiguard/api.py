@@ -3,7 +3,7 @@
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
-from meiguard.core import apierrors
+from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
 from meiguard.core.openapi import DocumentedAPI
@@ -23,6 +23,7 @@ api = DocumentedAPI(
     urls_namespace="api",
 )
 apierrors.install(api)
+ratelimit.install(api)
 api.add_router("/", core_router)
 api.add_router("/rules", rules_router)
 api.add_router("/registry", registry_router)

@@ -189,7 +189,6 @@ AUTHENTICATION_BACKENDS = [
 # Login-failure handling (等保 DP-04): lock after N failures for a cool-off period.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
@@ -284,3 +283,111 @@ TASKS = {
 }
 # When `run_scheduler` (loop mode) enqueues the daily jobs, local time HH:MM.
 SCHEDULER_DAILY_AT = env("SCHEDULER_DAILY_AT", "01:00")
+
+# ---- Access hardening (issue 11 §5–8): rate limits, lockout, MFA, API tokens, CSP, files, server ----------
+# Kept in one block so it merges cleanly; docs/operations.md explains every variable.
+
+# Reverse proxy: how many trusted proxies append to X-Forwarded-For (only read when USE_X_FORWARDED_FOR is
+# on). The client is the address the outermost trusted proxy saw, so a forged header cannot pick the IP.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be at least 1")
+# django-axes: lock a username *from one address* (one attacker cannot lock everybody out), using the same
+# client address as the audit log.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "meiguard.core.middleware.client_ip"
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """``N/S``: at most N units per S seconds (sliding window). ``0/S`` switches the limit off."""
+    raw = env(name, default).strip()
+    try:
+        count, seconds = (int(part) for part in raw.split("/", 1))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must look like 30/300 (count/seconds), got {raw!r}") from exc
+    if count < 0 or not 1 <= seconds <= 86400:
+        raise ImproperlyConfigured(f"{name}: count must be >= 0 and seconds 1–86400, got {raw!r}")
+    return count, seconds
+
+
+# Rate limits, counted in the default cache (Redis in production, so every worker shares the counts).
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+RATE_LIMITS = {
+    # login attempts per client address (any usernames), on top of axes' per-user+address lockout
+    "login": env_rate("RATE_LIMIT_LOGIN", "30/300"),
+    # one-time-password attempts per signed-in user
+    "otp": env_rate("RATE_LIMIT_OTP", "10/300"),
+    # failed bearer-token authentications per client address
+    "token_failure": env_rate("RATE_LIMIT_TOKEN_FAILURES", "20/300"),
+    # API calls per token (or per signed-in user)
+    "api_calls": env_rate("RATE_LIMIT_API_CALLS", "600/60"),
+    # API cost per token: a decision costs its product count (at least 1), a batch the sum of its items
+    "api_cost": env_rate("RATE_LIMIT_API_COST", "20000/60"),
+}
+
+# Two-factor sign-in (等保 三级: administrators identify with two factors). Users holding any of these roles
+# (or a superuser) must enrol a TOTP device before anything else; everyone else may enrol. Empty = optional
+# for all (development only; documented in docs/operations.md).
+MFA_REQUIRED_ROLES = env_list(
+    "MFA_REQUIRED_ROLES", "platform_admin,institution_admin,compliance_officer,medical_director"
+)
+MFA_ENFORCED = env_bool("MFA_ENFORCED", True)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "meiguard")
+RECOVERY_CODE_COUNT = 10
+
+# API tokens: lifetime at creation (days), its upper bound, and how long a rotated secret keeps working.
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+API_TOKEN_ROTATION_GRACE_HOURS = env_int("API_TOKEN_ROTATION_GRACE_HOURS", 24)
+if not 1 <= API_TOKEN_DEFAULT_DAYS <= API_TOKEN_MAX_DAYS <= 3650:
+    raise ImproperlyConfigured("need 1 <= API_TOKEN_DEFAULT_DAYS <= API_TOKEN_MAX_DAYS <= 3650")
+
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
+MIDDLEWARE += [
+    "meiguard.core.mfa.MfaMiddleware",
+    "meiguard.core.middleware.NoStoreMiddleware",
+    "meiguard.core.ratelimit.RateLimitMiddleware",
+]
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own origin, no inline code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Computed widths and chart fills are style *attributes*; they cannot run code.
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Uploaded files (evidence, agreements) are encrypted at rest with FIELD_ENCRYPTION_KEY and served only
+# through permission-checked views; there is no public media URL.
+STORAGES["default"] = {"BACKEND": "meiguard.registry.storage.EncryptedFileSystemStorage"}
+
+# Production server (scripts/serve): gunicorn workers. Several workers need a shared cache (Redis) for the
+# rate limits and the decision engine's snapshot generations.
+WEB_WORKERS = env_int("WEB_WORKERS", 1)
+if WEB_WORKERS > 1 and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"WEB_WORKERS={WEB_WORKERS} needs a shared cache: set CACHE_URL=redis://host:6379/0 "
+        "(with locmem:// every worker would keep its own rate-limit counts and snapshot generations)"
+    )

@@ -11,6 +11,10 @@ ACTION_CODES: dict[str, str] = {
     "core.membership.revoked": "成员角色撤销",
     "core.apitoken.created": "接口令牌创建",
     "core.apitoken.revoked": "接口令牌吊销",
+    "core.apitoken.rotated": "接口令牌轮换",
+    "core.user.mfa_enrolled": "两步验证启用",
+    "core.user.mfa_removed": "两步验证移除",
+    "core.user.recovery_codes_generated": "恢复码生成",
     # registry
     "registry.institution.created": "机构登记",
     "registry.institution.updated": "机构信息修改",

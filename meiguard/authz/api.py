@@ -12,7 +12,9 @@ from ninja.pagination import paginate
 from pydantic import BaseModel, ConfigDict, SkipValidation, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from meiguard.core import ratelimit
 from meiguard.core.access import Actor
+from meiguard.core.api import charge_cost
 from meiguard.core.apierrors import NotFoundField, field_path, pydantic_message
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.pagination import Pagination
@@ -134,6 +136,7 @@ def create_decision(request: HttpRequest, payload: DecisionIn) -> DecisionOut:
 
     Recorded in the decision log only when asked by the institution's staff (or its HIS token); an overseeing
     auditor or a platform admin gets the same answer as a simulation (`recorded: false`, `id: null`)."""
+    charge_cost(request, ratelimit.api_cost_of_products([len(payload.products)]))
     actor = request.actor  # type: ignore[attr-defined]
     checked = actions.check(actor, payload.to_request(actor), channel=DecisionChannel.API)  # type: ignore[attr-defined]
     return DecisionOut.of(checked.log, checked.decision, recorded=checked.recorded)
@@ -166,6 +169,11 @@ class BatchOut(Schema):
     allowed: int
     denied: int
     errors: int
+
+
+def _product_count(item: Any) -> int:
+    products = item.get("products") if isinstance(item, dict) else None
+    return len(products) if isinstance(products, list) else 0
 
 
 def batch_cost(items: list[Any]) -> int:
@@ -217,6 +225,7 @@ def create_decisions_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
             field="requests",
             status=422,
         )
+    charge_cost(request, ratelimit.api_cost_of_products([_product_count(raw) for raw in raw_items]))
     invalid: dict[int, ErrorOut] = {}
     reqs: list[DecisionRequest | NotFoundField | ActionError] = []
     for i, raw in enumerate(raw_items):

@@ -8,4 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("组织与用户")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            mfa,  # noqa: F401  (connects the sign-in receiver that decides the second step)
+        )

@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from .models import TokenScope
 from .schemas import MAX_ID, control_character_error, is_multiline
 
 _NUMERIC = (forms.IntegerField, forms.DecimalField, forms.FloatField, forms.ModelChoiceField)
@@ -59,3 +63,31 @@ class EdgeFormMixin:
                 text_problem = control_character_error(value, multiline=is_multiline(name))
                 if text_problem:
                     form.add_error(name, text_problem)
+
+
+class OtpForm(EdgeFormMixin, forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("验证码"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class TokenForm(EdgeFormMixin, forms.Form):
+    name = forms.CharField(label=gettext_lazy("名称"), max_length=64)
+    scopes = forms.MultipleChoiceField(
+        label=gettext_lazy("权限范围"),
+        choices=TokenScope.choices,
+        initial=[TokenScope.READ, TokenScope.DECIDE],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    days = forms.IntegerField(label=gettext_lazy("有效期(天)"), min_value=1, initial=90)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        days = self.fields["days"]
+        days.validators.append(MaxValueValidator(settings.API_TOKEN_MAX_DAYS))
+        days.widget.attrs["max"] = settings.API_TOKEN_MAX_DAYS
+        days.initial = settings.API_TOKEN_DEFAULT_DAYS

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -76,16 +78,32 @@ class Membership(models.Model):
         return self.organization_id
 
 
+class TokenScope(models.TextChoices):
+    READ = "read", _("读取")
+    DECIDE = "decide", _("核验")
+    WRITE = "write", _("写入")
+
+
 class ApiToken(models.Model):
-    """A bearer token for systems (HIS/EMR). Only a SHA-256 of the secret is stored."""
+    """A bearer token for systems (HIS/EMR). Only a SHA-256 of the secret is stored.
+
+    A token works until ``expires_at`` and only for its ``scopes`` (GET → read, POST /decisions* → decide,
+    other writes → write). Rotation issues a new token and lets the old one run out at ``grace_until``.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("名称"), max_length=64)
     prefix = models.CharField(max_length=12, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(_("权限范围"), default=list)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(_("到期时间"), null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Rotation: the token that replaced this one, and until when this one still works.
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
 
     class Meta:
         verbose_name = _("接口令牌")
@@ -93,3 +111,8 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, at: dt.datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return False
+        return self.expires_at is None or self.expires_at > at

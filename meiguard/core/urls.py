@@ -7,6 +7,13 @@ app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/otp/", views.otp_verify, name="otp_verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/mfa/enrol/", views.mfa_enrol, name="mfa_enrol"),
+    path("account/security/", views.security, name="security"),
+    path("account/security/recovery-codes/", views.recovery_codes_new, name="recovery_codes_new"),
+    path("account/tokens/", views.token_create, name="token_create"),
+    path("account/tokens/<int:pk>/rotate/", views.token_rotate, name="token_rotate"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,17 +1,146 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from . import mfa, ratelimit, tokens
 from .choices import Role
+from .errors import ActionError
+from .forms import OtpForm, TokenForm
+from .models import TokenScope
 
 
 class LoginView(auth_views.LoginView):
+    """Password step. Attempts are rate-limited per client address (axes locks username + address)."""
+
     template_name = "core/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        ratelimit.charge("login", ratelimit.client_key(request))
+        return super().post(request, *args, **kwargs)
+
+
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    """Second step: a code from the authenticator app, or one recovery code."""
+    if not request.user.is_authenticated:
+        return redirect("core:login")
+    if request.user.is_verified() or mfa.confirmed_totp(request.user) is None:  # type: ignore[union-attr, attr-defined]
+        return redirect(mfa.safe_next(request))
+    form = OtpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ratelimit.charge("otp", f"user-{request.user.pk}")
+        device = mfa.verify(request.user, form.cleaned_data["code"])  # type: ignore[arg-type]
+        if device is not None:
+            mfa.otp_login(request, device)
+            if device.name == mfa.RECOVERY_DEVICE:
+                left = device.token_set.count()  # type: ignore[union-attr]
+                messages.warning(request, _("已使用一个恢复码,还剩 %(n)s 个") % {"n": left})
+            return redirect(mfa.safe_next(request))
+        form.add_error("code", _("验证码不正确或已过期"))
+    return render(request, "core/otp_verify.html", {"form": form, "next": mfa.safe_next(request)})
+
+
+def mfa_enrol(request: HttpRequest) -> HttpResponse:
+    """Enrolment: scan the QR code, confirm with a code; recovery codes are shown once."""
+    if not request.user.is_authenticated:
+        return redirect("core:login")
+    user = request.user
+    if mfa.confirmed_totp(user) is not None and not user.is_verified():  # type: ignore[union-attr, attr-defined]
+        return redirect("core:otp_verify")  # replacing a device needs the current one first
+    device = mfa.pending_totp(user)  # type: ignore[arg-type]
+    form = OtpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        ratelimit.charge("otp", f"user-{user.pk}")
+        codes = mfa.confirm_enrolment(request, user, form.cleaned_data["code"])  # type: ignore[arg-type]
+        if codes is not None:
+            return render(
+                request, "core/recovery_codes.html", {"codes": codes, "next": mfa.safe_next(request)}
+            )
+        form.add_error("code", _("验证码不正确或已过期"))
+    ctx = {
+        "form": form,
+        "qr": mfa.qr_data_uri(device.config_url),
+        "secret": mfa.secret_for_manual_entry(device),
+        "required": mfa.mfa_required(user),
+        "next": mfa.safe_next(request),
+    }
+    return render(request, "core/mfa_enrol.html", ctx)
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    """账户安全: two-factor status, recovery codes and the user's API tokens."""
+    actor = request.actor  # type: ignore[attr-defined]
+    ctx = {
+        "device": mfa.confirmed_totp(request.user),
+        "mfa_required": mfa.mfa_required(request.user),
+        "tokens": tokens.visible_tokens(actor),
+        "token_form": TokenForm(),
+        "scope_labels": dict(TokenScope.choices),
+    }
+    return render(request, "core/security.html", ctx)
+
+
+@login_required
+@require_POST
+def recovery_codes_new(request: HttpRequest) -> HttpResponse:
+    if mfa.confirmed_totp(request.user) is None:
+        return redirect("core:security")
+    codes = mfa.new_recovery_codes(request.actor, request.user)  # type: ignore[attr-defined, arg-type]
+    return render(request, "core/recovery_codes.html", {"codes": codes, "next": "/account/security/"})
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        try:
+            token, raw = tokens.create_token(
+                request.actor,  # type: ignore[attr-defined]
+                request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                days=form.cleaned_data["days"],
+            )
+        except ActionError as exc:
+            messages.error(request, str(exc.message))
+            return redirect("core:security")
+        return render(request, "core/token_secret.html", {"token": token, "raw": raw})
+    for errors in form.errors.values():
+        for e in errors:
+            messages.error(request, str(e))
+    return redirect("core:security")
+
+
+@login_required
+@require_POST
+def token_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        token, raw = tokens.rotate_token(request.actor, pk)  # type: ignore[attr-defined]
+    except ActionError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("core:security")
+    return render(request, "core/token_secret.html", {"token": token, "raw": raw, "rotated": True})
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        tokens.revoke_token(request.actor, pk)  # type: ignore[attr-defined]
+    except ActionError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("令牌已吊销"))
+    return redirect("core:security")
 
 
 @login_required

@@ -197,6 +197,11 @@ def page(browser: Browser, live_server, request: pytest.FixtureRequest, settings
     new = context.new_page()
     errors: list[str] = []
     new.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy blocks (an inline script, handler or style element) fails the test.
+    new.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     yield new
     context.close()
     if errors:

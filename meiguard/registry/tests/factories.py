@@ -207,7 +207,7 @@ class BotoxFactory(ProductFactory):
     generic_name = "注射用A型肉毒毒素"
     kind = ProductKind.DRUG
     registration_no = factory.Sequence(lambda n: f"国药准字S2019{n % 10000:04d}")
-    risk_class = ""
+    risk_class = ""  # type: ignore[assignment]  # drugs have no device risk class
     category = ProductCategory.BOTULINUM_TOXIN_A
     dose_unit = DoseUnit.U
 
