@@ -31,6 +31,7 @@ from meiguard.authz.policy import Severity
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.core.schemas import control_character_error, is_multiline
 from meiguard.registry import validators as v
 from meiguard.registry.crypto import blind_index
 from meiguard.registry.models import Device, Institution, Lot, Practitioner
@@ -181,6 +182,8 @@ def _text(
         errors.setdefault(field, []).append(_("此字段为必填项"))
     elif len(value) > max_length:
         errors.setdefault(field, []).append(_("长度不能超过 %(n)s") % {"n": max_length})
+    elif problem := control_character_error(value, multiline=is_multiline(field) or max_length > 500):
+        errors.setdefault(field, []).append(problem)
     return value
 
 

@@ -288,7 +288,7 @@ def _int(request: HttpRequest, name: str, *, required: bool = False) -> int | No
         if required:
             raise FieldErrors({name: [_("此字段为必填项")]})
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise FieldErrors({name: [_("请输入整数")]})
     return int(raw)
 
@@ -686,6 +686,8 @@ def _decimal(request: HttpRequest, name: str) -> Decimal | None:
     raw = request.POST.get(name, "").strip()
     if not raw:
         return None
+    if not raw.isascii():
+        raise FieldErrors({name: [_("请输入数字")]})
     try:
         value = Decimal(raw)
     except InvalidOperation:

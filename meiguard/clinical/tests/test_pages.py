@@ -302,3 +302,24 @@ def _real_png() -> str:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_the_pages_refuse_control_characters_and_other_digits(clin):
+    """The pages share the API's edge: no control character in a one-line field, ASCII digits only in numbers."""
+    from meiguard.authz.tests.conftest import id_number
+
+    c = clin.world.client("zhang")
+    url = f"/clinical/clients/new/?institution={clin.clinic.jia.pk}"
+    data = {
+        "name": "赵\x16女士",
+        "date_of_birth": "1992-02-03",
+        "phone": "13900001111",
+        "document_type": "resident_id",
+        "id_number": id_number(),
+        "sex": "female",
+    }
+    r = c.post(url, data)
+    assert r.status_code == 422 and "不能包含控制字符(U+0016)" in r.content.decode()
+    r = c.post(f"/clinical/clients/{clin.client.pk}/cases/new/", {"procedure_code": TOXIN, "operator_id": "١٢"})
+    assert r.status_code in (400, 422) and "请输入整数" in r.content.decode()
+    assert not Case.objects.filter(client=clin.client).exists()
