@@ -16,7 +16,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import StringConstraints
 
 from meiguard.core.access import Actor
-from meiguard.core.schemas import ErrorOut, FilterIn, In
+from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn, In
 
 from . import actions, exporters, queries
 from .models import Case, Client, OperationRecord, Usage
@@ -30,7 +30,17 @@ def _actor(request: HttpRequest) -> Actor:
     return request.actor  # type: ignore[attr-defined]
 
 
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+class GateReasonOut(ErrorItemOut):
+    source: str = Field("", description="依据:规则或制度的可读出处")
+
+
+class GateErrorOut(ErrorOut):
+    """A refusal whose items are the missing conditions (``GATE_REFUSED``), each with its readable source."""
+
+    errors: list[GateReasonOut] = []  # type: ignore[assignment]
+
+
+ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: GateErrorOut, 422: ErrorOut}
 Strict = In  # request bodies: the API's one input edge (unknown fields 422, bounded values)
 
 

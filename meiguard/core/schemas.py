@@ -189,7 +189,6 @@ class ErrorItemOut(Schema):
     field: str | None = None
     code: str
     message: str
-    source: str | None = Field(None, description="依据(规则或制度的可读出处),如临床门禁的每一项原因")
 
 
 class ErrorOut(Schema):

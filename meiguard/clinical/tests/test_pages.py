@@ -320,6 +320,8 @@ def test_the_pages_refuse_control_characters_and_other_digits(clin):
     }
     r = c.post(url, data)
     assert r.status_code == 422 and "不能包含控制字符(U+0016)" in r.content.decode()
-    r = c.post(f"/clinical/clients/{clin.client.pk}/cases/new/", {"procedure_code": TOXIN, "operator_id": "١٢"})
+    r = c.post(
+        f"/clinical/clients/{clin.client.pk}/cases/new/", {"procedure_code": TOXIN, "operator_id": "١٢"}
+    )
     assert r.status_code in (400, 422) and "请输入整数" in r.content.decode()
     assert not Case.objects.filter(client=clin.client).exists()
