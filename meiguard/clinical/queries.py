@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from meiguard.core.access import Actor
@@ -38,15 +39,20 @@ def search_clients(actor: Actor, institution_id: int, q: str, *, limit: int = SE
         return []
     base = Client.objects.visible_to(actor).filter(institution_id=institution_id)
     code = normalize_code(q)
-    if code.isalnum() and len(code) >= 6 and any(ch.isdigit() for ch in code):
-        indexes = [blind_index(f"{t}:{code}") for t in DocumentType.values]
-        found = list(base.filter(id_number_index__in=indexes)[:limit])
-        if found:
-            return found
     phone = q.replace(" ", "").replace("-", "")
-    if phone.lstrip("+").isdigit():
-        return list(base.filter(phone=phone)[:limit])
-    return list(base.filter(name__startswith=q).order_by("name", "pk")[:limit])
+    by_phone = Q(phone=phone) if phone.lstrip("+").isdigit() else Q()
+    if code.isalnum() and len(code) >= 6 and any(ch.isdigit() for ch in code):
+        # One query: an ID number of any document type, or (a number that is not one) the phone number.
+        indexes = [blind_index(f"{t}:{code}") for t in DocumentType.values]
+        return list(base.filter(Q(id_number_index__in=indexes) | by_phone).order_by("name", "pk")[:limit])
+    if by_phone:
+        return list(base.filter(by_phone)[:limit])
+    prefix: dict[str, str] = {"name__startswith": q}
+    if connection.vendor == "sqlite":
+        # SQLite's LIKE ignores ASCII case and cannot use the index; the same prefix as a range can
+        # (PostgreSQL uses its varchar_pattern_ops index for LIKE 'prefix%' instead, migration 0002).
+        prefix.update(name__gte=q, name__lt=q + "\U0010ffff")
+    return list(base.filter(**prefix).order_by("name", "pk")[:limit])
 
 
 def client(actor: Actor, pk: int) -> Client:
