@@ -167,7 +167,13 @@ def _engine(
 
 def _denials(checked: authz.Checked, keep: Any = lambda code: True) -> list[dict[str, str]]:
     return [
-        {"field": "engine", "code": r["code"], "message": r["message"], "source": r["rule"]["source"]}
+        {
+            "field": "engine",
+            "code": r["code"],
+            "message": r["message"],
+            # The layer and its document: "本机构规范 v2 · 《…》", "全国基线 v1 · 《…》".
+            "source": f"{r['rule']['pack_label']} · {r['rule']['source']}",
+        }
         for r in authz.reasons_out(checked.decision)
         if r["severity"] == Severity.DENY and keep(r["code"])
     ]
