@@ -11,8 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from pydantic import ConfigDict, StringConstraints
 
 from meiguard.core.access import Actor
@@ -541,3 +541,63 @@ class CoverageOut(Schema):
 @router.get("/institutions/{institution_id}/checklist-coverage", response={200: CoverageOut, **ERRORS})
 def coverage(request: HttpRequest, institution_id: int) -> Any:
     return queries.checklist_coverage(_actor(request), institution_id)
+
+
+# ---- photos (issue 12, second part) -------------------------------------------------------------
+
+
+class PhotoOut(Schema):
+    id: int
+    client_id: int
+    case_id: int | None
+    kind: str
+    sha256: str
+    taken_at: dt.datetime
+    content_path: str = Field(..., description="经权限检查并留痕的查看地址(没有公开的媒体 URL)")
+
+    @staticmethod
+    def build(p: Any) -> PhotoOut:
+        return PhotoOut(
+            id=p.pk,
+            client_id=p.client_id,
+            case_id=p.case_id,
+            kind=p.kind,
+            sha256=p.sha256,
+            taken_at=p.taken_at,
+            content_path=f"/api/v1/clinical/photos/{p.pk}/content",
+        )
+
+
+@router.post("/clients/{client_id}/photos", response={200: PhotoOut, **ERRORS})
+def upload_photo(
+    request: HttpRequest,
+    client_id: int,
+    file: File[UploadedFile],
+    kind: Form[Literal["before", "after", "other"]],
+    case_id: Form[int | None] = None,
+    taken_at: Form[dt.datetime | None] = None,
+) -> Any:
+    if file.size is not None and file.size > actions.MAX_PHOTO_BYTES:
+        data = b"x" * (actions.MAX_PHOTO_BYTES + 1)  # refused with the size message, without reading it all
+    else:
+        data = file.read(actions.MAX_PHOTO_BYTES + 1)
+    photo = actions.upload_photo(
+        _actor(request), client_id, kind=kind, data=data, case_id=case_id, taken_at=taken_at
+    )
+    return PhotoOut.build(photo)
+
+
+@router.get("/clients/{client_id}/photos", response={200: list[PhotoOut], **ERRORS})
+def list_photos(request: HttpRequest, client_id: int) -> Any:
+    return [PhotoOut.build(p) for p in queries.photos_of_client(_actor(request), client_id)]
+
+
+@router.get("/photos/{photo_id}/content", response={200: None, **ERRORS})
+def photo_content(request: HttpRequest, photo_id: int) -> Any:
+    """The image bytes; each call is audited (clinical.clientphoto.viewed). Never cached."""
+    photo, data, content_type = actions.view_photo(_actor(request), photo_id)
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}.{actions.PHOTO_TYPES[content_type]}"'
+    return response

@@ -187,3 +187,11 @@ def checklist_coverage(actor: Actor, institution_id: int) -> dict[str, int]:
         .count()
     )
     return {"surgical_cases": total, "all_nodes_complete": complete}
+
+
+def photos_of_client(actor: Actor, client_id: int) -> list[Any]:
+    """The client's photos (metadata only; the bytes go through ``actions.view_photo``, audited)."""
+    from .models import ClientPhoto
+
+    client(actor, client_id)
+    return list(ClientPhoto.objects.visible_to(actor).filter(client_id=client_id).order_by("taken_at", "pk"))
