@@ -43,6 +43,7 @@ from .choices import (
     CLINICAL_ADMINS,
     CLINICAL_WRITERS,
     CaseStatus,
+    ChecklistNodeKind,
     ChecklistParty,
     ConsentDecision,
     DocumentType,
@@ -1395,13 +1396,13 @@ def upload_photo(
     from .models import ClientPhoto
 
     if kind not in PhotoKind.values:
-        raise FieldErrors({"kind": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(PhotoKind.values)}]})
+        raise FieldErrors(
+            {"kind": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(PhotoKind.values)}]}
+        )
     if not data:
         raise FieldErrors({"file": [_("请选择要上传的照片")]})
     if len(data) > MAX_PHOTO_BYTES:
-        raise FieldErrors(
-            {"file": [_("照片不能超过 %(n)s MB") % {"n": MAX_PHOTO_BYTES // (1024 * 1024)}]}
-        )
+        raise FieldErrors({"file": [_("照片不能超过 %(n)s MB") % {"n": MAX_PHOTO_BYTES // (1024 * 1024)}]})
     content_type = _photo_type(data)
     now = timezone.now()
     if taken_at is not None and taken_at > now + dt.timedelta(minutes=5):
@@ -1454,7 +1455,12 @@ def view_photo(actor: Actor, photo_id: int) -> tuple[Any, bytes, str]:
     before the bytes are returned). A photo the actor cannot see is a 404, like a missing one."""
     from .models import ClientPhoto
 
-    photo = ClientPhoto.objects.visible_to(actor).select_related("client__institution").filter(pk=photo_id).first()
+    photo = (
+        ClientPhoto.objects.visible_to(actor)
+        .select_related("client__institution")
+        .filter(pk=photo_id)
+        .first()
+    )
     if photo is None:
         raise NotFoundField("photo_id")
     with photo_storage().open(photo.file.name, "rb") as fh:
@@ -1464,3 +1470,106 @@ def view_photo(actor: Actor, photo_id: int) -> tuple[Any, bytes, str]:
     with transaction.atomic():
         audit.record(actor, "clinical.clientphoto.viewed", photo, changes={"sha256": photo.sha256})
     return photo, data, _photo_type(data)
+
+
+# ---- checklist reminders (issue 12, second part) ------------------------------------------------
+
+# When a node of the surgical safety checklist is "due" (read from the rows' own timestamps):
+# - before anaesthesia (node 1): its first signature was given this long ago and a party is still missing;
+# - before incision (node 2): the record was opened (anaesthesia under way) this long ago;
+# - before leaving (node 3): the record has been open this long (the patient should be leaving the room).
+NODE1_DUE_AFTER = dt.timedelta(minutes=60)
+NODE2_DUE_AFTER = dt.timedelta(minutes=30)
+NODE3_DUE_AFTER = dt.timedelta(hours=4)
+
+
+def _reminder_recipients(case: Case) -> list[int]:
+    """The case's operating-room staff (surgeon, anaesthetist, nurse) and the institution's compliance
+    officers (its admins when it has none)."""
+    from meiguard.core.choices import Role
+    from meiguard.notify.services import users_with_roles
+
+    staff = [p.user_id for p in (case.operator, case.anesthetist, case.nurse) if p is not None and p.user_id]
+    org = case.institution.organization_id
+    officers = users_with_roles(org, [Role.COMPLIANCE_OFFICER]) or users_with_roles(
+        org, [Role.INSTITUTION_ADMIN]
+    )
+    return sorted(set(staff) | set(officers))
+
+
+def due_checklist_nodes(at: dt.datetime) -> list[tuple[Case, str]]:
+    """Surgical cases with a checklist node due at ``at`` and not complete (three queries)."""
+    node1, node2, node3 = policy.NODES
+    done = Q(completed_at__isnull=False)
+    related = ("institution", "operator", "anesthetist", "nurse")
+    started = (
+        ChecklistNode.objects.filter(
+            node=node1,
+            completed_at__isnull=True,
+            created_at__lte=at - NODE1_DUE_AFTER,
+            case__status=CaseStatus.OPEN,
+            case__invasiveness="surgical",
+        )
+        .select_related(*(f"case__{r}" for r in related))
+        .order_by("case_id")
+    )
+    due: list[tuple[Case, str]] = [(n.case, node1) for n in started]
+    records = list(
+        OperationRecord.objects.filter(
+            status=RecordStatus.OPEN,
+            opened_at__lte=at - NODE2_DUE_AFTER,
+            case__invasiveness="surgical",
+        )
+        .select_related(*(f"case__{r}" for r in related))
+        .order_by("case_id")
+    )
+    complete = set(
+        ChecklistNode.objects.filter(done, case_id__in=[r.case_id for r in records]).values_list(
+            "case_id", "node"
+        )
+    )
+    for r in records:
+        if (r.case_id, node2) not in complete:
+            due.append((r.case, node2))
+        if r.opened_at <= at - NODE3_DUE_AFTER and (r.case_id, node3) not in complete:
+            due.append((r.case, node3))
+    return due
+
+
+def remind_due_checklists(at: dt.datetime | None = None) -> int:
+    """Tell the operating-room staff and the compliance officer about each due, incomplete checklist node,
+    once per case and node (the notification dedupe key decides, so reruns and racing workers send nothing
+    new). Returns the notifications created."""
+    from django.utils import translation
+
+    from meiguard.notify.models import NotificationKind
+    from meiguard.notify.services import send
+
+    at = at or timezone.now()
+    created = 0
+    for case, node in due_checklist_nodes(at):
+        with translation.override("zh-hans"):
+            label = str(ChecklistNodeKind(node).label)
+            title = _("手术安全核查未完成:病例 %(code)s(%(procedure)s)“%(node)s”") % {
+                "code": case.code,
+                "procedure": case.procedure_name,
+                "node": label,
+            }
+            body = _("请相关各方尽快完成该节点的核查并签名(手术安全核查制度);本提醒每个节点只发送一次。")
+        with transaction.atomic():
+            sent = send(
+                _reminder_recipients(case),
+                kind=NotificationKind.REMINDER,
+                title=title,
+                body=body,
+                dedupe_key=f"clinical:checklist:{case.pk}:{node}",
+            )
+            if sent:
+                audit.record(
+                    Actor.system("scheduler"),
+                    "clinical.checklistnode.reminded",
+                    case,
+                    changes={"node": node, "recipients": [n.recipient_id for n in sent]},
+                )
+        created += len(sent)
+    return created

@@ -599,5 +599,63 @@ def photo_content(request: HttpRequest, photo_id: int) -> Any:
     response = HttpResponse(data, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}.{actions.PHOTO_TYPES[content_type]}"'
+    response["Content-Disposition"] = (
+        f'inline; filename="photo-{photo.pk}.{actions.PHOTO_TYPES[content_type]}"'
+    )
     return response
+
+
+# ---- checklist coverage by month (issue 12, second part) ----------------------------------------
+
+
+class CoverageIn(Strict):
+    start: dt.date = Field(..., description="首月(含),按手术记录开启的本地日期")
+    end: dt.date = Field(..., description="末日(含);最多 24 个月")
+
+
+class CoverageMonthOut(Schema):
+    month: str
+    surgical_cases: int
+    all_nodes_complete: int
+    share: float | None = Field(..., description="三个节点全部完成的手术病例占比(%);当月无手术为 null")
+    target: int = Field(..., description="目标 100%")
+    met: bool | None
+
+
+class CoverageReportOut(Schema):
+    institution_id: int
+    target: int
+    months: list[CoverageMonthOut]
+
+
+@router.get(
+    "/institutions/{institution_id}/checklist-coverage/monthly", response={200: CoverageReportOut, **ERRORS}
+)
+def coverage_by_month(request: HttpRequest, institution_id: int, filters: Query[CoverageIn]) -> Any:
+    from django.utils.translation import gettext as _
+
+    from meiguard.core.errors import FieldErrors
+
+    if filters.end < filters.start:
+        raise FieldErrors({"end": [_("结束日期不能早于开始日期")]})
+    if (filters.end.year - filters.start.year) * 12 + filters.end.month - filters.start.month >= 24:
+        raise FieldErrors({"end": [_("最多查询 24 个月")]})
+    months = queries.checklist_coverage_by_month(
+        _actor(request), institution_id, start=filters.start, end=filters.end
+    )
+    target = queries.COVERAGE_TARGET
+    return {
+        "institution_id": institution_id,
+        "target": target,
+        "months": [
+            {
+                "month": m.month,
+                "surgical_cases": m.surgical_cases,
+                "all_nodes_complete": m.all_nodes_complete,
+                "share": m.share,
+                "target": target,
+                "met": None if m.share is None else m.share >= target,
+            }
+            for m in months
+        ],
+    }

@@ -161,7 +161,8 @@ class TenantQuerySet(models.QuerySet):
     def _restrict(self, paths: tuple[str, ...], org_ids: frozenset[int]) -> Self:
         if not org_ids:
             return self.none()
-        if len(paths) == 1 and ("__" not in paths[0] or _forward_only(self.model, paths[0])):
+        model: Any = self.model
+        if len(paths) == 1 and ("__" not in paths[0] or _forward_only(model, paths[0])):
             # Through foreign keys only (to-one): a plain join cannot duplicate rows, and it lets the database
             # drive the query from the caller's own indexed filter instead of a subquery over the whole table.
             return self.filter(**{f"{paths[0]}__in": org_ids})

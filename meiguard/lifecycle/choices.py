@@ -38,6 +38,7 @@ class Job(models.TextChoices):
     SCAN_EXPIRIES = "scan_expiries", _("到期提醒扫描")
     ANNOUNCE_RULE_VERSIONS = "announce_rule_versions", _("规则包新版本生效通知")
     REMIND_WAITING_APPROVALS = "remind_waiting_approvals", _("审批等待提醒")
+    REMIND_DUE_CHECKLISTS = "remind_due_checklists", _("手术安全核查未完成提醒")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

@@ -47,6 +47,12 @@ def remind_waiting_approvals(on_iso: str, run_id: int | None = None) -> dict[str
 
 
 @task()
+def remind_due_checklists(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Tell OR staff and the compliance officer about surgical checklist nodes due and not done (once each)."""
+    return actions.run_job(Job.REMIND_DUE_CHECKLISTS, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -63,4 +69,5 @@ TASKS: dict[str, Any] = {
     Job.SCAN_EXPIRIES: scan_expiries,
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
+    Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
 }

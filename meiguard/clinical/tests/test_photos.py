@@ -38,7 +38,9 @@ def test_a_photo_is_stored_privately_and_every_view_is_audited(clin, settings):
     photo = ClientPhoto.objects.get(pk=body["id"])
     # Outside MEDIA_ROOT, with no URL.
     path = actions.photo_storage().path(photo.file.name)
-    assert not path.startswith(str(settings.MEDIA_ROOT)) and open(path, "rb").read() == JPEG
+    assert not path.startswith(str(settings.MEDIA_ROOT))
+    with open(path, "rb") as fh:
+        assert fh.read() == JPEG
     with pytest.raises(ValueError):
         actions.photo_storage().url(photo.file.name)
     assert AuditEntry.objects.filter(action="clinical.clientphoto.uploaded").count() == 1
@@ -52,13 +54,19 @@ def test_a_photo_is_stored_privately_and_every_view_is_audited(clin, settings):
     assert views.count() == 3
     listed = li.get(f"{BASE}/clients/{clin.client.pk}/photos").json()
     assert [p["id"] for p in listed] == [photo.pk]
-    assert AuditEntry.objects.filter(action="clinical.clientphoto.viewed").count() == 3  # listing shows no bytes
+    assert (
+        AuditEntry.objects.filter(action="clinical.clientphoto.viewed").count() == 3
+    )  # listing shows no bytes
 
 
 def test_png_is_accepted_and_other_files_are_refused(clin):
     zhao = clin.world.client("zhao")
     assert _upload(zhao, clin.client.pk, PNG_BYTES, name="b.png").status_code == 200
-    for data, name in ((b"GIF89a" + b"\x00" * 50, "x.gif"), (b"%PDF-1.7 ...", "x.jpg"), (JPEG[:-2], "cut.jpg")):
+    for data, name in (
+        (b"GIF89a" + b"\x00" * 50, "x.gif"),
+        (b"%PDF-1.7 ...", "x.jpg"),
+        (JPEG[:-2], "cut.jpg"),
+    ):
         r = _upload(zhao, clin.client.pk, data, name=name)
         assert r.status_code == 422 and r.json()["field"] == "file", name
     r = zhao.post(f"{BASE}/clients/{clin.client.pk}/photos", {"kind": "before"})
@@ -89,7 +97,12 @@ def test_photos_need_the_clients_photo_consent(clin):
         },
     )
     actions.grant_privacy_consent(
-        clin.actor("zhao"), client.pk, purpose="诊疗", scope=["health"], retention_years=30, notice_version="1"
+        clin.actor("zhao"),
+        client.pk,
+        purpose="诊疗",
+        scope=["health"],
+        retention_years=30,
+        notice_version="1",
     )
     r = _upload(clin.world.client("zhao"), client.pk, JPEG)
     assert r.status_code == 409 and r.json()["code"] == "PHOTO_CONSENT_MISSING"
