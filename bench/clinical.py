@@ -33,8 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import decide as common  # noqa: E402  (the shared bench helpers: database, timing, table)
-from decide import Row, Timing, log, us, verdict  # noqa: E402
+import decide as common
+from decide import Row, Timing, log, us, verdict
 
 TARGET_RATIO = 2.0
 PAGE = 20  # rows of a look-back list fetched per request (the first page)
@@ -72,7 +72,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--db", type=Path, help="SQLite file to create (default: a temporary directory)")
     p.add_argument(
-        "--database-url", help="postgres://user@host:port/clinical_bench (the database is dropped, re-created)"
+        "--database-url",
+        help="postgres://user@host:port/clinical_bench (the database is dropped, re-created)",
     )
     p.add_argument("--keep", action="store_true", help="keep the generated database afterwards")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
@@ -142,8 +143,15 @@ def create_institutions(w: World, n: int, clients: int, usages: int, rng: random
     from meiguard.core.choices import OrganizationKind
     from meiguard.core.models import Organization
     from meiguard.registry.crypto import blind_index
-    from meiguard.registry.models import Device, DistributionAuthorization, Institution, Lot, Practitioner
-    from meiguard.registry.models import Product, Supplier
+    from meiguard.registry.models import (
+        Device,
+        DistributionAuthorization,
+        Institution,
+        Lot,
+        Practitioner,
+        Product,
+        Supplier,
+    )
 
     past, far = dt.date(2020, 1, 1), dt.date(2030, 12, 31)
     with transaction.atomic():
@@ -158,7 +166,12 @@ def create_institutions(w: World, n: int, clients: int, usages: int, rng: random
         DistributionAuthorization.objects.create(
             supplier=supplier, brand="润百颜", registrant="华熙生物", valid_from=past, valid_until=far
         )
-        common_p = {"supplier": supplier, "registration_valid_until": far, "kind": "device", "risk_class": "III"}
+        common_p = {
+            "supplier": supplier,
+            "registration_valid_until": far,
+            "kind": "device",
+            "risk_class": "III",
+        }
         filler = Product.objects.create(
             generic_name="注射用修饰透明质酸钠凝胶",
             brand_name="润百颜",
@@ -402,7 +415,9 @@ def first_decision(w: World) -> int:
     from meiguard.core.access import Actor
 
     req = authz.as_request(
-        institution_id=w.inst_id[0], practitioner_id=w.inst_operator[0], procedure_code="derm-filler-injection"
+        institution_id=w.inst_id[0],
+        practitioner_id=w.inst_operator[0],
+        procedure_code="derm-filler-injection",
     )
     return authz.check(Actor.system("bench"), req, channel=DecisionChannel.API).log.pk
 
@@ -483,7 +498,9 @@ def measure(w: World, args: argparse.Namespace) -> tuple[dict[str, Timing], dict
     return {k: Timing.of(v) for k, v in ns.items()}, queries_seen, found
 
 
-def build_rows(t: dict[str, Timing], q: dict[str, Counter[int]], found: Counter, n: int) -> tuple[list[Row], dict]:
+def build_rows(
+    t: dict[str, Timing], q: dict[str, Counter[int]], found: Counter, n: int
+) -> tuple[list[Row], dict]:
     base = t["lookup"].p50
     rows = [Row("baseline: Client point lookup by pk, ORM .first() p50", us(base), "", "", "baseline")]
     verdicts: dict[str, bool] = {}

@@ -21,6 +21,7 @@ JOBS = [
     "scan_expiries",
     "announce_rule_versions",
     "remind_waiting_approvals",
+    "remind_due_checklists",
 ]
 
 
