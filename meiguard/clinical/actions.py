@@ -44,6 +44,7 @@ from .choices import (
     CLINICAL_ADMINS,
     CLINICAL_WRITERS,
     CaseStatus,
+    ChecklistNodeKind,
     ChecklistParty,
     ConsentDecision,
     DocumentType,
@@ -168,7 +169,13 @@ def _engine(
 
 def _denials(checked: authz.Checked, keep: Any = lambda code: True) -> list[dict[str, str]]:
     return [
-        {"field": "engine", "code": r["code"], "message": r["message"], "source": r["rule"]["source"]}
+        {
+            "field": "engine",
+            "code": r["code"],
+            "message": r["message"],
+            # The layer and its document: "本机构规范 v2 · 《…》", "全国基线 v1 · 《…》".
+            "source": f"{r['rule']['pack_label']} · {r['rule']['source']}",
+        }
         for r in authz.reasons_out(checked.decision)
         if r["severity"] == Severity.DENY and keep(r["code"])
     ]
@@ -1352,3 +1359,220 @@ def close_record(actor: Actor, case_id: int, *, notes: str = "") -> OperationRec
     Case.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, updated_at=now)
     audit.record(actor, "clinical.operationrecord.closed", record, before=before)
     return record
+
+
+# ---- photos (issue 12, second part) -------------------------------------------------------------
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+def photo_storage() -> Any:
+    """Where photo bytes live: the one place that knows (private, no URL). Swapping it for encrypted-at-rest
+    storage changes only this function."""
+    from .models import private_storage
+
+    return private_storage()
+
+
+def _photo_type(data: bytes) -> str:
+    """The content type from the bytes themselves (a JPEG or PNG signature and ending), never the file name."""
+    if data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        return "image/jpeg"
+    if data.startswith(PNG_MAGIC) and data[12:16] == b"IHDR" and data.endswith(b"IEND\xaeB`\x82"):
+        return "image/png"
+    raise FieldErrors({"file": [_("照片须为 JPEG 或 PNG 图片")]})
+
+
+def upload_photo(
+    actor: Actor,
+    client_id: int,
+    *,
+    kind: str,
+    data: bytes,
+    case_id: int | None = None,
+    taken_at: dt.datetime | None = None,
+) -> Any:
+    """Store a before/after photo privately. The client's separate consent must cover photos (PIPL); the case,
+    if given, must be the client's. Nothing is stored when any check fails."""
+    from .choices import PhotoKind
+    from .models import ClientPhoto
+
+    if kind not in PhotoKind.values:
+        raise FieldErrors(
+            {"kind": [_("取值无效,可选值:%(choices)s") % {"choices": ", ".join(PhotoKind.values)}]}
+        )
+    if not data:
+        raise FieldErrors({"file": [_("请选择要上传的照片")]})
+    if len(data) > MAX_PHOTO_BYTES:
+        raise FieldErrors({"file": [_("照片不能超过 %(n)s MB") % {"n": MAX_PHOTO_BYTES // (1024 * 1024)}]})
+    content_type = _photo_type(data)
+    now = timezone.now()
+    if taken_at is not None and taken_at > now + dt.timedelta(minutes=5):
+        raise FieldErrors({"taken_at": [_("拍摄时间不能晚于现在")]})
+    storage = photo_storage()
+    with transaction.atomic():
+        client = _client_for_update(actor, client_id)
+        case = None
+        if case_id is not None:
+            case = Case.objects.filter(pk=case_id, client=client).first()
+            if case is None:
+                raise NotFoundField("case_id")
+        consents = PrivacyConsent.objects.filter(client=client, withdrawn_at__isnull=True)
+        if not any(PrivacyScope.PHOTOS in c.scope for c in consents):
+            raise ActionError(
+                "PHOTO_CONSENT_MISSING",
+                _("求美者未同意处理面部及身体照片(个人信息保护法第二十九条,须单独同意)"),
+                field="client_id",
+                status=409,
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        name = f"clinical/photos/{now:%Y/%m}/{uuid.uuid4().hex}.{PHOTO_TYPES[content_type]}"
+        photo = ClientPhoto(
+            client=client,
+            case=case,
+            kind=kind,
+            sha256=digest,
+            taken_at=taken_at or now,
+            uploaded_by_id=actor.user_id,
+        )
+        stored = storage.save(name, _content(data))
+        photo.file.name = stored
+        try:
+            photo.save(force_insert=True)
+            audit.record(actor, "clinical.clientphoto.uploaded", photo, before={})
+        except Exception:
+            storage.delete(stored)  # no file without its row
+            raise
+    return photo
+
+
+def _content(data: bytes) -> Any:
+    from django.core.files.base import ContentFile
+
+    return ContentFile(data)
+
+
+def view_photo(actor: Actor, photo_id: int) -> tuple[Any, bytes, str]:
+    """The photo's bytes for someone who may see the client's file; every view is an audit entry (written
+    before the bytes are returned). A photo the actor cannot see is a 404, like a missing one."""
+    from .models import ClientPhoto
+
+    photo = (
+        ClientPhoto.objects.visible_to(actor)
+        .select_related("client__institution")
+        .filter(pk=photo_id)
+        .first()
+    )
+    if photo is None:
+        raise NotFoundField("photo_id")
+    with photo_storage().open(photo.file.name, "rb") as fh:
+        data = fh.read()
+    if hashlib.sha256(data).hexdigest() != photo.sha256:
+        raise ActionError("PHOTO_CORRUPTED", _("照片文件与登记的校验值不符"), status=409)
+    with transaction.atomic():
+        audit.record(actor, "clinical.clientphoto.viewed", photo, changes={"sha256": photo.sha256})
+    return photo, data, _photo_type(data)
+
+
+# ---- checklist reminders (issue 12, second part) ------------------------------------------------
+
+# When a node of the surgical safety checklist is "due" (read from the rows' own timestamps):
+# - before anaesthesia (node 1): its first signature was given this long ago and a party is still missing;
+# - before incision (node 2): the record was opened (anaesthesia under way) this long ago;
+# - before leaving (node 3): the record has been open this long (the patient should be leaving the room).
+NODE1_DUE_AFTER = dt.timedelta(minutes=60)
+NODE2_DUE_AFTER = dt.timedelta(minutes=30)
+NODE3_DUE_AFTER = dt.timedelta(hours=4)
+
+
+def _reminder_recipients(case: Case) -> list[int]:
+    """The case's operating-room staff (surgeon, anaesthetist, nurse) and the institution's compliance
+    officers (its admins when it has none)."""
+    from meiguard.core.choices import Role
+    from meiguard.notify.services import users_with_roles
+
+    staff = [p.user_id for p in (case.operator, case.anesthetist, case.nurse) if p is not None and p.user_id]
+    org = case.institution.organization_id
+    officers = users_with_roles(org, [Role.COMPLIANCE_OFFICER]) or users_with_roles(
+        org, [Role.INSTITUTION_ADMIN]
+    )
+    return sorted(set(staff) | set(officers))
+
+
+def due_checklist_nodes(at: dt.datetime) -> list[tuple[Case, str]]:
+    """Surgical cases with a checklist node due at ``at`` and not complete (three queries)."""
+    node1, node2, node3 = policy.NODES
+    done = Q(completed_at__isnull=False)
+    related = ("institution", "operator", "anesthetist", "nurse")
+    started = (
+        ChecklistNode.objects.filter(
+            node=node1,
+            completed_at__isnull=True,
+            created_at__lte=at - NODE1_DUE_AFTER,
+            case__status=CaseStatus.OPEN,
+            case__invasiveness="surgical",
+        )
+        .select_related(*(f"case__{r}" for r in related))
+        .order_by("case_id")
+    )
+    due: list[tuple[Case, str]] = [(n.case, node1) for n in started]
+    records = list(
+        OperationRecord.objects.filter(
+            status=RecordStatus.OPEN,
+            opened_at__lte=at - NODE2_DUE_AFTER,
+            case__invasiveness="surgical",
+        )
+        .select_related(*(f"case__{r}" for r in related))
+        .order_by("case_id")
+    )
+    complete = set(
+        ChecklistNode.objects.filter(done, case_id__in=[r.case_id for r in records]).values_list(
+            "case_id", "node"
+        )
+    )
+    for r in records:
+        if (r.case_id, node2) not in complete:
+            due.append((r.case, node2))
+        if r.opened_at <= at - NODE3_DUE_AFTER and (r.case_id, node3) not in complete:
+            due.append((r.case, node3))
+    return due
+
+
+def remind_due_checklists(at: dt.datetime | None = None) -> int:
+    """Tell the operating-room staff and the compliance officer about each due, incomplete checklist node,
+    once per case and node (the notification dedupe key decides, so reruns and racing workers send nothing
+    new). Returns the notifications created."""
+    from django.utils import translation
+
+    from meiguard.notify.models import NotificationKind
+    from meiguard.notify.services import send
+
+    at = at or timezone.now()
+    created = 0
+    for case, node in due_checklist_nodes(at):
+        with translation.override("zh-hans"):
+            label = str(ChecklistNodeKind(node).label)
+            title = _("手术安全核查未完成:病例 %(code)s(%(procedure)s)“%(node)s”") % {
+                "code": case.code,
+                "procedure": case.procedure_name,
+                "node": label,
+            }
+            body = _("请相关各方尽快完成该节点的核查并签名(手术安全核查制度);本提醒每个节点只发送一次。")
+        with transaction.atomic():
+            sent = send(
+                _reminder_recipients(case),
+                kind=NotificationKind.REMINDER,
+                title=title,
+                body=body,
+                dedupe_key=f"clinical:checklist:{case.pk}:{node}",
+            )
+            if sent:
+                audit.record(
+                    Actor.system("scheduler"),
+                    "clinical.checklistnode.reminded",
+                    case,
+                    changes={"node": node, "recipients": [n.recipient_id for n in sent]},
+                )
+        created += len(sent)
+    return created

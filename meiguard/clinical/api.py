@@ -11,8 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from pydantic import StringConstraints
 
 from meiguard.core.access import Actor
@@ -215,7 +215,7 @@ class ConsultationIn(Strict):
     procedure_codes: list[str] = Field(..., min_length=1, max_length=20)
 
 
-class StepOut(Schema):
+class CaseStepOut(Schema):
     case_id: int
     status: str
 
@@ -224,13 +224,13 @@ def _step(case_id: int, status: str) -> dict[str, Any]:
     return {"case_id": case_id, "status": status}
 
 
-@router.post("/cases/{case_id}/consultation", response={200: StepOut, **ERRORS})
+@router.post("/cases/{case_id}/consultation", response={200: CaseStepOut, **ERRORS})
 def save_consultation(request: HttpRequest, case_id: int, payload: ConsultationIn) -> Any:
     c = actions.save_consultation(_actor(request), case_id, **payload.dict())
     return _step(case_id, c.status)
 
 
-@router.post("/cases/{case_id}/consultation/sign", response={200: StepOut, **ERRORS})
+@router.post("/cases/{case_id}/consultation/sign", response={200: CaseStepOut, **ERRORS})
 def sign_consultation(request: HttpRequest, case_id: int) -> Any:
     return _step(case_id, actions.sign_consultation(_actor(request), case_id).status)
 
@@ -457,12 +457,12 @@ def add_usage(request: HttpRequest, case_id: int, payload: UsageIn) -> Any:
     return actions.add_usage(_actor(request), case_id, **payload.dict())
 
 
-class CloseIn(Strict):
+class RecordCloseIn(Strict):
     notes: str = Field("", max_length=20000)
 
 
 @router.post("/cases/{case_id}/record/close", response={200: RecordOut, **ERRORS})
-def close_record(request: HttpRequest, case_id: int, payload: CloseIn) -> Any:
+def close_record(request: HttpRequest, case_id: int, payload: RecordCloseIn) -> Any:
     return RecordOut.build(actions.close_record(_actor(request), case_id, notes=payload.notes))
 
 
@@ -535,3 +535,121 @@ class CoverageOut(Schema):
 @router.get("/institutions/{institution_id}/checklist-coverage", response={200: CoverageOut, **ERRORS})
 def coverage(request: HttpRequest, institution_id: int) -> Any:
     return queries.checklist_coverage(_actor(request), institution_id)
+
+
+# ---- photos (issue 12, second part) -------------------------------------------------------------
+
+
+class PhotoOut(Schema):
+    id: int
+    client_id: int
+    case_id: int | None
+    kind: str
+    sha256: str
+    taken_at: dt.datetime
+    content_path: str = Field(..., description="经权限检查并留痕的查看地址(没有公开的媒体 URL)")
+
+    @staticmethod
+    def build(p: Any) -> PhotoOut:
+        return PhotoOut(
+            id=p.pk,
+            client_id=p.client_id,
+            case_id=p.case_id,
+            kind=p.kind,
+            sha256=p.sha256,
+            taken_at=p.taken_at,
+            content_path=f"/api/v1/clinical/photos/{p.pk}/content",
+        )
+
+
+@router.post("/clients/{client_id}/photos", response={200: PhotoOut, **ERRORS})
+def upload_photo(
+    request: HttpRequest,
+    client_id: int,
+    file: File[UploadedFile],
+    kind: Form[Literal["before", "after", "other"]],
+    case_id: Form[int | None] = None,
+    taken_at: Form[dt.datetime | None] = None,
+) -> Any:
+    if file.size is not None and file.size > actions.MAX_PHOTO_BYTES:
+        data = b"x" * (actions.MAX_PHOTO_BYTES + 1)  # refused with the size message, without reading it all
+    else:
+        data = file.read(actions.MAX_PHOTO_BYTES + 1)
+    photo = actions.upload_photo(
+        _actor(request), client_id, kind=kind, data=data, case_id=case_id, taken_at=taken_at
+    )
+    return PhotoOut.build(photo)
+
+
+@router.get("/clients/{client_id}/photos", response={200: list[PhotoOut], **ERRORS})
+def list_photos(request: HttpRequest, client_id: int) -> Any:
+    return [PhotoOut.build(p) for p in queries.photos_of_client(_actor(request), client_id)]
+
+
+@router.get("/photos/{photo_id}/content", response={200: None, **ERRORS})
+def photo_content(request: HttpRequest, photo_id: int) -> Any:
+    """The image bytes; each call is audited (clinical.clientphoto.viewed). Never cached."""
+    photo, data, content_type = actions.view_photo(_actor(request), photo_id)
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = (
+        f'inline; filename="photo-{photo.pk}.{actions.PHOTO_TYPES[content_type]}"'
+    )
+    return response
+
+
+# ---- checklist coverage by month (issue 12, second part) ----------------------------------------
+
+
+class CoverageIn(FilterIn):
+    start: dt.date = Field(..., description="首月(含),按手术记录开启的本地日期")
+    end: dt.date = Field(..., description="末日(含);最多 24 个月")
+
+
+class CoverageMonthOut(Schema):
+    month: str
+    surgical_cases: int
+    all_nodes_complete: int
+    share: float | None = Field(..., description="三个节点全部完成的手术病例占比(%);当月无手术为 null")
+    target: int = Field(..., description="目标 100%")
+    met: bool | None
+
+
+class CoverageReportOut(Schema):
+    institution_id: int
+    target: int
+    months: list[CoverageMonthOut]
+
+
+@router.get(
+    "/institutions/{institution_id}/checklist-coverage/monthly", response={200: CoverageReportOut, **ERRORS}
+)
+def coverage_by_month(request: HttpRequest, institution_id: int, filters: Query[CoverageIn]) -> Any:
+    from django.utils.translation import gettext as _
+
+    from meiguard.core.errors import FieldErrors
+
+    if filters.end < filters.start:
+        raise FieldErrors({"end": [_("结束日期不能早于开始日期")]})
+    if (filters.end.year - filters.start.year) * 12 + filters.end.month - filters.start.month >= 24:
+        raise FieldErrors({"end": [_("最多查询 24 个月")]})
+    months = queries.checklist_coverage_by_month(
+        _actor(request), institution_id, start=filters.start, end=filters.end
+    )
+    target = queries.COVERAGE_TARGET
+    return {
+        "institution_id": institution_id,
+        "target": target,
+        "months": [
+            {
+                "month": m.month,
+                "surgical_cases": m.surgical_cases,
+                "all_nodes_complete": m.all_nodes_complete,
+                "share": m.share,
+                "target": target,
+                "met": None if m.share is None else m.share >= target,
+            }
+            for m in months
+        ],
+    }

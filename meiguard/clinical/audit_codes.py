@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "clinical.review.decided": "分级评估完成",
     "clinical.checklistnode.signed": "手术安全核查签名",
     "clinical.checklistnode.completed": "手术安全核查节点完成",
+    "clinical.checklistnode.reminded": "手术安全核查未完成提醒",
     "clinical.operationrecord.opened": "治疗/手术记录开启",
     "clinical.operationrecord.refused": "治疗/手术记录开启被拒绝",
     "clinical.operationrecord.closed": "治疗/手术记录结束",

@@ -191,7 +191,13 @@ class Client(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["institution", "name"], name="clin_client_inst_name"),
+            # Name prefix search: on PostgreSQL LIKE 'prefix%' needs a pattern operator class whatever the
+            # database collation; elsewhere the opclasses are ignored (SQLite searches the prefix as a range).
+            models.Index(
+                fields=["institution", "name"],
+                name="clin_client_inst_name_pat",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
             models.Index(fields=["institution", "phone"], name="clin_client_inst_phone"),
             models.Index(fields=["institution", "id_number_index"], name="clin_client_inst_idx"),
         ]

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from meiguard.core.access import Actor
@@ -38,15 +39,20 @@ def search_clients(actor: Actor, institution_id: int, q: str, *, limit: int = SE
         return []
     base = Client.objects.visible_to(actor).filter(institution_id=institution_id)
     code = normalize_code(q)
-    if code.isalnum() and len(code) >= 6 and any(ch.isdigit() for ch in code):
-        indexes = [blind_index(f"{t}:{code}") for t in DocumentType.values]
-        found = list(base.filter(id_number_index__in=indexes)[:limit])
-        if found:
-            return found
     phone = q.replace(" ", "").replace("-", "")
-    if phone.lstrip("+").isdigit():
-        return list(base.filter(phone=phone)[:limit])
-    return list(base.filter(name__startswith=q).order_by("name", "pk")[:limit])
+    by_phone = Q(phone=phone) if phone.lstrip("+").isdigit() else Q()
+    if code.isalnum() and len(code) >= 6 and any(ch.isdigit() for ch in code):
+        # One query: an ID number of any document type, or (a number that is not one) the phone number.
+        indexes = [blind_index(f"{t}:{code}") for t in DocumentType.values]
+        return list(base.filter(Q(id_number_index__in=indexes) | by_phone).order_by("name", "pk")[:limit])
+    if by_phone:
+        return list(base.filter(by_phone)[:limit])
+    prefix: dict[str, str] = {"name__startswith": q}
+    if connection.vendor == "sqlite":
+        # SQLite's LIKE ignores ASCII case and cannot use the index; the same prefix as a range can
+        # (PostgreSQL uses its varchar_pattern_ops index for LIKE 'prefix%' instead, migration 0002).
+        prefix.update(name__gte=q, name__lt=q + "\U0010ffff")
+    return list(base.filter(**prefix).order_by("name", "pk")[:limit])
 
 
 def client(actor: Actor, pk: int) -> Client:
@@ -181,3 +187,67 @@ def checklist_coverage(actor: Actor, institution_id: int) -> dict[str, int]:
         .count()
     )
     return {"surgical_cases": total, "all_nodes_complete": complete}
+
+
+def photos_of_client(actor: Actor, client_id: int) -> list[Any]:
+    """The client's photos (metadata only; the bytes go through ``actions.view_photo``, audited)."""
+    from .models import ClientPhoto
+
+    client(actor, client_id)
+    return list(ClientPhoto.objects.visible_to(actor).filter(client_id=client_id).order_by("taken_at", "pk"))
+
+
+COVERAGE_TARGET = 100  # per cent of surgical cases with all three checklist nodes complete
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageMonth:
+    month: str  # "2026-11" (local time of the record's opening)
+    surgical_cases: int
+    all_nodes_complete: int
+
+    @property
+    def share(self) -> float | None:
+        """Per cent, one decimal; None for a month without surgical cases."""
+        if not self.surgical_cases:
+            return None
+        return round(100 * self.all_nodes_complete / self.surgical_cases, 1)
+
+
+def checklist_coverage_by_month(
+    actor: Actor, institution_id: int, *, start: dt.date, end: dt.date
+) -> list[CoverageMonth]:
+    """Surgical cases whose record opened in [start, end] (local dates), by month, and how many have all
+    three checklist nodes complete. One query for the rows plus one for the institution's visibility."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from meiguard.registry.models import Institution
+
+    if not Institution.objects.visible_to(actor).filter(pk=institution_id).exists():
+        raise NotFoundField("institution_id")
+    tz = timezone.get_current_timezone()
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    rows = (
+        OperationRecord.objects.visible_to(actor)
+        .filter(
+            case__institution_id=institution_id,
+            case__invasiveness="surgical",
+            opened_at__gte=lo,
+            opened_at__lt=hi,
+        )
+        .annotate(done=Count("case__checklist", filter=Q(case__checklist__completed_at__isnull=False)))
+        .values_list("opened_at", "done")
+    )
+    months: dict[str, list[int]] = {}
+    cursor = start.replace(day=1)
+    while cursor <= end:
+        months[f"{cursor:%Y-%m}"] = [0, 0]
+        cursor = (cursor + dt.timedelta(days=32)).replace(day=1)
+    for opened_at, done in rows:
+        key = f"{timezone.localtime(opened_at, tz):%Y-%m}"
+        bucket = months.setdefault(key, [0, 0])
+        bucket[0] += 1
+        bucket[1] += int(done >= 3)
+    return [CoverageMonth(k, v[0], v[1]) for k, v in months.items()]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 
 from django.db import models
@@ -133,6 +134,21 @@ def build_actor(user: User | Any) -> Actor:
     )
 
 
+@lru_cache(maxsize=256)
+def _forward_only(model: type[models.Model], path: str) -> bool:
+    """True when every hop of ``path`` is a forward foreign key or one-to-one (each row reaches one row)."""
+    current: Any = model
+    for part in path.split("__"):
+        try:
+            f = current._meta.get_field(part)
+        except Exception:
+            return False
+        if f.auto_created or not (f.many_to_one or f.one_to_one) or f.related_model is None:
+            return False
+        current = f.related_model
+    return True
+
+
 class TenantQuerySet(models.QuerySet):
     """``visible_to`` / ``writable_by``: the only access check, used by every query path."""
 
@@ -145,7 +161,10 @@ class TenantQuerySet(models.QuerySet):
     def _restrict(self, paths: tuple[str, ...], org_ids: frozenset[int]) -> Self:
         if not org_ids:
             return self.none()
-        if len(paths) == 1 and "__" not in paths[0]:
+        model: Any = self.model
+        if len(paths) == 1 and ("__" not in paths[0] or _forward_only(model, paths[0])):
+            # Through foreign keys only (to-one): a plain join cannot duplicate rows, and it lets the database
+            # drive the query from the caller's own indexed filter instead of a subquery over the whole table.
             return self.filter(**{f"{paths[0]}__in": org_ids})
         q = Q()
         for path in paths:

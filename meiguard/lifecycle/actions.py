@@ -217,6 +217,15 @@ def audit_checkpoint(on: dt.date) -> Counts:
     if not getattr(settings, "AUDIT_CHECKPOINT_DIR", ""):
         return {"not_configured": 1}  # `check --deploy` warns (meiguard.W101)
     return {"chains": checkpoints.append_to(checkpoints.daily_path(on))}
+def remind_due_checklists(on: dt.date) -> Counts:
+    """Surgical checklist nodes due and not done: the OR staff and compliance officer told once per case and
+    node (``clinical.actions.remind_due_checklists``). Run for a past date it looks at the end of that day;
+    for today, at this moment. ``manage.py remind_checklists`` runs the same every few minutes from cron."""
+    from meiguard.clinical.actions import remind_due_checklists as remind
+
+    now = timezone.now()
+    end_of_day = timezone.make_aware(dt.datetime.combine(on + dt.timedelta(days=1), dt.time.min))
+    return {"notified": remind(min(now, end_of_day))}
 
 
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
@@ -226,6 +235,7 @@ JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
+    Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -50,6 +50,9 @@ def remind_waiting_approvals(on_iso: str, run_id: int | None = None) -> dict[str
 def audit_checkpoint(on_iso: str, run_id: int | None = None) -> dict[str, int]:
     """Append signed audit chain heads to AUDIT_CHECKPOINT_DIR (a file outside the database)."""
     return actions.run_job(Job.AUDIT_CHECKPOINT, on_iso, run_id)
+def remind_due_checklists(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Tell OR staff and the compliance officer about surgical checklist nodes due and not done (once each)."""
+    return actions.run_job(Job.REMIND_DUE_CHECKLISTS, on_iso, run_id)
 
 
 @task()
@@ -70,4 +73,5 @@ TASKS: dict[str, Any] = {
     Job.ANNOUNCE_RULE_VERSIONS: announce_rule_versions,
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
+    Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
 }

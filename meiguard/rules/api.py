@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 from pydantic import BaseModel
 
@@ -526,6 +527,8 @@ class PolicySettingOut(Schema):
     label: str
     unit: str
     value: Any
+    is_set: bool = Field(True, description="false:本机构尚未设定(value 为 null,没有此项限制)")
+    display: str = Field("", description="给人看的值:如“2 ml”,未设定时为“未设定”")
     national_value: Any = Field(None, description="国家/省级规定的值(机构只能收紧);机构自设规则为 null")
     direction: str
     rule_id: str
@@ -559,6 +562,14 @@ class PolicyPublishIn(In):
     effective_from: dt.date
 
 
+def _display(value: Any, unit: str) -> str:
+    from .templatetags.rules_extras import show
+
+    if value is None:
+        return gettext("未设定")
+    return f"{show(value)} {unit}".strip() if unit else show(value)
+
+
 def _policy_out(request: HttpRequest, institution_id: int) -> PolicyOut:
     from meiguard.registry.models import Institution
 
@@ -580,6 +591,8 @@ def _policy_out(request: HttpRequest, institution_id: int) -> PolicyOut:
                 label=str(row.setting.label),
                 unit=row.setting.unit,
                 value=row.value,
+                is_set=row.value is not None,
+                display=_display(row.value, row.setting.unit),
                 national_value=row.base_value,
                 direction=row.setting.direction,
                 rule_id=row.setting.rule_id,

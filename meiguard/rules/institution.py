@@ -59,6 +59,8 @@ REMINDER_RULE = "INST.expiry-reminder-days"
 REMINDER_METRIC = "expiry_reminder_days"
 DEFAULT_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7)
 MAX_REMINDER_DAYS = 365
+# Filler volume per session: no product default; an institution's own limit once it sets one.
+FILLER_VOLUME_RULE = "INST.filler-ml-per-session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,29 @@ SETTINGS: tuple[Setting, ...] = (
         _("单部位填充操作时长上限"),
         "min",
         group=_("剂量与时长"),
+    ),
+    Setting(
+        "filler_ml_per_session",
+        FILLER_VOLUME_RULE,
+        "max_value",
+        "number",
+        _("透明质酸(填充剂)单次注射总量上限"),
+        "ml",
+        group=_("剂量与时长"),
+        # No limit until an institution sets one: the rule joins its policy the first time it is set. The
+        # engine reads it like the toxin limit (amount per session of the ingredient, summed over a record).
+        fallback={
+            "kind": RuleKind.LIMIT,
+            "title": "透明质酸(填充剂)单次注射总量上限",
+            "title_en": "Hyaluronic acid (filler) volume per session",
+            "data": {
+                "metric": "units_per_session",
+                "max_value": None,
+                "unit": "ml",
+                "product_kind": "hyaluronic_acid",
+                "procedures": ["derm-filler-injection"],
+            },
+        },
     ),
     Setting(
         "follow_up_surgical",

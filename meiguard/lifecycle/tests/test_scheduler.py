@@ -22,6 +22,7 @@ JOBS = [
     "announce_rule_versions",
     "remind_waiting_approvals",
     "audit_checkpoint",
+    "remind_due_checklists",
 ]
 
 
