@@ -217,6 +217,8 @@ def audit_checkpoint(on: dt.date) -> Counts:
     if not getattr(settings, "AUDIT_CHECKPOINT_DIR", ""):
         return {"not_configured": 1}  # `check --deploy` warns (meiguard.W101)
     return {"chains": checkpoints.append_to(checkpoints.daily_path(on))}
+
+
 def remind_due_checklists(on: dt.date) -> Counts:
     """Surgical checklist nodes due and not done: the OR staff and compliance officer told once per case and
     node (``clinical.actions.remind_due_checklists``). Run for a past date it looks at the end of that day;

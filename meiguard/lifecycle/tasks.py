@@ -50,6 +50,8 @@ def remind_waiting_approvals(on_iso: str, run_id: int | None = None) -> dict[str
 def audit_checkpoint(on_iso: str, run_id: int | None = None) -> dict[str, int]:
     """Append signed audit chain heads to AUDIT_CHECKPOINT_DIR (a file outside the database)."""
     return actions.run_job(Job.AUDIT_CHECKPOINT, on_iso, run_id)
+
+
 def remind_due_checklists(on_iso: str, run_id: int | None = None) -> dict[str, int]:
     """Tell OR staff and the compliance officer about surgical checklist nodes due and not done (once each)."""
     return actions.run_job(Job.REMIND_DUE_CHECKLISTS, on_iso, run_id)
