@@ -46,7 +46,10 @@ def tablets(browser: Browser, live_server, page: Page, settings) -> Iterator[Cal
     def open_as(username: str) -> Page:
         if username not in pages:
             context = browser.new_context(
-                base_url=live_server.url, viewport=TABLET, locale="zh-CN", timezone_id="Asia/Shanghai"
+                base_url=live_server.url,
+                viewport=TABLET,  # type: ignore[arg-type]
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
             )
             context.set_default_timeout(TIMEOUT_MS)
             contexts.append(context)
