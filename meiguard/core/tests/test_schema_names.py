@@ -21,7 +21,7 @@ def test_every_api_schema_name_is_unique_across_apps():
             module = importlib.import_module(f"{config.name}.api")
         except ModuleNotFoundError:
             continue
-        for name, obj in vars(module).items():
+        for obj in vars(module).values():
             if inspect.isclass(obj) and issubclass(obj, BaseModel) and obj.__module__ == module.__name__:
                 seen[obj.__name__].add(module.__name__)
     clashes = {name: sorted(mods) for name, mods in seen.items() if len(mods) > 1}
