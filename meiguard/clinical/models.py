@@ -333,6 +333,18 @@ class Case(models.Model):
         return self.invasiveness == "surgical"
 
     @property
+    def invasiveness_label(self) -> str:
+        from meiguard.rules.choices import Invasiveness
+
+        return _label(Invasiveness, self.invasiveness)
+
+    @property
+    def anesthesia_label(self) -> str:
+        from meiguard.rules.choices import Anesthesia
+
+        return _label(Anesthesia, self.anesthesia)
+
+    @property
     def needs_anesthetist(self) -> bool:
         """Anaesthesia beyond local (PG-01) needs an anaesthetist's signature on the assessment and checklist."""
         return bool(self.anesthesia) and self.anesthesia != "local"
@@ -874,3 +886,11 @@ CLINICAL_MODELS: tuple[type[models.Model], ...] = (
     Usage,
     ClientPhoto,
 )
+
+
+def _label(choices: Any, value: str) -> str:
+    """The readable label of a stored choice value (the value itself if the vocabulary no longer has it)."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

@@ -522,7 +522,10 @@ def _warning_text(w: str) -> str:
     if kind == "grade":
         return _("%(g)s级手术") % {"g": value}
     if kind == "anesthesia":
-        return _("麻醉方式:%(a)s(须麻醉医师参与)") % {"a": value}
+        from meiguard.rules.choices import Anesthesia
+
+        label = str(Anesthesia(value).label) if value in Anesthesia.values else value
+        return _("麻醉方式:%(a)s(须麻醉医师参与)") % {"a": label}
     return w
 
 

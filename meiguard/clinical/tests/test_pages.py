@@ -325,3 +325,11 @@ def test_the_pages_refuse_control_characters_and_other_digits(clin):
     )
     assert r.status_code in (400, 422) and "请输入整数" in r.content.decode()
     assert not Case.objects.filter(client=clin.client).exists()
+
+
+def test_the_case_page_names_invasiveness_and_anaesthesia_not_their_codes(clin):
+    case = clin.case(BREAST)
+    html = clin.world.client("zhao").get(f"/clinical/cases/{case.pk}/").content.decode()
+    head = html[html.index("<h1>") : html.index("</h1>")]
+    assert "手术" in head and "硬膜外/静脉全麻" in head
+    assert "surgical" not in head and "epidural-iv" not in head
