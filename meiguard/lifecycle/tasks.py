@@ -52,6 +52,7 @@ def audit_checkpoint(on_iso: str, run_id: int | None = None) -> dict[str, int]:
     return actions.run_job(Job.AUDIT_CHECKPOINT, on_iso, run_id)
 
 
+@task()
 def remind_due_checklists(on_iso: str, run_id: int | None = None) -> dict[str, int]:
     """Tell OR staff and the compliance officer about surgical checklist nodes due and not done (once each)."""
     return actions.run_job(Job.REMIND_DUE_CHECKLISTS, on_iso, run_id)
