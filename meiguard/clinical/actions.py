@@ -443,6 +443,7 @@ def create_case(
     anesthetist_id: int | None = None,
     nurse_id: int | None = None,
     anesthesia: str | None = None,
+    scheduled_at: dt.datetime | None = None,
 ) -> Case:
     client = _client_for_update(actor, client_id)
     inst = client.institution
@@ -460,6 +461,10 @@ def create_case(
     chosen = anesthesia if anesthesia is not None else (proc.anesthesia_max or "" if surgical else "")
     if anesthetist and operator and anesthetist.pk == operator.pk:
         raise FieldErrors({"anesthetist_id": [_("麻醉医师与主诊医师须为不同的人")]})
+    if scheduled_at is not None and timezone.is_naive(scheduled_at):
+        raise FieldErrors({"scheduled_at": [_("计划时间须带时区,例如 2026-03-03T09:30:00+08:00")]})
+    if scheduled_at is not None and scheduled_at < timezone.now() - dt.timedelta(days=1):
+        raise FieldErrors({"scheduled_at": [_("计划时间不能早于昨天")]})
     assert operator is not None
     case = Case.objects.create(
         institution=inst,
@@ -473,6 +478,7 @@ def create_case(
         operator=operator,
         anesthetist=anesthetist,
         nurse=nurse,
+        scheduled_at=scheduled_at,
         created_by_id=actor.user_id,
     )
     audit.record(actor, "clinical.case.created", case, before={})
@@ -1478,7 +1484,8 @@ def view_photo(actor: Actor, photo_id: int) -> tuple[Any, bytes, str]:
 # ---- checklist reminders (issue 12, second part) ------------------------------------------------
 
 # When a node of the surgical safety checklist is "due" (read from the rows' own timestamps):
-# - before anaesthesia (node 1): its first signature was given this long ago and a party is still missing;
+# - before anaesthesia (node 1): the case's planned time (``scheduled_at``) has come and the record is not open,
+#   or its first signature was given this long ago and a party is still missing;
 # - before incision (node 2): the record was opened (anaesthesia under way) this long ago;
 # - before leaving (node 3): the record has been open this long (the patient should be leaving the room).
 NODE1_DUE_AFTER = dt.timedelta(minutes=60)
@@ -1501,7 +1508,7 @@ def _reminder_recipients(case: Case) -> list[int]:
 
 
 def due_checklist_nodes(at: dt.datetime) -> list[tuple[Case, str]]:
-    """Surgical cases with a checklist node due at ``at`` and not complete (three queries)."""
+    """Surgical cases with a checklist node due at ``at`` and not complete (four queries)."""
     node1, node2, node3 = policy.NODES
     done = Q(completed_at__isnull=False)
     related = ("institution", "operator", "anesthetist", "nurse")
@@ -1517,6 +1524,19 @@ def due_checklist_nodes(at: dt.datetime) -> list[tuple[Case, str]]:
         .order_by("case_id")
     )
     due: list[tuple[Case, str]] = [(n.case, node1) for n in started]
+    seen = {case.pk for case, _node in due}
+    planned = (
+        Case.objects.filter(
+            status=CaseStatus.OPEN,
+            invasiveness="surgical",
+            scheduled_at__lte=at,
+            record__isnull=True,
+        )
+        .exclude(checklist__node=node1, checklist__completed_at__isnull=False)
+        .select_related(*related)
+        .order_by("pk")
+    )
+    due += [(case, node1) for case in planned if case.pk not in seen]
     records = list(
         OperationRecord.objects.filter(
             status=RecordStatus.OPEN,

@@ -164,6 +164,7 @@ class CaseIn(Strict):
     anesthetist_id: int | None = Field(None, ge=1, le=2**53)
     nurse_id: int | None = Field(None, ge=1, le=2**53)
     anesthesia: Literal["", "local", "epidural-iv", "general"] | None = None
+    scheduled_at: dt.datetime | None = Field(None, description="计划时间(到时仍未完成麻醉前核查即提醒)")
 
 
 class CaseOut(Schema):
@@ -180,6 +181,7 @@ class CaseOut(Schema):
     anesthetist_id: int | None
     nurse_id: int | None
     status: str
+    scheduled_at: dt.datetime | None = None
 
 
 @router.post("/cases", response={200: CaseOut, **ERRORS})

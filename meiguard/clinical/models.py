@@ -300,6 +300,9 @@ class Case(models.Model):
         verbose_name=_("护士"),
     )
     status = models.CharField(_("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    # When the treatment is planned: a surgical case whose time has come without checklist node 1 complete is
+    # reminded (actions.due_checklist_nodes).
+    scheduled_at = models.DateTimeField(_("计划时间"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -354,9 +354,24 @@ def case_new(request: HttpRequest, pk: int) -> HttpResponse:
             anesthetist_id=_int(request, "anesthetist_id"),
             nurse_id=_int(request, "nurse_id"),
             anesthesia=anesthesia or None,
+            scheduled_at=_local_datetime(request, "scheduled_at"),
         )
 
     return _client_post(request, pk, "case", run, _("病例已创建"))
+
+
+def _local_datetime(request: HttpRequest, name: str) -> dt.datetime | None:
+    """A ``datetime-local`` input (``YYYY-MM-DDTHH:MM``) read in the institution's time zone."""
+    raw = request.POST.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.strptime(raw[:16], "%Y-%m-%dT%H:%M") if raw.isascii() else None
+    except ValueError:
+        value = None
+    if value is None or not 2000 <= value.year <= 2199:
+        raise FieldErrors({name: [_("时间格式应为 YYYY-MM-DD HH:MM")]})
+    return timezone.make_aware(value, timezone.get_current_timezone())
 
 
 @login_required

@@ -121,3 +121,50 @@ def test_monthly_coverage(clin):
     r = zhao.get(base, {"start": "2020-01-01", "end": "2026-04-01"})
     assert r.status_code == 422 and r.json()["field"] == "end"
     assert clin.world.client("sun").get(base, {"start": "2026-01-01", "end": "2026-01-31"}).status_code == 404
+
+
+def test_a_planned_operation_without_node_1_is_reminded_when_its_time_comes(clin):
+    case = clin.case(BREAST)
+    planned = timezone.now() + dt.timedelta(hours=2)
+    case.scheduled_at = planned
+    case.save(update_fields=["scheduled_at"])
+    assert actions.remind_due_checklists(planned - dt.timedelta(minutes=1)) == 0  # not yet its time
+    assert actions.remind_due_checklists(planned + dt.timedelta(minutes=1)) == 4
+    assert _keys(clin.world.users["zhao"]) == [f"clinical:checklist:{case.pk}:{NODE1}"]
+    assert actions.remind_due_checklists(planned + dt.timedelta(hours=1)) == 0  # once
+
+
+def test_a_planned_operation_with_node_1_done_or_not_surgical_is_not_reminded(clin):
+    planned = timezone.now() - dt.timedelta(minutes=5)
+    done = clin.case(BREAST)
+    clin.node(done, NODE1)
+    toxin = clin.case(TOXIN)
+    for case in (done, toxin):
+        case.scheduled_at = planned
+        case.save(update_fields=["scheduled_at"])
+    assert actions.remind_due_checklists() == 0
+
+
+def test_the_planned_time_is_taken_at_creation_and_bounded(clin):
+    from meiguard.core.errors import FieldErrors
+
+    when = timezone.now() + dt.timedelta(days=1)
+    case = actions.create_case(
+        clin.actor("zhao"),
+        client_id=clin.client.pk,
+        procedure_code=BREAST,
+        operator_id=clin.surgeon.pk,
+        anesthetist_id=clin.anesthetist.pk,
+        scheduled_at=when,
+    )
+    assert case.scheduled_at == when
+    with pytest.raises(FieldErrors) as exc:
+        actions.create_case(
+            clin.actor("zhao"),
+            client_id=clin.client.pk,
+            procedure_code=BREAST,
+            operator_id=clin.surgeon.pk,
+            anesthetist_id=clin.anesthetist.pk,
+            scheduled_at=timezone.now() - dt.timedelta(days=3),
+        )
+    assert "scheduled_at" in exc.value.errors
