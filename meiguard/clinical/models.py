@@ -49,6 +49,8 @@ def mask_phone(phone: str | None) -> str:
     """``13912345678`` → ``139****5678``."""
     p = phone or ""
     return p[:3] + "****" + p[-4:] if len(p) >= 8 else "*" * len(p)
+
+
 CASE_ORG = "case__institution__organization"
 
 

@@ -111,26 +111,34 @@ def _clients(orgs: list[int] | int, institution_id: int) -> QuerySet[Client]:
 @functools.cache
 def _search_query(kind: str, limit: int) -> FixedQuery:
     """One compiled query per kind of search: each is one indexed lookup on (institution, …)."""
-    if kind == "document_or_phone":  # an ID number of any document type, or (a number that is not one) a phone
+    if (
+        kind == "document_or_phone"
+    ):  # an ID number of any document type, or (a number that is not one) a phone
         return FixedQuery(
-            lambda orgs, inst, indexes, phone: _clients(orgs, inst)
-            .filter(Q(id_number_index__in=indexes) | Q(phone=phone))
-            .order_by("name", "pk")
-            .values_list(*_CLIENT_COLUMNS)[:limit]
+            lambda orgs, inst, indexes, phone: (
+                _clients(orgs, inst)
+                .filter(Q(id_number_index__in=indexes) | Q(phone=phone))
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
         )
     if kind == "document":
         return FixedQuery(
-            lambda orgs, inst, indexes: _clients(orgs, inst)
-            .filter(id_number_index__in=indexes)
-            .order_by("name", "pk")
-            .values_list(*_CLIENT_COLUMNS)[:limit]
+            lambda orgs, inst, indexes: (
+                _clients(orgs, inst)
+                .filter(id_number_index__in=indexes)
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
         )
     if kind == "phone":
         return FixedQuery(
-            lambda orgs, inst, phone: _clients(orgs, inst)
-            .filter(phone=phone)
-            .order_by("name", "pk")
-            .values_list(*_CLIENT_COLUMNS)[:limit]
+            lambda orgs, inst, phone: (
+                _clients(orgs, inst)
+                .filter(phone=phone)
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
         )
 
     def prefix(orgs: list[int] | int, inst: int, q: str, upper: str) -> QuerySet[Any]:
@@ -144,7 +152,9 @@ def _search_query(kind: str, limit: int) -> FixedQuery:
     return FixedQuery(prefix)
 
 
-def search_clients(actor: Actor, institution_id: int, q: str, *, limit: int = SEARCH_LIMIT) -> list[ClientRow]:
+def search_clients(
+    actor: Actor, institution_id: int, q: str, *, limit: int = SEARCH_LIMIT
+) -> list[ClientRow]:
     """By ID number (exact, through the blind index of every document type), phone (exact) or name (prefix).
     One query whatever the branch, each an indexed lookup: (institution, id_number_index), (institution, phone),
     (institution, name). Only the mask of the ID number is kept (one decryption per row found)."""

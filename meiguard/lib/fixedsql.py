@@ -78,7 +78,9 @@ class FixedQuery:
                 for shape in _LIKE_SHAPES:
                     if param == shape.format(s):
                         return i, shape
-        raise ValueError(f"FixedQuery: a string argument was transformed into {param!r}; pass it as an argument")
+        raise ValueError(
+            f"FixedQuery: a string argument was transformed into {param!r}; pass it as an argument"
+        )
 
     def run(self, *values: Value | Sequence[Value], using: str = "default") -> list[tuple[Any, ...]]:
         shape: list[tuple[type, int | None]] = []
