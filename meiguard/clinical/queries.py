@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Value
 
-from meiguard.core.access import Actor
+from meiguard.core.access import Actor, _forward_only
 from meiguard.core.apierrors import NotFoundField
 from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.crypto import blind_index, mask_id_number
@@ -328,26 +328,45 @@ _TRACE_COLUMNS = (
 )
 
 
+_DEVICE_COLUMNS = ("device__serial_no", "device__product__brand_name", "device__product__generic_name")
+
+
 def _trace_row(r: tuple[Any, ...]) -> TraceRow:
     lot_id = r[7]
     product = (r[12] or r[13]) if lot_id is not None else (r[14] or r[15] or "")
     return TraceRow(*r[:8], r[8] or "", r[9], r[10] or "", r[11], product or "", *r[16:])  # type: ignore[call-arg]
 
 
+def _parent_visible(fk: str, parent: Any, orgs: list[int] | int) -> Q:
+    """``fk`` points at a ``parent`` row ``visible_to`` the reader of ``orgs``. A single forward path is the
+    same filter as ``visible_to`` applies, spelled through ``fk`` (one join, no subquery: every extra relation
+    costs PostgreSQL planning time); any other policy keeps ``visible_to`` itself as a subquery."""
+    policy = parent.tenancy
+    if isinstance(orgs, int) or policy.shared_read:
+        return Q()
+    path = policy.read_paths[0]
+    if len(policy.read_paths) == 1 and _forward_only(parent, path):
+        return Q(**{f"{fk}__{path}__in": orgs})
+    return Q(**{f"{fk}__in": parent.objects.visible_to(_reader(orgs))})
+
+
 @functools.cache
 def _trace_query(by: str, limit: int | None) -> FixedQuery:
     """Usages of one lot or one client, visible to the reader, in one query. The lot's (client's) own
-    visibility is folded in: a foreign lot yields no rows even where its usages would be visible."""
+    visibility is folded in: a foreign lot yields no rows even where its usages would be visible. A lot's
+    usages are all of that lot (no device): its look-back does not join devices."""
     parent: Any = Lot if by == "lot" else Client
     order = ("client_id", "created_at", "pk") if by == "lot" else ("created_at", "pk")
+    columns: tuple[Any, ...] = _TRACE_COLUMNS
+    if by == "lot":
+        columns = tuple(Value("") if c in _DEVICE_COLUMNS else c for c in columns)
 
     def build(orgs: list[int] | int, key: int) -> QuerySet[Any]:
-        reader = _reader(orgs)
         qs = (
-            Usage.objects.visible_to(reader)
-            .filter(**{f"{by}_id": key, f"{by}__in": parent.objects.visible_to(reader).filter(pk=key)})
+            Usage.objects.visible_to(_reader(orgs))
+            .filter(_parent_visible(by, parent, orgs), **{f"{by}_id": key})
             .order_by(*order)
-            .values_list(*_TRACE_COLUMNS)
+            .values_list(*columns)
         )
         return qs[:limit] if limit is not None else qs
 
