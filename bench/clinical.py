@@ -461,12 +461,12 @@ def measure(w: World, args: argparse.Namespace) -> tuple[dict[str, Timing], dict
         return rows
 
     def lot_clients(j: int) -> Any:
-        rows = list(queries.clients_of_lot(actor_for(w, w.lot_inst[j]), w.lot_ids[j])[:PAGE])
+        rows = queries.clients_of_lot(actor_for(w, w.lot_inst[j]), w.lot_ids[j], limit=PAGE)
         found["lot_rows"] += len(rows)
         return rows
 
     def client_usages(i: int) -> Any:
-        rows = list(queries.usages_of_client(actor_for(w, w.client_inst[i]), w.client_id[i])[:PAGE])
+        rows = queries.usages_of_client(actor_for(w, w.client_inst[i]), w.client_id[i], limit=PAGE)
         found["client_rows"] += len(rows)
         return rows
 

@@ -19,7 +19,7 @@ from meiguard.core.access import Actor
 from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn, In
 
 from . import actions, exporters, queries
-from .models import Case, Client, OperationRecord, Usage
+from .models import Client, OperationRecord
 
 router = Router(tags=["clinical"])
 
@@ -80,7 +80,7 @@ class ClientOut(Schema):
     previous_treatments: str
 
     @staticmethod
-    def build(c: Client) -> ClientOut:
+    def build(c: Client | queries.ClientRow) -> ClientOut:
         return ClientOut(
             id=c.pk,
             institution_id=c.institution_id,
@@ -488,20 +488,18 @@ class TraceOut(Schema):
     at: dt.datetime
 
 
-def _trace(u: Usage) -> dict[str, Any]:
-    case: Case = u.case
-    product = u.lot.product if u.lot else (u.device.product if u.device else None)
+def _trace(u: queries.TraceRow) -> dict[str, Any]:
     return {
-        "usage_id": u.pk,
+        "usage_id": u.usage_id,
         "client_id": u.client_id,
-        "client_name": u.client.name,
-        "client_phone": u.client.phone,
+        "client_name": u.client_name,
+        "client_phone": u.client_phone,
         "case_id": u.case_id,
-        "case_code": case.code,
-        "procedure_name": case.procedure_name,
+        "case_code": u.case_code,
+        "procedure_name": u.procedure_name,
         "lot_id": u.lot_id,
-        "lot_no": u.lot.lot_no if u.lot else "",
-        "product": str(product.brand_name or product.generic_name) if product else "",
+        "lot_no": u.lot_no,
+        "product": u.product,
         "device_id": u.device_id,
         "dose": f"{u.dose_value.normalize():f}{u.dose_unit}" if u.dose_value is not None else "",
         "site": u.site,

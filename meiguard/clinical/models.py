@@ -43,6 +43,14 @@ from .choices import (
 )
 
 INST_ORG = "institution__organization"
+
+
+def mask_phone(phone: str | None) -> str:
+    """``13912345678`` → ``139****5678``."""
+    p = phone or ""
+    return p[:3] + "****" + p[-4:] if len(p) >= 8 else "*" * len(p)
+
+
 CASE_ORG = "case__institution__organization"
 
 
@@ -217,8 +225,7 @@ class Client(models.Model):
 
     @property
     def masked_phone(self) -> str:
-        p = self.phone or ""
-        return p[:3] + "****" + p[-4:] if len(p) >= 8 else "*" * len(p)
+        return mask_phone(self.phone)
 
 
 class PrivacyConsent(models.Model):

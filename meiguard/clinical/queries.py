@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Value
 
-from meiguard.core.access import Actor
+from meiguard.core.access import Actor, _forward_only
 from meiguard.core.apierrors import NotFoundField
-from meiguard.registry.crypto import blind_index
+from meiguard.lib.fixedsql import FixedQuery
+from meiguard.registry.crypto import blind_index, mask_id_number
 from meiguard.registry.models import Lot
 from meiguard.registry.validators import normalize_code
 
-from .choices import DocumentType
+from .choices import DocumentType, Sex
 from .models import (
     Assessment,
     Case,
@@ -26,33 +29,153 @@ from .models import (
     OperationRecord,
     Review,
     Usage,
+    mask_phone,
 )
 
 SEARCH_LIMIT = 50
+# The SQL of each look-up below is compiled once (``lib/fixedsql``) and its rows are plain tuples turned into
+# the small rows the pages, the API and the exports show: building a queryset and model instances per request
+# cost several times the index seek itself (docs/benchmarks.md, "Clinical").
 
 
-def search_clients(actor: Actor, institution_id: int, q: str, *, limit: int = SEARCH_LIMIT) -> list[Client]:
+def _scope(actor: Actor) -> list[int] | int | None:
+    """The organisations ``visible_to(actor)`` lets through, as a ``FixedQuery`` argument: a sorted list, 0 for
+    an actor who sees everything (platform admin, system), None for one who sees nothing."""
+    if actor.is_unrestricted:
+        return 0
+    if not actor.is_authenticated:
+        return None
+    orgs = sorted(actor.readable_org_ids)
+    return orgs or None
+
+
+def _reader(orgs: list[int] | int) -> Actor:
+    """An actor reading exactly ``orgs`` (or everything): compiled queries go through the same ``visible_to``
+    as every other read, so tenancy is the models' own policy, not a copy of it."""
+    if isinstance(orgs, int):
+        return Actor.system("fixed-query")
+    return Actor(user_id=0, username="fixed-query", overseen_org_ids=frozenset(orgs))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    """A client as a search result shows it (page and API): no ID number, only its mask."""
+
+    pk: int
+    institution_id: int
+    name: str
+    sex: str
+    date_of_birth: dt.date
+    phone: str
+    document_type: str
+    masked_id_number: str
+    nationality: str
+    allergies: str
+    medical_history: str
+    medications: str
+    previous_treatments: str
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    def get_sex_display(self) -> str:
+        return str(dict(Sex.choices).get(self.sex, self.sex))
+
+
+_CLIENT_COLUMNS = (
+    "pk",
+    "institution_id",
+    "name",
+    "sex",
+    "date_of_birth",
+    "phone",
+    "document_type",
+    "id_number",
+    "nationality",
+    "allergies",
+    "medical_history",
+    "medications",
+    "previous_treatments",
+)
+
+
+def _client_row(r: tuple[Any, ...]) -> ClientRow:
+    return ClientRow(*r[:7], mask_id_number(r[7] or ""), *r[8:])  # type: ignore[call-arg]
+
+
+def _clients(orgs: list[int] | int, institution_id: int) -> QuerySet[Client]:
+    return Client.objects.visible_to(_reader(orgs)).filter(institution_id=institution_id)
+
+
+@functools.cache
+def _search_query(kind: str, limit: int) -> FixedQuery:
+    """One compiled query per kind of search: each is one indexed lookup on (institution, …)."""
+    if (
+        kind == "document_or_phone"
+    ):  # an ID number of any document type, or (a number that is not one) a phone
+        return FixedQuery(
+            lambda orgs, inst, indexes, phone: (
+                _clients(orgs, inst)
+                .filter(Q(id_number_index__in=indexes) | Q(phone=phone))
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
+        )
+    if kind == "document":
+        return FixedQuery(
+            lambda orgs, inst, indexes: (
+                _clients(orgs, inst)
+                .filter(id_number_index__in=indexes)
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
+        )
+    if kind == "phone":
+        return FixedQuery(
+            lambda orgs, inst, phone: (
+                _clients(orgs, inst)
+                .filter(phone=phone)
+                .order_by("name", "pk")
+                .values_list(*_CLIENT_COLUMNS)[:limit]
+            )
+        )
+
+    def prefix(orgs: list[int] | int, inst: int, q: str, upper: str) -> QuerySet[Any]:
+        qs = _clients(orgs, inst).filter(name__startswith=q)
+        if connection.vendor == "sqlite":
+            # SQLite's LIKE ignores ASCII case and cannot use the index; the same prefix as a range can
+            # (PostgreSQL uses its varchar_pattern_ops index for LIKE 'prefix%' instead, migration 0002).
+            qs = qs.filter(name__gte=q, name__lt=upper)
+        return qs.order_by("name", "pk").values_list(*_CLIENT_COLUMNS)[:limit]
+
+    return FixedQuery(prefix)
+
+
+def search_clients(
+    actor: Actor, institution_id: int, q: str, *, limit: int = SEARCH_LIMIT
+) -> list[ClientRow]:
     """By ID number (exact, through the blind index of every document type), phone (exact) or name (prefix).
-    Each branch is one indexed lookup: (institution, id_number_index), (institution, phone), (institution, name)."""
+    One query whatever the branch, each an indexed lookup: (institution, id_number_index), (institution, phone),
+    (institution, name). Only the mask of the ID number is kept (one decryption per row found)."""
     q = (q or "").strip()[:64]
-    if not q:
+    orgs = _scope(actor)
+    if not q or orgs is None:
         return []
-    base = Client.objects.visible_to(actor).filter(institution_id=institution_id)
     code = normalize_code(q)
     phone = q.replace(" ", "").replace("-", "")
-    by_phone = Q(phone=phone) if phone.lstrip("+").isdigit() else Q()
+    is_phone = phone.lstrip("+").isdigit()
     if code.isalnum() and len(code) >= 6 and any(ch.isdigit() for ch in code):
-        # One query: an ID number of any document type, or (a number that is not one) the phone number.
         indexes = [blind_index(f"{t}:{code}") for t in DocumentType.values]
-        return list(base.filter(Q(id_number_index__in=indexes) | by_phone).order_by("name", "pk")[:limit])
-    if by_phone:
-        return list(base.filter(by_phone)[:limit])
-    prefix: dict[str, str] = {"name__startswith": q}
-    if connection.vendor == "sqlite":
-        # SQLite's LIKE ignores ASCII case and cannot use the index; the same prefix as a range can
-        # (PostgreSQL uses its varchar_pattern_ops index for LIKE 'prefix%' instead, migration 0002).
-        prefix.update(name__gte=q, name__lt=q + "\U0010ffff")
-    return list(base.filter(**prefix).order_by("name", "pk")[:limit])
+        if is_phone:
+            rows = _search_query("document_or_phone", limit).run(orgs, institution_id, indexes, phone)
+        else:
+            rows = _search_query("document", limit).run(orgs, institution_id, indexes)
+    elif is_phone:
+        rows = _search_query("phone", limit).run(orgs, institution_id, phone)
+    else:
+        rows = _search_query("prefix", limit).run(orgs, institution_id, q, q + "\U0010ffff")
+    return [_client_row(r) for r in rows]
 
 
 def client(actor: Actor, pk: int) -> Client:
@@ -158,21 +281,120 @@ def timeline(actor: Actor, pk: int) -> tuple[Case, list[Event]]:
     return c, events
 
 
-def usages(actor: Actor) -> QuerySet[Usage]:
-    return Usage.objects.visible_to(actor).select_related("client", "case", "lot__product", "device__product")
+@dataclass(frozen=True, slots=True)
+class TraceRow:
+    """One usage as the look-backs show it (pages, API, Excel)."""
+
+    usage_id: int
+    client_id: int
+    client_name: str
+    client_phone: str
+    case_id: int
+    case_code: str
+    procedure_name: str
+    lot_id: int | None
+    lot_no: str  # "" for a device
+    device_id: int | None
+    device_serial_no: str  # "" for a lot
+    unit_serial: str
+    product: str  # brand name, else generic name, of the lot's or the device's product
+    dose_value: Decimal | None
+    dose_unit: str
+    site: str
+    created_at: dt.datetime
 
 
-def clients_of_lot(actor: Actor, lot_id: int) -> QuerySet[Usage]:
-    """Which clients received lot X (recall look-back): one indexed query on (lot, client)."""
-    if not Lot.objects.visible_to(actor).filter(pk=lot_id).exists():
-        raise NotFoundField("lot_id")
-    return usages(actor).filter(lot_id=lot_id).order_by("client_id", "created_at", "pk")
+_TRACE_COLUMNS = (
+    "pk",
+    "client_id",
+    "client__name",
+    "client__phone",
+    "case_id",
+    "case__code",
+    "case__procedure_name",
+    "lot_id",
+    "lot__lot_no",
+    "device_id",
+    "device__serial_no",
+    "unit_serial",
+    "lot__product__brand_name",
+    "lot__product__generic_name",
+    "device__product__brand_name",
+    "device__product__generic_name",
+    "dose_value",
+    "dose_unit",
+    "site",
+    "created_at",
+)
 
 
-def usages_of_client(actor: Actor, client_id: int) -> QuerySet[Usage]:
-    """What went into client Y: one indexed query on (client, created_at)."""
-    client(actor, client_id)
-    return usages(actor).filter(client_id=client_id).order_by("created_at", "pk")
+_DEVICE_COLUMNS = ("device__serial_no", "device__product__brand_name", "device__product__generic_name")
+
+
+def _trace_row(r: tuple[Any, ...]) -> TraceRow:
+    lot_id = r[7]
+    product = (r[12] or r[13]) if lot_id is not None else (r[14] or r[15] or "")
+    return TraceRow(*r[:8], r[8] or "", r[9], r[10] or "", r[11], product or "", *r[16:])  # type: ignore[call-arg]
+
+
+def _parent_visible(fk: str, parent: Any, orgs: list[int] | int) -> Q:
+    """``fk`` points at a ``parent`` row ``visible_to`` the reader of ``orgs``. A single forward path is the
+    same filter as ``visible_to`` applies, spelled through ``fk`` (one join, no subquery: every extra relation
+    costs PostgreSQL planning time); any other policy keeps ``visible_to`` itself as a subquery."""
+    policy = parent.tenancy
+    if isinstance(orgs, int) or policy.shared_read:
+        return Q()
+    path = policy.read_paths[0]
+    if len(policy.read_paths) == 1 and _forward_only(parent, path):
+        return Q(**{f"{fk}__{path}__in": orgs})
+    return Q(**{f"{fk}__in": parent.objects.visible_to(_reader(orgs))})
+
+
+@functools.cache
+def _trace_query(by: str, limit: int | None) -> FixedQuery:
+    """Usages of one lot or one client, visible to the reader, in one query. The lot's (client's) own
+    visibility is folded in: a foreign lot yields no rows even where its usages would be visible. A lot's
+    usages are all of that lot (no device): its look-back does not join devices."""
+    parent: Any = Lot if by == "lot" else Client
+    order = ("client_id", "created_at", "pk") if by == "lot" else ("created_at", "pk")
+    columns: tuple[Any, ...] = _TRACE_COLUMNS
+    if by == "lot":
+        columns = tuple(Value("") if c in _DEVICE_COLUMNS else c for c in columns)
+
+    def build(orgs: list[int] | int, key: int) -> QuerySet[Any]:
+        qs = (
+            Usage.objects.visible_to(_reader(orgs))
+            .filter(_parent_visible(by, parent, orgs), **{f"{by}_id": key})
+            .order_by(*order)
+            .values_list(*columns)
+        )
+        return qs[:limit] if limit is not None else qs
+
+    return FixedQuery(build)
+
+
+def _trace(actor: Actor, by: str, key: int, limit: int | None) -> list[TraceRow]:
+    parent: Any = Lot if by == "lot" else Client
+    orgs = _scope(actor)
+    if orgs is None:
+        raise NotFoundField(f"{by}_id")
+    rows = _trace_query(by, limit).run(orgs, key)
+    # Only an empty page pays a second query: is the lot (client) there and visible at all?
+    if not rows and not parent.objects.visible_to(actor).filter(pk=key).exists():
+        raise NotFoundField(f"{by}_id")
+    return [_trace_row(r) for r in rows]
+
+
+def clients_of_lot(actor: Actor, lot_id: int, *, limit: int | None = None) -> list[TraceRow]:
+    """Which clients received lot X (recall look-back), by client then time: one indexed query on (lot,
+    client); a lot the actor cannot see is ``NotFoundField("lot_id")``."""
+    return _trace(actor, "lot", lot_id, limit)
+
+
+def usages_of_client(actor: Actor, client_id: int, *, limit: int | None = None) -> list[TraceRow]:
+    """What went into client Y, in time order: one indexed query on (client, created_at); a client the actor
+    cannot see is ``NotFoundField("client_id")``."""
+    return _trace(actor, "client", client_id, limit)
 
 
 def checklist_coverage(actor: Actor, institution_id: int) -> dict[str, int]:

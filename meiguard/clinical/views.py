@@ -207,7 +207,7 @@ def _client_context(request: HttpRequest, pk: int) -> dict[str, Any]:
         .order_by("-created_at")
     )
     consents = list(PrivacyConsent.objects.filter(client=client).order_by("-granted_at", "-pk"))
-    used = list(queries.usages_of_client(actor, pk)[:200])
+    used = queries.usages_of_client(actor, pk, limit=200)
     can_write = permissions.can_write(actor, inst.organization_id)
     ctx: dict[str, Any] = {
         "client": client,
@@ -381,15 +381,14 @@ def client_usages_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     return exporters.trace_xlsx(actor, rows, f"client-{pk}")
 
 
-def trace_row(u: Usage) -> dict[str, Any]:
-    product = u.lot.product if u.lot else (u.device.product if u.device else None)
+def trace_row(u: queries.TraceRow) -> dict[str, Any]:
     return {
-        "client_name": u.client.name,
-        "client_phone": u.client.phone,
-        "case_code": u.case.code,
-        "procedure_name": u.case.procedure_name,
-        "product": str(product.brand_name or product.generic_name) if product else "",
-        "lot_no": u.lot.lot_no if u.lot else (u.device.serial_no if u.device else ""),
+        "client_name": u.client_name,
+        "client_phone": u.client_phone,
+        "case_code": u.case_code,
+        "procedure_name": u.procedure_name,
+        "product": u.product,
+        "lot_no": u.lot_no if u.lot_id is not None else u.device_serial_no,
         "dose": f"{u.dose_value.normalize():f} {u.dose_unit}" if u.dose_value is not None else "",
         "site": u.site,
         "at": u.created_at,
@@ -426,8 +425,7 @@ def lot_clients(request: HttpRequest, pk: int) -> HttpResponse:
     lot = Lot.objects.select_related("product", "institution").get(pk=pk)
     if param(request, "format") == "xlsx":
         return exporters.trace_xlsx(actor, [trace_row(u) for u in used], f"lot-{pk}", lot_id=pk)
-    rows = list(used)
-    ctx = {"lot": lot, "rows": rows, "clients": len({u.client_id for u in rows})}
+    ctx = {"lot": lot, "rows": used, "clients": len({u.client_id for u in used})}
     return render(request, "clinical/lot_clients.html", ctx)
 
 

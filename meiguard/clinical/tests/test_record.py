@@ -232,8 +232,8 @@ def test_recall_look_back_lists_every_client_of_the_lot(clin, filler):
             )
     reg.change_lot_status(SYSTEM, lot.pk, status="recalled", recall_level=1, reason="厂家召回")
     got = list(queries.clients_of_lot(clin.actor("zhao"), lot.pk))
-    assert [u.client.name for u in got] == [clients[0].name, clients[1].name]
-    assert {u.client.phone for u in got} == {clients[0].phone, clients[1].phone}
+    assert [u.client_name for u in got] == [clients[0].name, clients[1].name]
+    assert {u.client_phone for u in got} == {clients[0].phone, clients[1].phone}
     assert len(list(queries.clients_of_lot(clin.actor("zhao"), toxin_lot.pk))) == 3
     into = list(queries.usages_of_client(clin.actor("zhao"), clients[0].pk))
     assert {u.lot_id for u in into} == {lot.pk, toxin_lot.pk}
