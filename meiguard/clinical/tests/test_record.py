@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,9 @@ def test_the_same_usage_key_records_once_and_a_unit_serial_once(clin, filler):
     case = clin.ready(FILLER)
     actions.open_record(clin.actor("li"), case.pk)
     li = clin.actor("li")
-    kw = dict(code=_udi(product, lot.lot_no, "S9"), dose_value=Decimal("0.5"), dose_unit="ml", minutes=10)
+    kw: dict[str, Any] = dict(
+        code=_udi(product, lot.lot_no, "S9"), dose_value=Decimal("0.5"), dose_unit="ml", minutes=10
+    )
     first = actions.add_usage(li, case.pk, usage_key="same", **kw)
     again = actions.add_usage(li, case.pk, usage_key="same", **kw)
     assert first.pk == again.pk and Usage.objects.count() == 1
