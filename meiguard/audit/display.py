@@ -134,7 +134,7 @@ class Renderer:
         model = _model(object_type)
         out = []
         for key, pair in (changes or {}).items():
-            old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+            old, new = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
             out.append(
                 Change(
                     field=key,

@@ -1,7 +1,5 @@
 """Audit history reads as sentences: field labels, names instead of ids, choice labels, local times."""
 
-import datetime as dt
-
 from django.db import transaction
 from django.utils import translation
 

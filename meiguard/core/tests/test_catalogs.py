@@ -55,7 +55,9 @@ def _po_entries(po: Path) -> list[tuple[str, str, bool]]:
                 parts[key] = rest[1:-1]
         if parts.get("msgid"):
             key = parts["msgid"] if "msgctxt" not in parts else f"{parts['msgctxt']}\x04{parts['msgid']}"
-            out.append((key if "msgid_plural" not in parts else f"plural:{key}", parts.get("msgstr", ""), fuzzy))
+            out.append(
+                (key if "msgid_plural" not in parts else f"plural:{key}", parts.get("msgstr", ""), fuzzy)
+            )
     return out
 
 
@@ -77,6 +79,8 @@ def test_compiled_catalogs_match_their_sources():
         f"{po.parts[-5]}: {msgid!r}"
         for po in sorted(ROOT.glob("*/locale/en/LC_MESSAGES/django.po"))
         for msgid, _msgstr, _fuzzy in _po_entries(po)
-        if "\\" not in msgid and not msgid.startswith("plural:") and msgid not in catalogs.get(po.parts[-5], {})
+        if "\\" not in msgid
+        and not msgid.startswith("plural:")
+        and msgid not in catalogs.get(po.parts[-5], {})
     ]
     assert stale == []
