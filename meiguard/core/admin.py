@@ -6,9 +6,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .access import Actor, build_actor
 from .models import ApiToken, Membership, Organization, User
+
+# Branded admin (issue 16): the section names are each app's AppConfig.verbose_name, translated like the pages.
+admin.site.site_header = _("meiguard 管理后台")
+admin.site.site_title = _("meiguard 管理后台")
+admin.site.index_title = _("数据查看与维护")
 
 
 def actor_of(request: HttpRequest) -> Actor:

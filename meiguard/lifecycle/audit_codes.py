@@ -1,8 +1,12 @@
 """Audit action codes owned by this app (merged into audit.codes.ACTION_CODES)."""
 
-CODES: dict[str, str] = {
-    "lifecycle.reminder.sent": "到期提醒发送",
-    "lifecycle.jobrun.enqueued": "定时任务排队",
-    "lifecycle.jobrun.finished": "定时任务完成",
-    "lifecycle.jobrun.failed": "定时任务失败",
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+CODES: dict[str, Any] = {
+    "lifecycle.reminder.sent": _("到期提醒发送"),
+    "lifecycle.jobrun.enqueued": _("定时任务排队"),
+    "lifecycle.jobrun.finished": _("定时任务完成"),
+    "lifecycle.jobrun.failed": _("定时任务失败"),
 }

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from meiguard.audit.codes import ACTION_CODES
+from meiguard.audit.display import describe
 from meiguard.authz.choices import AuthorizationKind
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
@@ -56,9 +56,7 @@ def _risk_view(app: Application) -> list[dict[str, Any]]:
 
 
 def _labelled(entries: list[Any]) -> list[Any]:
-    for e in entries:
-        e.action_label = ACTION_CODES.get(e.action, e.action)
-    return entries
+    return describe(entries)
 
 
 # ---- lists -------------------------------------------------------------------------------------

@@ -485,3 +485,13 @@ def test_decision_detail_in_english(clinic):
     )
     assert "Matches the record" in html
     assert "Replayed on the facts of the time" in html
+
+
+def test_decision_log_names_procedures_and_keeps_the_code_in_a_chip(clinic):
+    _decide(clinic)
+    c = clinic.world.client("zhao")
+    zh = c.get("/authz/decisions/").content.decode()
+    assert "A型肉毒毒素注射" in zh
+    assert '<code class="code-chip">derm-botulinum-toxin-injection</code>' in zh
+    en = c.get("/authz/decisions/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Botulinum toxin type A injection" in en and "A型肉毒毒素注射" not in en

@@ -157,3 +157,11 @@ def source_kind_label(value: str) -> str:
     from meiguard.rules.choices import SourceKind
 
     return _label(SourceKind, value)
+
+
+@register.filter
+def procedure_name(code: str | None) -> str:
+    """The catalog name of a procedure code in the reader's language (the code itself if unknown)."""
+    from meiguard.rules.labels import procedure_name as name
+
+    return name(code)
