@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.core.access import Actor
@@ -77,7 +77,7 @@ def search(actor: Actor, term: str) -> list[Group]:
 
     add(
         "practitioners",
-        _("执业人员"),
+        pgettext_lazy("search results", "执业人员"),
         Practitioner.objects.visible_to(actor)
         .filter(Q(name__icontains=text) | Q(licence_no__icontains=text))
         .select_related("main_institution")
@@ -90,7 +90,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "institutions",
-        _("医疗机构"),
+        pgettext_lazy("search results", "医疗机构"),
         Institution.objects.visible_to(actor)
         .filter(Q(name__icontains=text) | Q(licence_no__icontains=text) | Q(credit_code__icontains=text))
         .order_by("name", "pk"),
@@ -98,7 +98,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "products",
-        _("产品"),
+        pgettext_lazy("search results", "产品"),
         Product.objects.visible_to(actor)
         .filter(
             Q(generic_name__icontains=text)
@@ -115,7 +115,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "lots",
-        _("批次"),
+        pgettext_lazy("search results", "批次"),
         Lot.objects.visible_to(actor)
         .filter(lot_no__icontains=text)
         .select_related("product", "institution")
@@ -128,7 +128,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "authorizations",
-        _("授权"),
+        pgettext_lazy("search results", "授权"),
         Authorization.objects.visible_to(actor)
         .filter(
             _by_number(
@@ -151,7 +151,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "applications",
-        _("授权申请"),
+        pgettext_lazy("search results", "授权申请"),
         Application.objects.visible_to(actor)
         .filter(_by_number(Q(practitioner__name__icontains=text) | Q(procedure_code__icontains=text), n))
         .select_related("practitioner", "institution")
@@ -164,7 +164,7 @@ def search(actor: Actor, term: str) -> list[Group]:
     )
     add(
         "decisions",
-        _("核验记录"),
+        pgettext_lazy("search results", "核验记录"),
         DecisionLog.objects.visible_to(actor)
         .filter(_by_number(Q(practitioner__name__icontains=text) | Q(procedure_code__icontains=text), n))
         .select_related("practitioner")
