@@ -12,9 +12,10 @@ layout with the navigation, the real reason in the reader's language and a way b
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,10 +27,10 @@ logger = logging.getLogger(__name__)
 def _back(request: HttpRequest) -> str:
     """Where "返回上一页" goes: the referring page of this site (not this one), else the dashboard."""
     referer = request.META.get("HTTP_REFERER", "")
-    if referer and url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure()):
-        if urlsplit(referer).path != request.path:
-            return referer
-    return "/"
+    same_site = referer and url_has_allowed_host_and_scheme(
+        referer, {request.get_host()}, request.is_secure()
+    )
+    return referer if same_site and urlsplit(referer).path != request.path else "/"
 
 
 def _render(request: HttpRequest, status: int, ctx: dict[str, Any]) -> HttpResponse:

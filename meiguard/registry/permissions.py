@@ -20,13 +20,17 @@ from . import queries
 from .models import Institution
 
 
-@permission("registry.institution.create", refusal=_("只有平台管理员或尚未登记机构的组织的管理员可以登记机构"))
+@permission(
+    "registry.institution.create", refusal=_("只有平台管理员或尚未登记机构的组织的管理员可以登记机构")
+)
 def create_institution(actor: Actor, obj: Any) -> bool:
     if actor.is_unrestricted:
         return True
     orgs = actor.org_ids_with_roles(INSTITUTION_WRITERS)
     return bool(orgs) and (
-        Organization.objects.filter(pk__in=orgs, kind=OrganizationKind.INSTITUTION, institution__isnull=True).exists()
+        Organization.objects.filter(
+            pk__in=orgs, kind=OrganizationKind.INSTITUTION, institution__isnull=True
+        ).exists()
     )
 
 

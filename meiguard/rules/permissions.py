@@ -10,7 +10,9 @@ from meiguard.core.permissions import permission
 
 # Rule packs are read by those who manage compliance: managers, 医务科 and auditors (not doctors, nurses,
 # buyers or suppliers, who meet the rules through the check and their own capabilities).
-PACK_READERS = frozenset({Role.INSTITUTION_ADMIN, Role.COMPLIANCE_OFFICER, Role.MEDICAL_DIRECTOR, Role.AUDITOR})
+PACK_READERS = frozenset(
+    {Role.INSTITUTION_ADMIN, Role.COMPLIANCE_OFFICER, Role.MEDICAL_DIRECTOR, Role.AUDITOR}
+)
 # The institution's own policy: everyone working at an institution, and auditors.
 POLICY_READERS = frozenset(Role.values) - {Role.SUPPLIER_ADMIN}
 

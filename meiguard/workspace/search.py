@@ -20,8 +20,8 @@ from django.utils.translation import pgettext_lazy
 
 from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.core.access import Actor
-from meiguard.rules.impact import outcome_label
 from meiguard.registry.models import Institution, Lot, Practitioner, Product
+from meiguard.rules.impact import outcome_label
 from meiguard.workflow.models import Application
 
 MAX_TERM = 64

@@ -52,7 +52,9 @@ def test_the_check_matches_the_action(world):
 def test_the_template_tag_is_memoised_per_request(world, django_assert_num_queries):
     request = RequestFactory().get("/")
     request.actor = world.actor("wang")
-    tpl = Template('{% load perms %}{% can "registry.practitioner.create" as a %}{% can "registry.practitioner.create" as b %}{{ a }}{{ b }}')
+    tpl = Template(
+        '{% load perms %}{% can "registry.practitioner.create" as a %}{% can "registry.practitioner.create" as b %}{{ a }}{{ b }}'
+    )
     with django_assert_num_queries(1):
         assert tpl.render(Context({"request": request})) == "FalseFalse"  # no institution registered yet
 
@@ -67,5 +69,11 @@ def test_registry_forms_refuse_at_get(world):
     assert r.status_code == 403 and "登记机构" in r.content.decode()
     assert world.client("wang").get("/registry/practitioners/new/").status_code == 200
     # ... and the lists only link to forms the reader may submit.
-    assert "/registry/practitioners/new/" not in world.client("li").get("/registry/practitioners/").content.decode()
-    assert "/registry/practitioners/new/" in world.client("wang").get("/registry/practitioners/").content.decode()
+    assert (
+        "/registry/practitioners/new/"
+        not in world.client("li").get("/registry/practitioners/").content.decode()
+    )
+    assert (
+        "/registry/practitioners/new/"
+        in world.client("wang").get("/registry/practitioners/").content.decode()
+    )

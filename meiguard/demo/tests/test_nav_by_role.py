@@ -15,9 +15,27 @@ HREF = re.compile(r'href="(/[^"#]*)"')
 SKIP = ("/static/", "/i18n/", "/admin/", "/api/")
 
 EVERYONE = ["/", "/registry/", "/lifecycle/"]
-MANAGERS = [*EVERYONE, "/clinical/", "/rules/", "/rules/policy/", "/applications/", "/reviews/", "/bulk/", "/authz/check/"]
+MANAGERS = [
+    *EVERYONE,
+    "/clinical/",
+    "/rules/",
+    "/rules/policy/",
+    "/applications/",
+    "/reviews/",
+    "/bulk/",
+    "/authz/check/",
+]
 EXPECTED = {
-    "admin": [*EVERYONE, "/rules/", "/rules/policy/", "/applications/", "/reviews/", "/bulk/", "/admin/", "/authz/check/"],
+    "admin": [
+        *EVERYONE,
+        "/rules/",
+        "/rules/policy/",
+        "/applications/",
+        "/reviews/",
+        "/bulk/",
+        "/admin/",
+        "/authz/check/",
+    ],
     "wang": MANAGERS,
     "zhao": MANAGERS,
     "zhou": MANAGERS,
@@ -86,5 +104,9 @@ def test_the_header_counts_cost_two_queries(db, django_assert_num_queries):
 
     with CaptureQueriesContext(connection) as ctx:
         c.get("/workspace/search/")
-    badge_queries = [q["sql"] for q in ctx.captured_queries if "workflow_approvalstep" in q["sql"] or "notify_notification" in q["sql"]]
+    badge_queries = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if "workflow_approvalstep" in q["sql"] or "notify_notification" in q["sql"]
+    ]
     assert len(badge_queries) == 2

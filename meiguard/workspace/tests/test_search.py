@@ -50,8 +50,12 @@ def test_it_finds_records_by_number(clinic, rows):
 
 def test_it_never_shows_another_tenants_rows(clinic, rows):
     wang = clinic.world.actor("wang")
-    everything = [h for term in (clinic.sun_doctor.name, clinic.yi.name, "超声炮", "derm-filler")
-                  for g in search.search(wang, term) for h in g.hits]
+    everything = [
+        h
+        for term in (clinic.sun_doctor.name, clinic.yi.name, "超声炮", "derm-filler")
+        for g in search.search(wang, term)
+        for h in g.hits
+    ]
     urls = {h.url for h in everything}
     assert f"/registry/practitioners/{clinic.sun_doctor.pk}/" not in urls
     assert f"/registry/institutions/{clinic.yi.pk}/" not in urls
