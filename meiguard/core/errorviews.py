@@ -27,9 +27,11 @@ logger = logging.getLogger(__name__)
 def _back(request: HttpRequest) -> str:
     """Where "返回上一页" goes: the referring page of this site (not this one), else the dashboard."""
     referer = request.META.get("HTTP_REFERER", "")
-    same_site = referer and url_has_allowed_host_and_scheme(
-        referer, {request.get_host()}, request.is_secure()
-    )
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        return "/"
+    same_site = referer and url_has_allowed_host_and_scheme(referer, {host}, request.is_secure())
     return referer if same_site and urlsplit(referer).path != request.path else "/"
 
 
