@@ -87,6 +87,8 @@ AUDIT_CHECKPOINT_DIR = env("AUDIT_CHECKPOINT_DIR")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# A refused form (stale page, signed out elsewhere) gets the styled page with a way back, not Django's.
+CSRF_FAILURE_VIEW = "meiguard.core.errorviews.csrf_failure"
 # Only honour X-Forwarded-For when a trusted reverse proxy sets it.
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
 

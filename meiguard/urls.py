@@ -20,3 +20,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", api.urls),
 ]
 # No media URL: uploaded files are encrypted and served only by permission-checked views.
+
+# Styled error pages in the base layout (core/errorviews.py); the CSRF failure page is CSRF_FAILURE_VIEW.
+handler403 = "meiguard.core.errorviews.permission_denied"
+handler404 = "meiguard.core.errorviews.page_not_found"
+handler500 = "meiguard.core.errorviews.server_error"

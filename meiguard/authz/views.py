@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from meiguard.core import permissions
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
@@ -314,7 +315,7 @@ def authorization_list(request: HttpRequest) -> HttpResponse:
         "expiring_choices": EXPIRING_CHOICES,
         "institutions": queries.institutions(actor),
         "practitioners": queries.visible_practitioners(actor),
-        "can_create": bool(queries.writable_institutions(actor)),
+        "can_create": permissions.can(actor, "authz.authorization.create"),
     }
     return render(request, "authz/authorization_list.html", ctx)
 
@@ -406,8 +407,7 @@ def authorization_renew(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def authorization_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    if not queries.writable_institutions(actor):
-        raise PermissionDenied(_("您没有可管理授权的机构"))
+    permissions.require(actor, "authz.authorization.create")
     initial: dict[str, Any] = {"valid_from": timezone.localdate()}
     for name in ("institution", "practitioner"):
         value = _int_param(request, name)

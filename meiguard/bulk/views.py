@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from meiguard.core import permissions
 from meiguard.core.access import Actor
 from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
@@ -50,7 +51,7 @@ def _hub(
     actor = _actor(request)
     ctx = {
         "kinds": ImportKind.choices,
-        "can_import": queries.can_import(actor),
+        "can_import": permissions.can(actor, "bulk.import"),
         "upload": upload or UploadForm(initial={"kind": request.GET.get("kind") or ImportKind.FULL}),
         "export": export or ExportForm(actor=actor),
         "problems": problems or [],

@@ -9,6 +9,7 @@ be refused for lack of a role.
 from __future__ import annotations
 
 from meiguard.core.access import Actor
+from meiguard.core.permissions import permission as _permission
 from meiguard.registry.models import Institution
 
 from .choices import CLINICAL_WRITERS
@@ -34,3 +35,7 @@ def institutions(actor: Actor) -> list[Institution]:
 
 def can_write(actor: Actor, organization_id: int | None) -> bool:
     return actor.can_write_org(organization_id, CLINICAL_WRITERS)
+
+
+# The navigation entry, declared in the one permission helper (``meiguard.core.permissions``).
+_permission("clinical.view")(lambda actor, obj: uses_clinical(actor))

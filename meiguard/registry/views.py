@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from meiguard.core import permissions
 from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
 from meiguard.core.params import date_param as _date_param
@@ -260,7 +261,7 @@ def _detail_ctx(request: HttpRequest, obj: Any, **extra: Any) -> dict[str, Any]:
     actor = _actor(request)
     return {
         "object": obj,
-        "can_write": queries.can_write(actor, obj),
+        "can_write": permissions.can(actor, "registry.change", obj),
         "history": queries.audit_history(actor, obj),
         **extra,
     }
@@ -347,6 +348,8 @@ def _institution_initial(obj: Institution) -> dict[str, Any]:
 @login_required
 def institution_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     actor = _actor(request)
+    if pk is None:
+        permissions.require(actor, "registry.institution.create")  # refuse at GET, not after saving
     institution = queries.for_update_readonly(Institution, actor, pk) if pk else None
     initial = _institution_initial(institution) if institution else {}
     form = InstitutionForm(request.POST or None, initial=initial, actor=actor, creating=institution is None)
@@ -423,6 +426,8 @@ def practitioner_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def practitioner_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     actor = _actor(request)
+    if pk is None:
+        permissions.require(actor, "registry.practitioner.create")  # refuse at GET, not after saving
     practitioner = queries.for_update_readonly(Practitioner, actor, pk) if pk else None
     initial: dict[str, Any] = {}
     if practitioner:

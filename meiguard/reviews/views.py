@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from meiguard.core import permissions
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
@@ -74,7 +75,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         "periods": queries.periods(actor),
         "statuses": CampaignStatus.choices,
         "kinds": CampaignKind.choices,
-        "can_create": bool(queries.runnable(actor)),
+        "can_create": permissions.can(actor, "reviews.create"),
     }
     return render(request, "reviews/campaign_list.html", ctx)
 
@@ -82,8 +83,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def campaign_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    if not queries.runnable(actor):
-        raise PermissionDenied(_("您没有可以开展审查的机构"))
+    permissions.require(actor, "reviews.create")
     initial = {"institution": _int_param(request, "institution")}
     form = CampaignForm(request.POST or None, initial=initial, actor=actor)
     status = 200

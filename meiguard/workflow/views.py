@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from meiguard.audit.display import describe
 from meiguard.authz.choices import AuthorizationKind
+from meiguard.core import permissions
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.params import actor as _actor
@@ -86,7 +87,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
         "kinds": AuthorizationKind.choices,
         "risks": RiskLevel.choices,
         "institutions": Institution.objects.visible_to(actor).order_by("name", "pk"),
-        "can_apply": bool(queries.institutions_for_apply(actor)),
+        "can_apply": permissions.can(actor, "workflow.apply"),
     }
     return render(request, "workflow/application_list.html", ctx)
 
@@ -104,8 +105,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def application_create(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    if not queries.institutions_for_apply(actor):
-        raise PermissionDenied(_("您没有可提交授权申请的机构"))
+    permissions.require(actor, "workflow.apply")
     initial: dict[str, Any] = {"valid_from": timezone.localdate(), "kind": AuthorizationKind.QUALIFICATION}
     places = queries.institutions_for_apply(actor)
     if len(places) == 1:

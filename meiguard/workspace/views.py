@@ -12,6 +12,7 @@ from django.utils import timezone
 from meiguard.core.params import actor as _actor
 
 from . import queries
+from . import search as search_rows
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
@@ -31,3 +32,12 @@ def panel(request: HttpRequest, key: str) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "workspace/panels/_panel.html", ctx)
     return render(request, "workspace/panel_page.html", ctx)
+
+
+@login_required
+def search(request: HttpRequest) -> HttpResponse:
+    """The header's search box: results grouped by kind, only rows the actor may see (workspace/search.py)."""
+    term = search_rows.clean(request.GET.get("q", ""))
+    groups = search_rows.search(_actor(request), term)
+    ctx = {"search_q": term, "groups": groups, "per_kind": search_rows.PER_KIND}
+    return render(request, "workspace/search.html", ctx)
