@@ -23,15 +23,17 @@ from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
 from meiguard.core.params import int_param as _int_param
 from meiguard.core.params import param as _param
+from meiguard.registry.models import Practitioner
 from meiguard.rules.choices import Subject
 from meiguard.workspace.listing import Column, Listing
 from meiguard.workspace.listing import page_or_export as _listed
 
-from . import actions, queries
+from . import actions, fixes, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
 from .codec import decode
-from .facts import DecisionRequest, Snapshot
+from .facts import CHINA_TZ, DecisionRequest, Snapshot
 from .forms import (
+    LOT_ROWS,
     TRANSITIONS,
     AuthorizationForm,
     CheckForm,
@@ -192,6 +194,13 @@ def check(request: HttpRequest) -> HttpResponse:
                     "recorded": checked.recorded,
                     "snapshot": checked.snapshot,
                     "procedure_name": proc.name_en if english and proc.name_en else proc.name_zh,
+                    "fixes": _fixes(actor, form, checked),
+                    "resubmit": [
+                        (k, v)
+                        for k, values in request.POST.lists()
+                        for v in values
+                        if k != "csrfmiddlewaretoken"
+                    ],
                 }
     else:
         form = CheckForm(initial={"institution": _int_param(request, "institution")}, actor=actor)
@@ -199,6 +208,36 @@ def check(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
         return render(request, "authz/partials/_decision_result.html", ctx)
     return render(request, "authz/check.html", ctx)
+
+
+def _fixes(actor: Any, form: CheckForm, checked: actions.Checked) -> fixes.Fixes | None:
+    """What the verdict offers next (only when something is wrong)."""
+    if checked.decision.outcome == Outcome.ALLOW:
+        return None
+    snap = checked.snapshot
+    lot_rows = {
+        form.cleaned_data[f"lot_{row}"]: row
+        for row in range(LOT_ROWS)
+        if form.cleaned_data.get(f"lot_{row}") is not None
+    }
+    named = {
+        int(v) for r in checked.decision.reasons for k, v in r.facts if k == "authorization" and v.isdigit()
+    }
+    writable = frozenset(
+        Authorization.objects.writable_by(actor).filter(pk__in=named).values_list("pk", flat=True)
+    )
+    user_id = Practitioner.objects.filter(pk=snap.practitioner.id).values_list("user_id", flat=True).first()
+    found = fixes.fixes_for(
+        actor,
+        checked.decision,
+        snap,
+        on=checked.log.at.astimezone(CHINA_TZ).date(),
+        lot_rows=lot_rows,
+        organization_id=form.chosen.organization_id if form.chosen else 0,
+        practitioner_user_id=user_id,
+        writable_authorization_ids=writable,
+    )
+    return found or None
 
 
 @login_required

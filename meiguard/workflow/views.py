@@ -27,6 +27,7 @@ from meiguard.core.params import int_param as _int_param
 from meiguard.core.params import paginate as _page
 from meiguard.core.params import param as _param
 from meiguard.registry.models import Institution, Qualification
+from meiguard.rules.choices import Subject
 
 from . import actions, preview, queries
 from .choices import ApplicationStatus, EvidenceKind, RiskLevel, Stage
@@ -123,6 +124,7 @@ def application_create(request: HttpRequest) -> HttpResponse:
         value = _int_param(request, name)
         if value:
             initial[name] = value
+    initial.update(_prefill(request))
     form = ApplicationForm(request.POST or None, initial=initial, actor=actor)
     status = 200
     if request.method == "POST":
@@ -140,6 +142,27 @@ def application_create(request: HttpRequest) -> HttpResponse:
         else:
             status = 422
     return render(request, "workflow/application_form.html", {"form": form, "object": None}, status=status)
+
+
+# What a refused check links here with (authz/fixes.py): the kind and the one scope field that was missing.
+PREFILL_FIELDS = ("procedure_code", "product_brand", "device_model")
+
+
+def _prefill(request: HttpRequest) -> dict[str, Any]:
+    """Initial values from the query string, only those that fit their field (the rest are ignored)."""
+    out: dict[str, Any] = {}
+    kind = _param(request, "kind")
+    if kind in AuthorizationKind.values:
+        out["kind"] = kind
+    subject = _param(request, "subject")
+    if subject in Subject.values:
+        out["subject"] = subject
+    for name in PREFILL_FIELDS:
+        value = request.GET.get(name, "").strip()
+        field = ApplicationForm.base_fields[name]
+        if value and len(value) <= (getattr(field, "max_length", None) or 0):
+            out[name] = value
+    return out
 
 
 @login_required
