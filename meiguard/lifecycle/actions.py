@@ -358,7 +358,7 @@ def chase(actor: Actor, kind: str, object_id: int, *, on: dt.date) -> int:
         raise NotFoundField("object_id")
     obj = source.scoped(actor).filter(pk=object_id).first()
     found = source.rows(source.base().filter(pk=object_id)) if obj is not None else []
-    if not found:
+    if obj is None or not found:
         raise NotFoundField("object_id")
     item = source.item(found[0], on)
     if not actor.can_write_org(item.organization_id, CHASE_ROLES):
