@@ -116,7 +116,7 @@ def test_the_page_shows_the_grid_and_filters(clinic):
         assert name in html
     assert 'data-procedure="derm-botulinum-toxin-injection"' in html
     assert "美容外科 · 1级" in html
-    assert "依据" in html  # the hover text names the sources
+    assert 'title="不允许:没有覆盖该项目的有效授权' in html  # the hover text: verdict and main reason
 
     nurses = client.get("/authz/matrix/", {"on": "2026-03-03", "profession": "nurse"}).content.decode()
     assert "张护士" in nurses and "李医生" not in nurses
