@@ -12,6 +12,8 @@ urlpatterns = [
         views.practitioner_capabilities,
         name="practitioner_capabilities",
     ),
+    path("matrix/", views.privilege_matrix, name="privilege_matrix"),
+    path("matrix/cell/", views.privilege_cell, name="privilege_cell"),
     path("decisions/", views.decision_list, name="decision_list"),
     path("decisions/<int:pk>/", views.decision_detail, name="decision_detail"),
     path("authorizations/", views.authorization_list, name="authorization_list"),

@@ -7,32 +7,38 @@ With htmx the check returns only ``authz/partials/_decision_result.html``; witho
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core import permissions
 from meiguard.core.apierrors import NotFoundField
-from meiguard.core.errors import ActionError
+from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.params import actor as _actor
 from meiguard.core.params import int_param as _int_param
 from meiguard.core.params import param as _param
-from meiguard.rules.choices import Subject
-from meiguard.workspace.listing import Column, Listing
+from meiguard.registry.models import Practitioner
+from meiguard.rules.choices import Profession, Subject
+from meiguard.workspace.listing import XLSX_TYPE, Column, Listing
 from meiguard.workspace.listing import page_or_export as _listed
 
-from . import actions, queries
+from . import actions, fixes, matrix, queries
 from .choices import AuthorizationKind, AuthorizationStatus, DecisionChannel
 from .codec import decode
-from .facts import DecisionRequest, Snapshot
+from .facts import CHINA_TZ, DecisionRequest, Snapshot
 from .forms import (
+    LOT_ROWS,
     TRANSITIONS,
     AuthorizationForm,
     CheckForm,
@@ -193,6 +199,13 @@ def check(request: HttpRequest) -> HttpResponse:
                     "recorded": checked.recorded,
                     "snapshot": checked.snapshot,
                     "procedure_name": proc.name_en if english and proc.name_en else proc.name_zh,
+                    "fixes": _fixes(actor, form, checked),
+                    "resubmit": [
+                        (k, v)
+                        for k, values in request.POST.lists()
+                        for v in values
+                        if k != "csrfmiddlewaretoken"
+                    ],
                 }
     else:
         form = CheckForm(initial={"institution": _int_param(request, "institution")}, actor=actor)
@@ -200,6 +213,36 @@ def check(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
         return render(request, "authz/partials/_decision_result.html", ctx)
     return render(request, "authz/check.html", ctx)
+
+
+def _fixes(actor: Any, form: CheckForm, checked: actions.Checked) -> fixes.Fixes | None:
+    """What the verdict offers next (only when something is wrong)."""
+    if checked.decision.outcome == Outcome.ALLOW:
+        return None
+    snap = checked.snapshot
+    lot_rows = {
+        form.cleaned_data[f"lot_{row}"]: row
+        for row in range(LOT_ROWS)
+        if form.cleaned_data.get(f"lot_{row}") is not None
+    }
+    named = {
+        int(v) for r in checked.decision.reasons for k, v in r.facts if k == "authorization" and v.isdigit()
+    }
+    writable = frozenset(
+        Authorization.objects.writable_by(actor).filter(pk__in=named).values_list("pk", flat=True)
+    )
+    user_id = Practitioner.objects.filter(pk=snap.practitioner.id).values_list("user_id", flat=True).first()
+    found = fixes.fixes_for(
+        actor,
+        checked.decision,
+        snap,
+        on=checked.log.at.astimezone(CHINA_TZ).date(),
+        lot_rows=lot_rows,
+        organization_id=form.chosen.organization_id if form.chosen else 0,
+        practitioner_user_id=user_id,
+        writable_authorization_ids=writable,
+    )
+    return found or None
 
 
 @login_required
@@ -426,3 +469,195 @@ def authorization_create(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("授权已保存"))
             return redirect("authz:authorization_detail", pk=auth.pk)
     return render(request, "authz/authorization_form.html", {"form": form})
+
+
+# ---- privilege matrix --------------------------------------------------------------------------
+
+MATRIX_GRADES = (0, 1, 2, 3, 4)
+
+
+def _matrix_filters(request: HttpRequest) -> matrix.Filters:
+    subject = _param(request, "subject")
+    profession = _param(request, "profession")
+    outcome = _param(request, "outcome")
+    grade = _int_param(request, "grade")
+    if _param(request, "grade") == "0":
+        grade = 0
+    return matrix.Filters(
+        subject=subject if subject in Subject.values else "",
+        grade=grade if grade in MATRIX_GRADES else None,
+        profession=profession if profession in Profession.values else "",
+        outcome=outcome if outcome in OUTCOMES else "",
+    )
+
+
+def _procedure_label(proc: Any) -> str:
+    english = (translation.get_language() or "").startswith("en")
+    return proc.name_en if english and proc.name_en else proc.name_zh
+
+
+def _cell_title(decision: Decision) -> str:
+    """The cell's hover text: the verdict and its main reason (all reasons and their sources are one tap away)."""
+    label = str(outcome_view(str(decision.outcome))["label"])
+    reasons = decision.reasons
+    if not reasons:
+        return label
+    main = next((r for r in reasons if r.severity == Severity.DENY), reasons[0])
+    text = f"{label}:{reason_message(main)}"
+    if len(reasons) > 1:
+        text += _("(另有 %(n)s 项原因)") % {"n": len(reasons) - 1}
+    return text
+
+
+def _matrix_rows(m: matrix.Matrix, cell_url: str) -> list[dict[str, Any]]:
+    """Each person's row with its cells already rendered (15,000 cells through the template language take
+    seconds; one format per cell does not)."""
+    procs = m.procedures
+    views = {o: outcome_view(o) for o in OUTCOMES}
+    professions = dict(Profession.choices)
+    titles: dict[Decision, str] = {}
+    rows = []
+    for person in m.people:
+        base = f"{cell_url}&practitioner={person.facts.id}&procedure="
+        cells = []
+        for p in procs:
+            d = m.decision(person.facts.id, p.code)
+            v = views[d.outcome]
+            title = titles.get(d)
+            if title is None:
+                title = titles[d] = _cell_title(d)
+            cells.append(
+                format_html(
+                    '<td class="matrix-cell {}" data-procedure="{}"><a href="{}{}" title="{}">{}'
+                    '<span class="sr-only">{}</span></a></td>',
+                    v["css"],
+                    p.code,
+                    base,
+                    p.code,
+                    title,
+                    v["icon"],
+                    v["label"],
+                )
+            )
+        rows.append(
+            {
+                "person": person,
+                "profession": professions.get(person.facts.profession, ""),
+                "cells": mark_safe("".join(cells)),
+            }
+        )
+    return rows
+
+
+def _matrix_export(m: matrix.Matrix, who: str, filters: list[tuple[str, str]]) -> HttpResponse:
+    """The matrix as Excel through the listing machinery: one row per person, one column per procedure."""
+
+    def verdict(code: str) -> Any:
+        def value(person: matrix.Person) -> str:
+            d = m.decision(person.facts.id, code)
+            label = str(outcome_view(str(d.outcome))["label"])
+            return "\n".join([label, *(reason_message(r) for r in d.reasons)])
+
+        return value
+
+    profession = dict(Profession.choices)
+    columns = [
+        Column("name", gettext_lazy("姓名"), lambda x: x.facts.name, width=12),
+        Column(
+            "profession",
+            gettext_lazy("职业"),
+            lambda x: str(profession.get(x.facts.profession, "")),
+            width=10,
+        ),
+        *(
+            Column(p.code, f"{_procedure_label(p)} ({p.code})", verdict(p.code), width=28)
+            for p in m.procedures
+        ),
+    ]
+    listing = Listing("privilege-matrix", gettext_lazy("执业权限矩阵"), tuple(columns))
+    data, _rows, _cut = listing.workbook_bytes(m.people, who=who, filters=filters)  # type: ignore[arg-type]
+    response = HttpResponse(data, content_type=XLSX_TYPE)
+    name = f"privilege-matrix-{m.institution.pk}-{m.on:%Y%m%d}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def privilege_matrix(request: HttpRequest) -> HttpResponse:
+    """People × procedures of one institution, each cell the engine's answer (nothing logged)."""
+    actor = _actor(request)
+    institutions = list(queries.institutions(actor))
+    chosen = _int_param(request, "institution")
+    if chosen is None and len(institutions) == 1:
+        chosen = institutions[0].pk
+    on = parse_date(_param(request, "on")) or timezone.localdate()
+    filters = _matrix_filters(request)
+    ctx: dict[str, Any] = {
+        "f": request.GET,
+        "institutions": institutions,
+        "chosen": chosen,
+        "on": on,
+        "subjects": Subject.choices,
+        "grades": [(g, _("非手术/未定级") if g == 0 else _("%(g)s级") % {"g": g}) for g in MATRIX_GRADES],
+        "professions": Profession.choices,
+        "outcomes": [outcome_view(o) for o in OUTCOMES],
+        "matrix": None,
+        "error": "",
+    }
+    if chosen is None:
+        return render(request, "authz/matrix.html", ctx)
+    try:
+        m = matrix.compute(actor, chosen, on, filters)  # NotFoundField → 404
+    except ActionError as exc:  # no rule pack in force that day
+        ctx["error"] = str(exc.message)
+        return render(request, "authz/matrix.html", ctx)
+    if _param(request, "format") == "xlsx":
+        shown = [(k, v) for k, values in request.GET.lists() if k != "format" for v in values if v]
+        return _matrix_export(m, str(request.user), shown)
+    export = request.GET.copy()
+    export["format"] = "xlsx"
+    cell_url = (
+        reverse("authz:privilege_cell")
+        + "?"
+        + urlencode({"institution": m.institution.pk, "on": m.on.isoformat()})
+    )
+    ctx |= {
+        "matrix": m,
+        "rows": _matrix_rows(m, cell_url),
+        "groups": [
+            {
+                "subject": dict(Subject.choices).get(g.subject, g.subject),
+                "grade": g.grade,
+                "procedures": [{"code": p.code, "name": _procedure_label(p)} for p in g.procedures],
+            }
+            for g in m.groups
+        ],
+        "counts": m.counts(),
+        "export_url": "?" + export.urlencode(),
+    }
+    return render(request, "authz/matrix.html", ctx)
+
+
+@login_required
+def privilege_cell(request: HttpRequest) -> HttpResponse:
+    """One cell's reasons with their sources (the tap target): decided afresh by the engine, not logged."""
+    actor = _actor(request)
+    inst, person = _int_param(request, "institution"), _int_param(request, "practitioner")
+    code = _param(request, "procedure")
+    on = parse_date(_param(request, "on")) or timezone.localdate()
+    if inst is None or person is None or not code:
+        raise NotFoundField("practitioner")
+    try:
+        cell = matrix.cell(actor, inst, person, code, on)
+    except FieldErrors as exc:  # an unknown procedure code
+        raise NotFoundField("procedure") from exc
+    proc = cell.snapshot.pack.procedure
+    english = (translation.get_language() or "").startswith("en")
+    ctx = {
+        "cell": cell,
+        "view": decision_view(cell.decision),
+        "on": on,
+        "procedure_name": proc.name_en if english and proc.name_en else proc.name_zh,
+    }
+    return render(request, "authz/partials/_matrix_cell.html", ctx)

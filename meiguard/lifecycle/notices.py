@@ -8,6 +8,7 @@ delivers nothing new (the dedupe key names the authorization, the action and the
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -72,6 +73,25 @@ def send_reminder_notice(item: ExpiringItem, threshold: int, recipients: list[in
         body=body,
         url=item.url,
         dedupe_key=reminder_key(item.kind, item.object_id, item.expires_on.isoformat(), threshold),
+    )
+
+
+def chase_key(item_kind: str, object_id: int, on: dt.date) -> str:
+    return f"lifecycle:{item_kind}:{object_id}:chase:{on.isoformat()}"
+
+
+def send_chase_notice(item: ExpiringItem, recipients: list[int], on: dt.date) -> list[Notification]:
+    """A reminder sent by hand (催办), at most once a day per item."""
+    with translation.override(settings.LANGUAGE_CODE):
+        title, body = _reminder_text(item, max(item.days_left, 0))
+        title = _("催办") + ":" + title
+    return send(
+        recipients,
+        kind=NotificationKind.REMINDER,
+        title=title,
+        body=body,
+        url=item.url,
+        dedupe_key=chase_key(item.kind, item.object_id, on),
     )
 
 

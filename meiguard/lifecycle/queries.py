@@ -69,6 +69,10 @@ class ExpiringItem:
     organization_id: int | None = None  # the organisation owning the item
 
     @property
+    def chase_key(self) -> tuple[str, int]:
+        return (self.kind, self.object_id)
+
+    @property
     def key(self) -> tuple[str, int, dt.date]:
         return (self.kind, self.object_id, self.expires_on)
 

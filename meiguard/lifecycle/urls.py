@@ -6,4 +6,5 @@ app_name = "lifecycle"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.index, name="index"),
     path("export.xlsx", views.export, name="export"),
+    path("chase/", views.chase, name="chase"),
 ]

@@ -10,16 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from meiguard.core.errors import ActionError
 from meiguard.core.params import actor as _actor
 from meiguard.registry.models import Institution
 
-from . import exporters, queries
+from . import actions, exporters, queries
 from .choices import THRESHOLDS, ItemKind
 
 PAGE_SIZE = 25
@@ -68,6 +74,11 @@ def index(request: HttpRequest) -> HttpResponse:
         "f": f,
         "page": page,
         "rows": [(item, sent.get(item.key, [])) for item in page.object_list],
+        "chasable": {
+            (item.kind, item.object_id)
+            for item in page.object_list
+            if actor.can_write_org(item.organization_id, actions.CHASE_ROLES)
+        },
         "querystring": query.urlencode(),
         "today": timezone.localdate(),
         "kinds": queries.kind_choices(),
@@ -89,3 +100,25 @@ def export(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type=exporters.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="expiring-{timezone.localdate():%Y%m%d}.xlsx"'
     return response
+
+
+@login_required
+@require_POST
+def chase(request: HttpRequest) -> HttpResponse:
+    """催办: notify the holder of one expiring item now (once a day per item)."""
+    kind = request.POST.get("kind", "")[:32]
+    raw = request.POST.get("object_id", "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        raise Http404
+    try:
+        sent = actions.chase(_actor(request), kind, int(raw), on=timezone.localdate())
+    except ActionError as exc:
+        raise PermissionDenied(str(exc.message)) from exc
+    if sent:
+        messages.success(request, _("已催办,通知了 %(n)s 人") % {"n": sent})
+    else:
+        messages.info(request, _("今天已催办过该事项(或没有可通知的人)"))
+    back = request.POST.get("next", "")
+    if back.startswith("?") and len(back) < 500:
+        return redirect(reverse("lifecycle:index") + back)
+    return redirect("lifecycle:index")

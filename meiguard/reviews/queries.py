@@ -30,7 +30,7 @@ from meiguard.core.errors import ActionError
 from meiguard.registry.models import Institution
 
 from .checklist import MONTHLY_CHECKS
-from .choices import CampaignKind, CampaignStatus, FindingStatus, ItemCategory
+from .choices import CampaignKind, CampaignStatus, FindingStatus, ItemCategory, ItemStatus
 from .models import Campaign, ChecklistItem, Finding
 from .periods import quarter_of
 
@@ -122,6 +122,7 @@ def campaigns(actor: Actor, filters: CampaignFilters | None = None) -> QuerySet[
     return qs.annotate(
         open_findings=Count("findings", filter=Q(findings__status=FindingStatus.OPEN), distinct=True),
         item_count=Count("items", distinct=True),
+        items_done=Count("items", filter=~Q(items__status=ItemStatus.OPEN), distinct=True),
     ).order_by("-starts_on", "institution__name", "pk")
 
 
@@ -243,6 +244,7 @@ def counts(campaign: Campaign) -> dict[str, int]:
     return {
         "items": sum(item_counts.values()),
         "items_open": item_counts.get("open", 0),
+        "items_done": sum(item_counts.values()) - item_counts.get("open", 0),
         "items_ok": item_counts.get("ok", 0),
         "items_finding": item_counts.get("finding", 0),
         "findings": sum(finding_counts.values()),

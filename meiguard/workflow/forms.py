@@ -21,7 +21,15 @@ from . import queries
 from .choices import EvidenceKind, Verdict
 from .models import Application
 
-__all__ = ["ActForm", "ApplicationForm", "CommitteeForm", "EvidenceForm", "WithdrawForm", "apply_error"]
+__all__ = [
+    "ActForm",
+    "ApplicationForm",
+    "BatchActForm",
+    "CommitteeForm",
+    "EvidenceForm",
+    "WithdrawForm",
+    "apply_error",
+]
 
 
 def _blank(choices: Any, label: Any = "—") -> list[tuple[Any, Any]]:
@@ -171,6 +179,37 @@ class ActForm(EdgeFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("驳回或退回时必填"),
     )
+
+
+BATCH_LIMIT = 50
+
+
+class BatchActForm(EdgeFormMixin, forms.Form):
+    """Several open steps, one verdict and one comment: each step is still its own audited act."""
+
+    steps = forms.TypedMultipleChoiceField(label=_("选中的审批环节"), coerce=int)
+    verdict = forms.ChoiceField(
+        label=_("批量意见"),
+        choices=[(Verdict.APPROVE, Verdict.APPROVE.label), (Verdict.RETURN, Verdict.RETURN.label)],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("意见说明(适用于全部选中)"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("退回时必填"),
+    )
+
+    def __init__(self, *args: Any, step_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["steps"].choices = [(pk, pk) for pk in step_ids]  # type: ignore[attr-defined]
+
+    def clean_steps(self) -> list[int]:
+        steps = self.cleaned_data["steps"]
+        if len(steps) > BATCH_LIMIT:
+            raise forms.ValidationError(_("一次最多处理 %(n)s 个环节") % {"n": BATCH_LIMIT})
+        return list(steps)
 
 
 class WithdrawForm(EdgeFormMixin, forms.Form):

@@ -259,6 +259,15 @@ def evidence(app: Application) -> list[Evidence]:
     )
 
 
+def evidence_for(application_ids: list[int]) -> list[Evidence]:
+    """The current evidence of several applications (the inbox's rows) in one query."""
+    return list(
+        Evidence.objects.filter(application_id__in=application_ids, removed_at__isnull=True)
+        .select_related("qualification")
+        .order_by("application_id", "created_at", "pk")
+    )
+
+
 def evidence_item(actor: Actor, application_id: int, pk: int) -> Evidence:
     item = (
         Evidence.objects.visible_to(actor)

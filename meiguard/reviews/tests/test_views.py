@@ -211,3 +211,17 @@ def test_the_detail_page_query_count_does_not_grow_with_items_and_findings(clini
         )
     many = _detail_queries(client, campaign)
     assert many == few, (few, many)
+
+
+def test_the_list_and_the_detail_show_progress_done_of_total(clinic, campaign):
+    _built(clinic, campaign)
+    items = list(ChecklistItem.objects.filter(campaign=campaign).order_by("pk"))
+    assert len(items) >= 2
+    actions.mark_item_ok(clinic.world.actor("qian"), items[0].pk, note="已核对")
+    total = len(items)
+    client = clinic.world.client("qian")
+    listing = client.get("/reviews/").content.decode()
+    assert f'data-progress="1/{total}"' in listing
+    assert f"已查 1 / {total}" in listing
+    detail = client.get(f"/reviews/{campaign.pk}/").content.decode()
+    assert f'<progress value="1" max="{total}"' in detail
