@@ -67,7 +67,7 @@ FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY and not DEBUG:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is off")
 
-# Audit chain key (HMAC-SHA256, docs/decisions/0007-audit-keyed-chain.md). Never stored in the database.
+# Audit chain key (HMAC-SHA256, docs/decisions/0008-audit-keyed-chain.md). Never stored in the database.
 # AUDIT_KEY (or AUDIT_KEY_FILE) signs new entries and checkpoints under AUDIT_KEY_ID; retired keys stay readable
 # for verification as AUDIT_OLD_KEYS="id:key,id:key" (or AUDIT_OLD_KEYS_FILE).
 AUDIT_KEY = env("AUDIT_KEY")

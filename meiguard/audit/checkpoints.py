@@ -1,4 +1,4 @@
-"""Writing checkpoint files: signed chain heads appended outside the database (ADR 0007).
+"""Writing checkpoint files: signed chain heads appended outside the database (ADR 0008).
 
 The file is append-only JSON Lines; each run adds one line per chain. Keep it where the database's
 administrators cannot rewrite it (another host, an object store with retention lock / WORM).

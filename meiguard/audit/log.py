@@ -1,6 +1,6 @@
 """Write and verify the hash-chained audit trail.
 
-Entries are keyed (HMAC-SHA256, ``keys.py``; ADR 0007): without the key nobody can append, rewrite or renumber
+Entries are keyed (HMAC-SHA256, ``keys.py``; ADR 0008): without the key nobody can append, rewrite or renumber
 an entry so that it verifies. Signed checkpoints of the chain heads, kept outside the database
 (``audit_checkpoint``), make truncation and whole-chain replacement detectable too (``verify(checkpoints=…)``).
 

@@ -4,7 +4,7 @@
 address, a token id) and raises ``RateLimited`` with the seconds to wait when the limit is exceeded. A
 refused charge is taken back, so a caller over its limit does not push its own recovery further away.
 
-Why not a library (docs/decisions/0007-access-rate-limits.md): django-ratelimit counts one per request
+Why not a library (docs/decisions/0010-rate-limits-mfa-files.md): django-ratelimit counts one per request
 and decorates Django views; the API needs a *cost* per call (a 1,000-item batch is not one call) inside
 django-ninja handlers, and ninja's throttles run before the body is parsed and keep timestamp lists in the
 cache without atomic updates. ``cache.incr`` is atomic on Redis, so counts are shared by all workers.

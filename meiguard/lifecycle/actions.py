@@ -213,7 +213,7 @@ def remind_waiting_approvals(on: dt.date) -> Counts:
 
 
 def audit_checkpoint(on: dt.date) -> Counts:
-    """Append signed audit chain heads to ``AUDIT_CHECKPOINT_DIR`` (outside the database; ADR 0007)."""
+    """Append signed audit chain heads to ``AUDIT_CHECKPOINT_DIR`` (outside the database; ADR 0008)."""
     from django.conf import settings
 
     from meiguard.audit import checkpoints

@@ -370,7 +370,7 @@ def _check_user(actor: Actor, user_id: int | None, institution: Institution) -> 
 
 def _check_id_number_unique(practitioner: Practitioner, institution_id: int) -> None:
     """Unique within the institution only. Whether another institution registered the same person is never
-    revealed here: the answer is the same either way (ADR 0008)."""
+    revealed here: the answer is the same either way (ADR 0009)."""
     if not practitioner.id_number:
         return
     index = blind_index(normalize_code(practitioner.id_number))

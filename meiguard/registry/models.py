@@ -242,7 +242,7 @@ class Practitioner(models.Model):
     name = models.CharField(_("姓名"), max_length=64)
     id_number = EncryptedCharField(_("身份证号"))
     # Unique per main institution, not platform-wide: registering a person must not reveal whether another
-    # institution already registered them (ADR 0008).
+    # institution already registered them (ADR 0009).
     id_number_index = models.CharField(max_length=64, editable=False, db_index=True)
     profession = models.CharField(_("职业"), max_length=16, choices=Profession.choices)
     licence_no = models.CharField(

@@ -153,7 +153,7 @@ def test_an_institution_the_actor_cannot_see_or_write_is_an_error_on_each_row(cl
 
 
 def test_a_person_registered_at_an_unseen_institution_is_not_revealed(clinic, world):
-    # 孙医生 is 乙's; 甲 cannot see 乙's staff, so the row reads exactly like a new person's (ADR 0008).
+    # 孙医生 is 乙's; 甲 cannot see 乙's staff, so the row reads exactly like a new person's (ADR 0009).
     known = nurse_row(clinic.jia.credit_code, clinic.sun_doctor.id_number, name="孙医生")
     unknown = nurse_row(clinic.jia.credit_code, id_number(), name="孙医生")
     runs = [
