@@ -195,6 +195,9 @@ def configure_environment() -> None:
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
     os.environ.setdefault("FIELD_ENCRYPTION_KEY", BENCH_FIELD_KEY)
     os.environ.setdefault("AUDIT_KEY", "bench-only-audit-key-not-a-secret-" + "y" * 16)
+    # The rate limiter runs on every API call (its cost is measured) but never trips: the bench is one client.
+    os.environ.setdefault("RATE_LIMIT_API_CALLS", "1000000000/60")
+    os.environ.setdefault("RATE_LIMIT_API_COST", "1000000000/60")
     os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ["SECURE_COOKIES"] = "false"
     os.environ.setdefault("DB_CONN_MAX_AGE", "600")
@@ -940,8 +943,10 @@ class Client:
         self.statuses: Counter[str] = Counter()
         self.closed = 0
 
-    def send(self, method: str, path: str, body: bytes | None = None) -> int:
-        headers = self.post_headers if body is not None else self.headers
+    def send(self, method: str, path: str, body: bytes | None = None, token: str = "") -> int:
+        headers = dict(self.post_headers if body is not None else self.headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self.conn.request(method, path, body=body, headers=headers)
         resp = self.conn.getresponse()
         resp.read()
@@ -950,16 +955,35 @@ class Client:
         self.statuses[f"{method} {path} {resp.status}"] += 1
         return resp.status
 
-    def run(self, method: str, path: str, bodies: Sequence[bytes | None]) -> tuple[float, list[int]]:
+    def run(
+        self, method: str, path: str, requests: Sequence[tuple[str, bytes | None]]
+    ) -> tuple[float, list[int]]:
+        """``requests``: (bearer token, body) pairs, each sent and timed."""
         clock = time.perf_counter_ns
         times: list[int] = []
         gc.collect()
         start = clock()
-        for body in bodies:
+        for token, body in requests:
             t0 = clock()
-            self.send(method, path, body)
+            self.send(method, path, body, token)
             times.append(clock() - t0)
         return (clock() - start) / 1e9, times
+
+
+def his_tokens(org_ids: Iterable[int]) -> dict[int, str]:
+    """An HIS token per institution organisation (a staff user of that institution): its checks are clinical
+    checks, recorded in the decision log, as a real HIS's are (an outsider's would be unrecorded simulations)."""
+    from meiguard.core.access import Actor
+    from meiguard.core.choices import Role
+    from meiguard.core.models import Membership, User
+    from meiguard.core.tokens import create_token
+
+    out: dict[int, str] = {}
+    for org_id in sorted(set(org_ids)):
+        user = User.objects.create_user(username=f"his-{org_id}", password=None, display_name=f"HIS {org_id}")
+        Membership.objects.create(user=user, organization_id=org_id, role=Role.DOCTOR)
+        _, out[org_id] = create_token(Actor.system("bench"), user, name="bench HIS")
+    return out
 
 
 def measure_http(
@@ -968,6 +992,7 @@ def measure_http(
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
     from meiguard.authz import snapshot
+    from meiguard.authz.models import DecisionLog
     from meiguard.wsgi import application
 
     class QuietHandler(WSGIRequestHandler):
@@ -983,18 +1008,22 @@ def measure_http(
     port = server.server_address[1]
     try:
         client = Client(port, token)
-        timed_bodies = [json.dumps(s.payload()).encode() for s in make_samples(reg, rng, zipf, n)]
-        me: list[bytes | None] = [None] * n
+        timed_samples = make_samples(reg, rng, zipf, n)
         # Warm-up: the snapshot cache is fed by an earlier Zipf stream (in process, the cache the server
         # thread uses), then both endpoints get a few untimed requests.
         snapshot.clear()
         for s in make_samples(reg, rng, zipf, warmup_n):
             snapshot.load(member_actor(s, user_id), decision_request(s))
-        warm = [json.dumps(s.payload()).encode() for s in make_samples(reg, rng, zipf, min(n, 200))]
+        warm_samples = make_samples(reg, rng, zipf, min(n, 200))
+        tokens = his_tokens(s.org_id for s in [*timed_samples, *warm_samples])
+        timed_bodies = [(tokens[s.org_id], json.dumps(s.payload()).encode()) for s in timed_samples]
+        me: list[tuple[str, bytes | None]] = [(tokens[s.org_id], None) for s in timed_samples]
+        warm = [(tokens[s.org_id], json.dumps(s.payload()).encode()) for s in warm_samples]
         client.run("GET", "/api/v1/me", me[: len(warm)])
         client.run("POST", "/api/v1/decisions", warm)
         settle()
         hits0, misses0 = snapshot.snapshots.hits, snapshot.snapshots.misses
+        logged0 = DecisionLog.objects.count()
         half = n // 2
         me_secs = dec_secs = 0.0
         me_times: list[int] = []
@@ -1008,6 +1037,9 @@ def measure_http(
             dec_times += times
         hits = snapshot.snapshots.hits - hits0
         misses = snapshot.snapshots.misses - misses0
+        recorded = DecisionLog.objects.count() - logged0
+        if recorded != n:
+            log(f"only {recorded} of {n} timed HTTP decisions were recorded in the decision log")
         # Informational: the same stream again, now every snapshot is cached.
         warm_secs, warm_times = client.run("POST", "/api/v1/decisions", timed_bodies)
         bad = {k: v for k, v in client.statuses.items() if not k.endswith(" 200")}
