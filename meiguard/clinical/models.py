@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.access import TenantPolicy, TenantQuerySet
 from meiguard.registry.crypto import EncryptedCharField, mask_id_number
+from meiguard.registry.storage import EncryptedFileSystemStorage
 
 from .choices import (
     CLINICAL_ADMINS,
@@ -64,10 +64,10 @@ def content_hash(data: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class PrivateStorage(FileSystemStorage):
-    """Photos live outside MEDIA_ROOT and have no URL: they are served only by a view that checks access and
-    writes an audit entry for every view. ``PRIVATE_MEDIA_ROOT`` (default: ``private-media`` beside
-    MEDIA_ROOT)."""
+class PrivateStorage(EncryptedFileSystemStorage):
+    """Photos live outside MEDIA_ROOT, encrypted at rest like every uploaded file (``FIELD_ENCRYPTION_KEY``),
+    and have no URL: they are served only by a view that checks access and writes an audit entry for every
+    view. ``PRIVATE_MEDIA_ROOT`` (default: ``private-media`` beside MEDIA_ROOT)."""
 
     @property
     def base_location(self) -> Any:  # type: ignore[override]

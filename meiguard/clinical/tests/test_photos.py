@@ -40,7 +40,9 @@ def test_a_photo_is_stored_privately_and_every_view_is_audited(clin, settings):
     path = actions.photo_storage().path(photo.file.name)
     assert not path.startswith(str(settings.MEDIA_ROOT))
     with open(path, "rb") as fh:
-        assert fh.read() == JPEG
+        raw = fh.read()
+    assert raw != JPEG and b"\xff\xd8\xff" not in raw  # encrypted at rest
+    assert actions.photo_storage().open(photo.file.name).read() == JPEG
     with pytest.raises(ValueError):
         actions.photo_storage().url(photo.file.name)
     assert AuditEntry.objects.filter(action="clinical.clientphoto.uploaded").count() == 1
