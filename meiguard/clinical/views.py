@@ -31,7 +31,7 @@ from meiguard.core.params import actor as _actor
 from meiguard.core.params import int_param, param
 from meiguard.registry.choices import DoseUnit
 from meiguard.registry.models import Institution, Lot, Practitioner
-from meiguard.rules.choices import Profession
+from meiguard.rules.choices import Profession, Subject
 from meiguard.rules.services import resolve
 
 from . import actions, exporters, pdf, permissions, policy, queries
@@ -251,8 +251,18 @@ def _priced_procedures(inst: Institution) -> list[dict[str, Any]]:
         if proc is None:
             continue
         name = proc.name_en if _english() and proc.name_en else proc.name_zh
-        out.append({"code": row.procedure_code, "name": name, "price": row.price, "grade": proc.grade})
-    return out
+        subject = Subject(proc.subject).label if proc.subject in Subject.values else proc.subject
+        out.append(
+            {
+                "code": row.procedure_code,
+                "name": name,
+                "price": row.price,
+                "grade": proc.grade,
+                "subject": subject,
+            }
+        )
+    # Grouped by subject for the form's <optgroup>s, then by grade and name.
+    return sorted(out, key=lambda p: (str(p["subject"]), p["grade"] or 0, p["name"]))
 
 
 def _render_client(request: HttpRequest, ctx: dict[str, Any], status: int = 200) -> HttpResponse:
