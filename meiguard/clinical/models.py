@@ -360,7 +360,21 @@ class Case(models.Model):
         return bool(self.anesthesia) and self.anesthesia != "local"
 
 
-class Consultation(models.Model):
+class CaseStep(models.Model):
+    """A step of a case (consultation, consent, assessment, review, checklist node, record): read and written
+    through its case's institution, audited in that institution's chain."""
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = _policy(CASE_ORG)
+
+    class Meta:
+        abstract = True
+
+    def audit_organization_id(self) -> int | None:
+        return self.case.institution.organization_id  # type: ignore[attr-defined]
+
+
+class Consultation(CaseStep):
     """面诊: a consultant may prepare it, a doctor must sign it (导购代替医生面诊 is the named problem)."""
 
     case = models.OneToOneField(
@@ -387,18 +401,12 @@ class Consultation(models.Model):
     signed_at = models.DateTimeField(_("签署时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("面诊记录")
         verbose_name_plural = _("面诊记录")
 
     def __str__(self) -> str:
         return f"{self.case.code} 面诊"
-
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
 
 
 class ConsultationItem(models.Model):
@@ -481,7 +489,7 @@ class ConsentTemplate(models.Model):
         return content_hash(self.content())
 
 
-class ConsentSignature(models.Model):
+class ConsentSignature(CaseStep):
     """The client's decision on one template version: signed (with the drawn signature) or refused; a signed
     consent may later be withdrawn. At most one signed, unwithdrawn consent per case."""
 
@@ -509,9 +517,6 @@ class ConsentSignature(models.Model):
     withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
     withdrawal_reason = models.TextField(_("撤回说明"), blank=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("知情同意签署")
         verbose_name_plural = _("知情同意签署")
@@ -527,11 +532,8 @@ class ConsentSignature(models.Model):
     def __str__(self) -> str:
         return f"{self.case.code} {self.get_decision_display()}"
 
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
 
-
-class Assessment(models.Model):
+class Assessment(CaseStep):
     """术前评估: answers to the standard form, the computed score and risk level, and the double signature."""
 
     case = models.OneToOneField(
@@ -581,9 +583,6 @@ class Assessment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("术前评估")
         verbose_name_plural = _("术前评估")
@@ -598,11 +597,8 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"{self.case.code} 术前评估"
 
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
 
-
-class Review(models.Model):
+class Review(CaseStep):
     """分级评估: a committee review (case discussion + N of M approvals) for high risk, or the 主诊 + nurse
     confirmation with the automatic risk warnings for medium and low risk."""
 
@@ -644,18 +640,12 @@ class Review(models.Model):
     decided_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("分级评估")
         verbose_name_plural = _("分级评估")
 
     def __str__(self) -> str:
         return f"{self.case.code} {self.get_kind_display()}"
-
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
 
 
 class ReviewVote(models.Model):
@@ -681,7 +671,7 @@ class ReviewVote(models.Model):
         return self.review.case.institution.organization_id
 
 
-class ChecklistNode(models.Model):
+class ChecklistNode(CaseStep):
     """One of the three nodes of the surgical safety checklist (手术安全核查, SP-01), one row per case and node."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="checklist", verbose_name=_("病例"))
@@ -704,9 +694,6 @@ class ChecklistNode(models.Model):
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("手术安全核查")
         verbose_name_plural = _("手术安全核查")
@@ -716,15 +703,12 @@ class ChecklistNode(models.Model):
     def __str__(self) -> str:
         return f"{self.case.code} {self.get_node_display()}"
 
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
-
     @property
     def is_complete(self) -> bool:
         return self.completed_at is not None
 
 
-class OperationRecord(models.Model):
+class OperationRecord(CaseStep):
     """治疗/手术记录: opened only through the gate, with the engine decision that allowed it."""
 
     case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="record", verbose_name=_("病例"))
@@ -753,18 +737,12 @@ class OperationRecord(models.Model):
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     operator_signed_at = models.DateTimeField(_("操作医师签名时间"), null=True, blank=True)
 
-    objects = TenantQuerySet.as_manager()
-    tenancy = _policy(CASE_ORG)
-
     class Meta:
         verbose_name = _("治疗/手术记录")
         verbose_name_plural = _("治疗/手术记录")
 
     def __str__(self) -> str:
         return f"{self.case.code} 记录"
-
-    def audit_organization_id(self) -> int | None:
-        return self.case.institution.organization_id
 
 
 class Usage(models.Model):
