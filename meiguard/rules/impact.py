@@ -48,7 +48,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -500,6 +500,36 @@ def _authorization_facts(
     return {k: tuple(v) for k, v in grouped.items()}
 
 
+def _shared_technology(institution_ids: Sequence[int]) -> dict[int, tuple[AuthorizationFacts, ...]]:
+    """The technology authorizations that apply to everyone at these institutions, by institution, as the
+    loader reads them: granted to the institution, or its own with no practitioner (institution-wide)."""
+    grouped: dict[int, list[AuthorizationFacts]] = defaultdict(list)
+    ids = list(institution_ids)
+    rows = (
+        Authorization.objects.filter(
+            Q(kind=AuthorizationKind.TECHNOLOGY, grantee_institution_id__in=ids)
+            | Q(
+                kind=AuthorizationKind.TECHNOLOGY,
+                institution_id__in=ids,
+                practitioner_id__isnull=True,
+                grantee_institution_id__isnull=True,
+            )
+        )
+        .order_by()
+        .values_list(*snapshots.AUTHORIZATION_COLUMNS)
+    )
+    for a in rows:
+        facts = snapshots.authorization_facts(a)
+        grouped[facts.institution_id].append(facts)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _applying(*groups: Iterable[AuthorizationFacts]) -> tuple[AuthorizationFacts, ...]:
+    """One person's (and anaesthetist's) rows with the institution's shared ones, each once, by id."""
+    by_id = {a.id: a for group in groups for a in group}
+    return tuple(by_id[k] for k in sorted(by_id))
+
+
 class _PackFacts:
     """Pack facts per (pack, institution kind, procedure), shared by institutions of the same kind."""
 
@@ -648,6 +678,7 @@ def assess(
         q.authorization_ids |= scope_auths.get((key[0], key[1], key[2]), set())  # a logged request's too
     per_inst_questions: dict[int, int] = defaultdict(int)
     changed: list[ImpactRow] = []
+    shared = _shared_technology(sorted(institutions)) if questions else {}
     facts = _PackFacts()
     at = _noon(on)
     inst_facts = {pk: _institution_facts(i) for pk, i in institutions.items()}
@@ -671,6 +702,7 @@ def assess(
                 plan,
                 people,
                 auths,
+                shared,
                 items,
                 facts,
                 at,
@@ -732,6 +764,7 @@ def _evaluate(
     plan: _Plan,
     people: Mapping[int, PractitionerFacts],
     auths: Mapping[tuple[int, int], tuple[AuthorizationFacts, ...]],
+    shared: Mapping[int, tuple[AuthorizationFacts, ...]],
     items: Mapping[tuple[str, int], snapshots.Item],
     facts: _PackFacts,
     at: dt.datetime,
@@ -775,8 +808,11 @@ def _evaluate(
             institution=inst_facts[inst_id],
             practitioner=person,
             supervisor=supervisor,
-            authorizations=auths.get((person_id, inst_id), ())
-            + (auths.get((anesthetist_id, inst_id), ()) if anesthetist_id else ()),
+            authorizations=_applying(
+                auths.get((person_id, inst_id), ()),
+                auths.get((anesthetist_id, inst_id), ()) if anesthetist_id else (),
+                shared.get(inst_id, ()),
+            ),
             lots=lots,
             devices=devices,
             anesthetist=anesthetist,

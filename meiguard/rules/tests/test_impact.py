@@ -311,7 +311,8 @@ def test_query_count_does_not_grow_with_the_population(scene, pack_copy, django_
     assert len(large_report.rows) == len(small_report.rows) + 4
     assert small == large
     # institutions 1, versions in force 1, rules of the packs compared 6 (湖南: national before and after;
-    # 北京: national + overlay before and after), authorizations 1, decision log 1, then per chunk of
+    # 北京: national + overlay before and after), authorizations 1, decision log 1, the institutions' shared
+    # technology authorizations 1, then per chunk of
     # PEOPLE_CHUNK practitioners: practitioners, qualifications, sites, authorizations, lots, devices
     with django_assert_max_num_queries(16):
         impact.assess(version, on=TODAY)
@@ -374,3 +375,51 @@ def test_the_workbook_has_a_summary_and_a_detail_sheet(scene, pack_copy):
     assert "150" in values["新增原因"]
     assert values["规则依据"] == "机构规范模板 v2 · 《2026年医疗美容服务年度工作计划(某医疗美容机构)》一(二)2"
     assert values["授权"] == f"#{scene.clinic.auths['procedure'].pk}"
+
+
+# ---- technology admission ---------------------------------------------------------------------------
+
+THREAD = (
+    "derm-thread-lift"  # outside the 2009 catalog: needs a technology authorization (SP-02.new-technology)
+)
+
+
+def test_an_institution_wide_technology_authorization_is_read_like_the_loader(scene, pack_copy):
+    """A removed thread lift flips 李医生 only because 甲诊所's own technology admission allowed it before;
+    without that admission (loaded for everyone there, as the engine's loader does) it was already denied."""
+    c = scene.clinic
+    authorize(c.jia, c.li, procedure_code=THREAD)
+    tech = authorize(
+        c.jia,
+        c.li,
+        "technology",
+        practitioner_id=None,
+        grantee_institution_id=c.jia.pk,  # institution-wide: granted to itself, no practitioner
+        technology_name="埋线提升",
+        technology_kind="new",
+        procedure_code=THREAD,
+    )
+    req = c.request(procedure_code=THREAD)
+    loaded = snapshot.load(SYSTEM, req, use_cache=False)
+    assert tech.pk in {a.id for a in loaded.authorizations}
+    shared = impact._shared_technology([c.jia.pk, c.yi.pk])
+    own = impact._authorization_facts([c.li.pk])[(c.li.pk, c.jia.pk)]
+    assert impact._applying(own, shared[c.jia.pk]) == loaded.authorizations
+    assert c.yi.pk not in shared
+
+    lines = (Path(__file__).resolve().parent.parent / "packs/cn-national/procedure_catalog.csv").read_text(
+        encoding="utf-8"
+    )
+    thread = next(line for line in lines.splitlines() if line.startswith(f"{THREAD},"))
+    version = candidate(
+        pack_copy,
+        (
+            "procedures: [derm-thread-lift, derm-dermal-ha-hydration]",
+            "procedures: [derm-dermal-ha-hydration]",
+        ),
+        csv=((thread + "\n", ""),),
+    )
+    report = impact.assess(version, on=TODAY)
+
+    rows = [(r.practitioner_name, r.procedure_code, r.before, r.after) for r in report.rows]
+    assert rows == [("李医生", THREAD, Outcome.ALLOW, Outcome.DENY)]
