@@ -76,6 +76,7 @@ REJECTED = "rejected"
 UNVERIFIED = "unverified"
 
 ACTIVE = "active"
+FAILED_CHECK = "failed_check"  # registry DeviceStatus.FAILED_CHECK: a failed check in the device file
 DOCTOR = "doctor"
 NURSE = "nurse"
 ANESTHETIST = "anesthetist"  # Profession.ANESTHETIST (麻醉医师): a physician too
@@ -855,7 +856,9 @@ def check_devices(req: DecisionRequest, snap: Snapshot) -> Iterator[Reason]:
             yield _deny(
                 "DEVICE_NOT_AT_INSTITUTION", rule, device=device.serial, institution=snap.institution.name
             )
-        if device.status != ACTIVE:
+        if device.status == FAILED_CHECK:
+            yield _deny("DEVICE_FAILED_CHECK", rule, device=device.serial)
+        elif device.status != ACTIVE:
             yield _deny("DEVICE_NOT_ACTIVE", rule, device=device.serial, status=device.status)
         if device.next_inspection_due is not None and device.next_inspection_due < on:
             yield _deny(

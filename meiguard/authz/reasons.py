@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from meiguard.registry.choices import ProductCategory
+from meiguard.registry.choices import DeviceStatus, ProductCategory
 from meiguard.rules.choices import Anesthesia, Invasiveness, Profession, Subject
 
 from .policy import Reason
@@ -132,6 +132,7 @@ REASONS: dict[str, Promise] = {
     "DEVICE_NOT_FOUND": _("设备 #{device} 不存在"),
     "DEVICE_NOT_AT_INSTITUTION": _("设备 {device} 不属于“{institution}”"),
     "DEVICE_NOT_ACTIVE": _("设备 {device} 当前不可用(状态:{status})"),
+    "DEVICE_FAILED_CHECK": _("设备 {device} 的检查或校准未通过,已停用;录入通过的检查/校准记录后方可使用"),
     "DEVICE_INSPECTION_OVERDUE": _("设备 {device} 的检查已逾期(应于 {due} 前完成)"),
     "DEVICE_CALIBRATION_OVERDUE": _("设备 {device} 的校准已逾期(应于 {due} 前完成)"),
     "DEVICE_AUTHORIZATION_MISSING": _("没有操作设备 {device} 的授权"),
@@ -148,8 +149,12 @@ _LABELS: dict[str, type] = {
 }
 
 
-def _label(key: str, value: str) -> str:
-    choices = _LABELS.get(key)
+# Per reason: a fact whose codes come from a choice set of their own (a device's status is not a person's).
+_CODE_LABELS: dict[tuple[str, str], type] = {("DEVICE_NOT_ACTIVE", "status"): DeviceStatus}
+
+
+def _label(key: str, value: str, code: str = "") -> str:
+    choices = _CODE_LABELS.get((code, key)) or _LABELS.get(key)
     if choices is None:
         return value
     try:
@@ -158,8 +163,10 @@ def _label(key: str, value: str) -> str:
         return value
 
 
-def _format(template: Promise, facts: dict[str, str]) -> str:
-    values: defaultdict[str, str] = defaultdict(lambda: "?", {k: _label(k, v) for k, v in facts.items()})
+def _format(template: Promise, facts: dict[str, str], code: str = "") -> str:
+    values: defaultdict[str, str] = defaultdict(
+        lambda: "?", {k: _label(k, v, code) for k, v in facts.items()}
+    )
     return str(template).format_map(values)
 
 
@@ -168,7 +175,7 @@ def reason_message(reason: Reason) -> str:
     template = REASONS.get(reason.code)
     if template is None:
         return reason.code
-    return _format(template, dict(reason.facts))
+    return _format(template, dict(reason.facts), reason.code)
 
 
 @lru_cache(maxsize=8192)

@@ -234,6 +234,14 @@ def remind_due_checklists(on: dt.date) -> Counts:
     return {"notified": remind(min(now, end_of_day))}
 
 
+def remind_device_upkeep(on: dt.date) -> Counts:
+    """Device inspections and calibrations due within 7 days or overdue: the institution's device keepers told
+    once per device, check and due date (``equipment.actions.remind_due_devices``)."""
+    from meiguard.equipment.actions import remind_due_devices
+
+    return {"notified": remind_due_devices(on)}
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
@@ -242,6 +250,7 @@ JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
+    Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -29,6 +29,7 @@ from meiguard.core.choices import (
 )
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.models import Membership, Organization, User
+from meiguard.rules import institution as institution_policy
 
 from . import queries
 from .choices import (
@@ -855,13 +856,25 @@ def create_device(
     )
     product = queries.visible(Product, actor, product_id, field="product_id")
     device = Device(institution=institution, product=product, status=status, **fields)
+    apply_policy_intervals(device)
     return _create(actor, device, "registry.device.created")
+
+
+def apply_policy_intervals(device: Device, on: dt.date | None = None) -> Device:
+    """Give ``device`` its institution policy's inspection/calibration intervals (本机构规范, else the
+    template), which a blank interval of its own falls back to when the next due dates are derived."""
+    inspection, calibration = institution_policy.device_intervals_for(
+        device.institution.province, device.institution_id, on or timezone.localdate()
+    )
+    device.policy_inspection_days = inspection.days
+    device.policy_calibration_days = calibration.days
+    return device
 
 
 @transaction.atomic
 def update_device(actor: Actor, pk: int, **fields: Any) -> Device:
     _check_fields(fields, DEVICE_FIELDS)
-    device = queries.for_update(Device, actor, pk)
+    device = apply_policy_intervals(queries.for_update(Device, actor, pk))
     return _save_changes(actor, device, fields, "registry.device.updated")
 
 

@@ -115,6 +115,9 @@ class RecallLevel(models.IntegerChoices):
 class DeviceStatus(models.TextChoices):
     ACTIVE = "active", _("在用")
     MAINTENANCE = "maintenance", _("维修保养中")
+    # Set by the device file (equipment) when an acceptance, installation, inspection or calibration fails;
+    # a later passing record of that kind puts the device back in service.
+    FAILED_CHECK = "failed_check", _("检查未通过停用")
     RETIRED = "retired", _("已报废")
 
 

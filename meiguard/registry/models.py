@@ -925,6 +925,10 @@ class Device(models.Model):
         write_path="institution__organization",
         write_roles=STOCK_WRITERS,
     )
+    # The institution policy's intervals (本机构规范 device_inspection_days / device_calibration_days), set by
+    # the actions before saving: a blank interval above uses them (not stored; see docs/equipment.md).
+    policy_inspection_days: int | None = None
+    policy_calibration_days: int | None = None
 
     class Meta:
         verbose_name = _("设备")
@@ -960,8 +964,17 @@ class Device(models.Model):
             self.udi_di = parsed.gtin
             if not self.serial_no and parsed.serial:
                 self.serial_no = parsed.serial
-        self.next_inspection_due = self._due(self.last_inspection_on, self.inspection_interval_days)
-        self.next_calibration_due = self._due(self.last_calibration_on, self.calibration_interval_days)
+        self.next_inspection_due = self._due(self.last_inspection_on, self.effective_inspection_days)
+        self.next_calibration_due = self._due(self.last_calibration_on, self.effective_calibration_days)
+
+    @property
+    def effective_inspection_days(self) -> int | None:
+        """The device's own interval, else the institution policy's."""
+        return self.inspection_interval_days or self.policy_inspection_days
+
+    @property
+    def effective_calibration_days(self) -> int | None:
+        return self.calibration_interval_days or self.policy_calibration_days
 
     def is_overdue(self, on: dt.date) -> bool:
         return any(
@@ -982,8 +995,8 @@ class Device(models.Model):
             if parsed and parsed.serial and parsed.serial != self.serial_no:
                 errors.setdefault("udi", []).append(_("UDI 中的序列号 (21) 与序列号不一致"))
         for last, days, field in (
-            (self.last_inspection_on, self.inspection_interval_days, "inspection_interval_days"),
-            (self.last_calibration_on, self.calibration_interval_days, "calibration_interval_days"),
+            (self.last_inspection_on, self.effective_inspection_days, "inspection_interval_days"),
+            (self.last_calibration_on, self.effective_calibration_days, "calibration_interval_days"),
         ):
             if last and not days:
                 errors.setdefault(field, []).append(_("填写了上次日期时必须填写周期"))

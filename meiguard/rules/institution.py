@@ -335,6 +335,41 @@ def reminder_days(pack: ResolvedPack) -> tuple[int, ...]:
     return DEFAULT_REMINDER_DAYS
 
 
+DEVICE_INSPECTION_RULE = "INST.device-inspection-days"
+DEVICE_CALIBRATION_RULE = "INST.device-calibration-days"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInterval:
+    """How often an institution's devices are inspected or calibrated by its policy (本机构规范, else the
+    template), and the rule that says so (None when neither sets a value)."""
+
+    days: int | None
+    rule: services.RuleRef | None
+
+
+def device_intervals(pack: ResolvedPack) -> tuple[DeviceInterval, DeviceInterval]:
+    """(inspection, calibration) intervals of the institution layer of ``pack``."""
+    out = []
+    for rule_id in (DEVICE_INSPECTION_RULE, DEVICE_CALIBRATION_RULE):
+        rule = pack.rules.get(rule_id)
+        value = rule.data.get("value") if rule is not None else None
+        days = int(value) if isinstance(value, int | float | str) and str(value).isdigit() else None
+        out.append(DeviceInterval(days if days and days > 0 else None, rule.ref if rule else None))
+    return out[0], out[1]
+
+
+def device_intervals_for(
+    province: str | None, institution_id: int, on: dt.date
+) -> tuple[DeviceInterval, DeviceInterval]:
+    """The device intervals in force at one institution on ``on`` (no values without an active pack)."""
+    try:
+        pack = services.resolve(services.normalize_province(province), on, institution_id)
+    except services.NoActivePack:
+        return DeviceInterval(None, None), DeviceInterval(None, None)
+    return device_intervals(pack)
+
+
 def reminder_days_in_force(on: dt.date) -> tuple[dict[int, tuple[int, ...]], tuple[int, ...]]:
     """Every institution's reminder days on ``on`` in two queries (the daily scan): the days of institutions
     whose layer sets them, and the days of all others (the template's, else the default)."""

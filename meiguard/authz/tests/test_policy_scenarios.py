@@ -683,6 +683,18 @@ SCENARIOS: list[tuple[str, Mutation, Outcome, set[str]]] = [
         {"DEVICE_NOT_ACTIVE"},
     ),
     (
+        "device failed its inspection or calibration",
+        snap_(devices=(replace(DEVICE, status="failed_check"),)),
+        Outcome.DENY,
+        {"DEVICE_FAILED_CHECK"},
+    ),
+    (
+        "device back in service after a passing record",
+        snap_(devices=(replace(DEVICE, status="active", next_inspection_due=ON + D),)),
+        Outcome.ALLOW,
+        set(),
+    ),
+    (
         "device of another institution",
         snap_(devices=(replace(DEVICE, institution_id=999),)),
         Outcome.DENY,

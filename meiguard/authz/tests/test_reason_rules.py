@@ -169,6 +169,7 @@ EXPECTED: dict[str, Expect] = {
     "DEVICE_NOT_FOUND": fixed("DD-07.device-use"),
     "DEVICE_NOT_AT_INSTITUTION": fixed("DD-07.device-use"),
     "DEVICE_NOT_ACTIVE": fixed("DD-07.device-use"),
+    "DEVICE_FAILED_CHECK": fixed("DD-07.device-use"),
     "DEVICE_INSPECTION_OVERDUE": fixed("DD-07.device-use"),
     "DEVICE_CALIBRATION_OVERDUE": fixed("DD-07.device-use"),
     "DEVICE_AUTHORIZATION_MISSING": fixed("INST.device-operator-authorization"),
