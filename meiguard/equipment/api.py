@@ -4,8 +4,6 @@ Errors use the one envelope ``{code, message, field, errors[]}``: bad input 422,
 see 404, a reader without the keeper's role 403, a scrapped device 409. Lists take ``limit``/``offset``.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Any
 

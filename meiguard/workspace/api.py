@@ -96,6 +96,20 @@ class ReviewsOut(Schema):
     items: list[OverdueReviewOut]
 
 
+class OverdueDeviceOut(Schema):
+    device_id: int
+    device: str
+    institution: str
+    state: str  # overdue | out_of_service
+    due: dt.date | None  # the earliest missed inspection/calibration due date
+    url: str
+
+
+class DevicesOut(Schema):
+    count: int
+    items: list[OverdueDeviceOut]
+
+
 class DashboardCampaignOut(Schema):
     id: int
     period: str
@@ -182,6 +196,7 @@ class DashboardOut(Schema):
     expiries: ExpiriesOut | None = None
     denied: DeniedOut | None = None
     reviews: ReviewsOut | None = None
+    devices: DevicesOut | None = None
     expiry_chart: list[MonthOut] | None = None
     decision_chart: list[WeekOut] | None = None
 
@@ -343,6 +358,23 @@ def _reviews(d: queries.Reviews) -> dict[str, Any]:
     }
 
 
+def _devices(d: queries.Devices) -> dict[str, Any]:
+    return {
+        "count": d.count,
+        "items": [
+            {
+                "device_id": r.device.pk,
+                "device": str(r.device),
+                "institution": r.device.institution.name,
+                "state": str(r.state),
+                "due": r.due,
+                "url": r.url,
+            }
+            for r in d.items
+        ],
+    }
+
+
 SERIALIZERS: dict[str, Any] = {
     "capabilities": _capabilities,
     "my_expiries": _expiries,
@@ -352,6 +384,7 @@ SERIALIZERS: dict[str, Any] = {
     "expiries": _expiries,
     "denied": _denied,
     "reviews": _reviews,
+    "devices": _devices,
     "expiry_chart": lambda d: [{"month": p.month, "count": p.count} for p in d.points],
     "decision_chart": lambda d: [
         {"week": p.week, "allowed": p.allowed, "denied": p.denied} for p in d.points

@@ -387,6 +387,41 @@ def overdue_reviews(board: Board) -> Reviews:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceRow:
+    device: Any
+    state: Any  # equipment UpkeepState (overdue / out of service)
+    due: dt.date | None  # the earliest missed due date, for overdue devices
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    count: int
+    items: tuple[DeviceRow, ...]
+    list_url: str
+
+
+def overdue_devices(board: Board) -> Devices:
+    """In-service devices past an inspection or calibration due date, and devices taken out of service (the
+    engine refuses both), from the device file."""
+    try:
+        from meiguard.equipment import queries as equipment
+        from meiguard.equipment.choices import UpkeepState
+    except ImportError as exc:
+        raise SourceUnavailable("equipment") from exc
+    qs = equipment.overdue(board.actor, board.on).order_by("institution_id", "pk")
+    count = qs.count()
+    items = []
+    for d in qs[:PANEL_LIST_LIMIT] if count else ():
+        dues = [x for x in (d.next_inspection_due, d.next_calibration_due) if x is not None and x < board.on]
+        url = _url("equipment:device", d.pk) or f"/equipment/devices/{d.pk}/"
+        items.append(
+            DeviceRow(d, UpkeepState(equipment.upkeep_state(d, board.on)), min(dues, default=None), url)
+        )
+    return Devices(count, tuple(items), _url("equipment:devices") or "/equipment/")
+
+
+@dataclass(frozen=True, slots=True)
 class MemberRow:
     institution: Any
     open_findings: int
@@ -583,12 +618,13 @@ PANELS: dict[str, PanelSpec] = {
         PanelSpec("expiries", gettext_lazy("即将到期(90天内)"), expiries),
         PanelSpec("denied", gettext_lazy("近7天被拒绝的核验"), denied_this_week),
         PanelSpec("reviews", gettext_lazy("逾期未完成的审查"), overdue_reviews),
+        PanelSpec("devices", gettext_lazy("逾期或停用的设备"), overdue_devices),
         PanelSpec("expiry_chart", gettext_lazy("未来12个月每月到期数"), expiry_chart),
         PanelSpec("decision_chart", gettext_lazy("近12周每周核验结论"), decision_chart),
     )
 }
 WIDE_PANELS = frozenset({"expiry_chart", "decision_chart", "capabilities"})
-MANAGER = ("approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart")
+MANAGER = ("approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart")
 PANELS_BY_ROLE: dict[str, tuple[str, ...]] = {
     Role.COMPLIANCE_OFFICER: MANAGER,
     Role.INSTITUTION_ADMIN: MANAGER,
@@ -596,7 +632,7 @@ PANELS_BY_ROLE: dict[str, tuple[str, ...]] = {
     Role.DOCTOR: ("capabilities", "my_expiries", "cme"),
     Role.NURSE: ("capabilities", "my_expiries"),
     Role.AUDITOR: ("members", "reviews", "decision_chart"),
-    Role.PROCUREMENT: ("expiries", "expiry_chart"),
+    Role.PROCUREMENT: ("expiries", "devices", "expiry_chart"),
     Role.SUPPLIER_ADMIN: ("expiries",),
     Role.PLATFORM_ADMIN: MANAGER,
 }

@@ -12,7 +12,15 @@ URL = "/api/v1/workspace/dashboard"
 
 def test_the_compliance_officer_gets_the_same_panels_as_on_the_page(clinic, data):  # noqa: F811
     body = clinic.world.client("zhao").get(URL).json()
-    assert body["panels"] == ["approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart"]
+    assert body["panels"] == [
+        "approvals",
+        "expiries",
+        "denied",
+        "reviews",
+        "devices",
+        "expiry_chart",
+        "decision_chart",
+    ]
     assert body["roles"] == ["compliance_officer"] and body["unavailable"] == []
     assert [b["count"] for b in body["expiries"]["buckets"]] == [1, 1, 1, 0]
     assert {i["label"].split()[-1] for i in body["expiries"]["soonest"] if i["kind"] == "lot"} == {"JIA-SOON"}

@@ -48,8 +48,8 @@ def data(clinic):
 
 def test_each_role_gets_its_panels(clinic):
     expected = {
-        "zhao": ["approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart"],
-        "wang": ["approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart"],
+        "zhao": ["approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart"],
+        "wang": ["approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart"],
         "li": ["capabilities", "my_expiries", "cme"],
         "zhang": ["capabilities", "my_expiries"],
         "qian": ["members", "reviews", "decision_chart"],
@@ -111,7 +111,15 @@ def test_compliance_officer_sees_expiries_approvals_denials_and_overdue_reviews(
 
 def test_the_outsider_sees_nothing_of_jia(clinic, data):
     html = clinic.world.client("sun").get("/").content.decode()
-    assert panels_of(html) == ["approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart"]
+    assert panels_of(html) == [
+        "approvals",
+        "expiries",
+        "denied",
+        "reviews",
+        "devices",
+        "expiry_chart",
+        "decision_chart",
+    ]
     for foreign in ("JIA-SOON", "李医生", "超声炮", "甲诊所", "2025-Q1"):
         assert foreign not in html, foreign
     assert f"/authz/decisions/{data.denied.pk}/" not in html
@@ -228,6 +236,7 @@ PANEL_QUERIES = {
     "expiries": 8,  # lifecycle.expiring: one query per kind of item
     "denied": 2,
     "reviews": 2,
+    "devices": 2,  # the count and the first rows (product and institution joined)
     "expiry_chart": 8,  # alone; on the full page it shares the expiries panel's year of items
     "decision_chart": 1,
     "members": 2,
@@ -239,7 +248,10 @@ PANEL_QUERIES = {
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("zhao", k) for k in ("approvals", "expiries", "denied", "reviews", "expiry_chart", "decision_chart")]
+    [
+        ("zhao", k)
+        for k in ("approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart")
+    ]
     + [("qian", "members"), ("li", "cme"), ("li", "my_expiries"), ("li", "capabilities")],
 )
 def test_each_panel_costs_a_few_queries(clinic, data, name, key, django_assert_max_num_queries):
@@ -253,10 +265,11 @@ def test_each_panel_costs_a_few_queries(clinic, data, name, key, django_assert_m
 
 # The whole page, warm: session, user, memberships, the header's two badges (unread notifications, pending
 # approvals) and the memberships card (≈7), plus
-# the panels. zhao: 2 + 8 (expiries; the chart shares its year of items) + 2 + 2 + 1; qian: 2 + 2 + 1;
+# the panels. zhao: 2 + 8 (expiries; the chart shares its year of items) + 2 + 2 + 1 (+ 1 for the devices
+# panel: none overdue, so only its count); qian: 2 + 2 + 1;
 # li: the practitioner, his places and the pack, one warm snapshot (the rules generation: whether a rule-pack
 # version was published by any process since), three kinds of expiries, credits.
-@pytest.mark.parametrize(("name", "most"), [("zhao", 24), ("qian", 15), ("li", 19)])
+@pytest.mark.parametrize(("name", "most"), [("zhao", 25), ("qian", 15), ("li", 19)])
 def test_the_dashboard_page_is_pinned(clinic, data, name, most, django_assert_max_num_queries):
     c = clinic.world.client(name)
     c.get("/")
