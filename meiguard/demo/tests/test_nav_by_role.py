@@ -21,6 +21,7 @@ MANAGERS = [
     "/rules/",
     "/rules/policy/",
     "/applications/",
+    "/equipment/",
     "/reviews/",
     "/bulk/",
     "/authz/check/",
@@ -31,6 +32,7 @@ EXPECTED = {
         "/rules/",
         "/rules/policy/",
         "/applications/",
+        "/equipment/",
         "/reviews/",
         "/bulk/",
         "/admin/",
@@ -40,10 +42,19 @@ EXPECTED = {
     "zhao": MANAGERS,
     "zhou": MANAGERS,
     "sun": MANAGERS,
-    "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/authz/check/"],  # buyers import nothing
+    # buyers import nothing; they keep the device files
+    "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/equipment/", "/authz/check/"],
     "li": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
     "zhang": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
-    "qian": [*EVERYONE, "/rules/", "/rules/policy/", "/applications/", "/reviews/", "/authz/check/"],
+    "qian": [
+        *EVERYONE,
+        "/rules/",
+        "/rules/policy/",
+        "/applications/",
+        "/equipment/",
+        "/reviews/",
+        "/authz/check/",
+    ],
     "chen": EVERYONE,
 }
 
