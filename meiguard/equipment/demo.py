@@ -20,7 +20,7 @@ from . import actions
 from .models import UpkeepRecord
 
 YAMEI = "长沙雅美医疗美容门诊部"
-ENGINEER = {
+ENGINEER: dict[str, Any] = {
     "performer": "engineer",
     "engineer_name": "周工",
     "engineer_company": "厂家售后服务部(演示)",
@@ -44,7 +44,7 @@ def seed(stdout: Any) -> None:
     def on(n: int) -> dt.date:
         return today + dt.timedelta(days=n)
 
-    staff = {"performer": "staff", "performed_by_id": wu.pk}
+    staff: dict[str, Any] = {"performer": "staff", "performed_by_id": wu.pk}
     added: list[str] = []
     if not UpkeepRecord.objects.filter(device=csp).exists():
         actions.record_upkeep(

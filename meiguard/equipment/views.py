@@ -139,7 +139,8 @@ def _messages(exc: Exception) -> list[str]:
 @login_required
 @require_http_methods(["POST"])
 def record_new(request: HttpRequest, pk: int) -> HttpResponse:
-    """Record upkeep (htmx or plain POST): errors re-render the form with 422, success shows the file."""
+    """Record upkeep (htmx or plain POST): errors re-render the form (in place for htmx; the page with its 4xx
+    status without JS), success shows the file."""
     actor = _actor(request)
     device = queries.device(actor, pk)
     permissions.require(actor, "equipment.record", device)
@@ -166,8 +167,10 @@ def record_new(request: HttpRequest, pk: int) -> HttpResponse:
     except (ActionError, NotFoundField) as exc:
         status = 404 if isinstance(exc, NotFoundField) else int(getattr(exc, "status", 400))
         ctx = _file_context(request, device, v=values, errors=_messages(exc))
-        tpl = "equipment/partials/_record_form.html" if request.htmx else "equipment/device_file.html"  # type: ignore[attr-defined]
-        return render(request, tpl, ctx, status=status)
+        if request.htmx:  # type: ignore[attr-defined]
+            # htmx swaps only 2xx answers: the form comes back in place with its errors.
+            return render(request, "equipment/partials/_record_form.html", ctx)
+        return render(request, "equipment/device_file.html", ctx, status=status)
     messages.success(
         request, _("已录入:%(kind)s %(on)s") % {"kind": record.get_kind_display(), "on": record.performed_on}
     )
