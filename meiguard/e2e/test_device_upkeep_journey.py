@@ -29,12 +29,12 @@ def _check_with_device(page: Page, clinic) -> None:
 
 def _record_inspection(page: Page, clinic, *, day: str, result_label: str, findings: str = "") -> None:
     form = page.locator("#record-form")
-    form.get_by_label("类别").select_option("inspection")
-    form.get_by_label("日期").fill(day)
-    form.get_by_label("结果").select_option(label=result_label)
-    form.get_by_label("执行人类别").select_option("staff")
-    form.get_by_label("本机构执行人").select_option(str(clinic.world.users["wang"].pk))
-    form.get_by_label("发现的问题/处理情况").fill(findings)
+    form.get_by_label("类别", exact=True).select_option("inspection")
+    form.get_by_label("日期", exact=True).fill(day)
+    form.get_by_label("结果", exact=True).select_option(label=result_label)
+    form.get_by_label("执行人类别", exact=True).select_option("staff")
+    form.get_by_label("本机构执行人", exact=True).select_option(str(clinic.world.users["wang"].pk))
+    form.get_by_label("发现的问题/处理情况", exact=True).fill(findings)
     with page.expect_navigation():
         form.get_by_role("button", name="保存记录").click()
 
@@ -48,8 +48,8 @@ def test_a_failed_inspection_denies_the_device_until_a_passing_one(page, clinic,
 
     # A failed result without findings is refused in place (htmx), nothing saved.
     form = page.locator("#record-form")
-    form.get_by_label("结果").select_option(label="不合格")
-    form.get_by_label("本机构执行人").select_option(str(clinic.world.users["wang"].pk))
+    form.get_by_label("结果", exact=True).select_option(label="不合格")
+    form.get_by_label("本机构执行人", exact=True).select_option(str(clinic.world.users["wang"].pk))
     form.get_by_role("button", name="保存记录").click()
     expect(page.locator("#record-form").get_by_role("alert")).to_contain_text("须写明发现的问题")
     assert not UpkeepRecord.objects.exists()
