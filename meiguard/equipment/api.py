@@ -65,7 +65,7 @@ class DeviceFileOut(DeviceUpkeepOut):
     policy_calibration: PolicyIntervalOut
 
 
-class RecordOut(Schema):
+class UpkeepRecordOut(Schema):
     id: int
     device_id: int
     kind: UpkeepKind
@@ -82,13 +82,13 @@ class RecordOut(Schema):
     created_at: dt.datetime
 
 
-class DeviceFilters(FilterIn):
+class UpkeepDeviceFilters(FilterIn):
     institution_id: int | None = Field(None, ge=1)
     state: UpkeepState | None = None
     q: str | None = Field(None, max_length=64)
 
 
-class RecordIn(In):
+class UpkeepRecordIn(In):
     kind: UpkeepKind
     performed_on: dt.date
     result: UpkeepResult | None = Field(None, description="报废不填;其余必填")
@@ -111,7 +111,7 @@ def _policy(interval: Any) -> dict[str, Any]:
 
 @router.get("/devices", response=list[DeviceUpkeepOut], summary="设备维护状态列表")
 @paginate(Pagination)
-def list_devices(request: HttpRequest, filters: Query[DeviceFilters]) -> Any:
+def list_devices(request: HttpRequest, filters: Query[UpkeepDeviceFilters]) -> Any:
     return queries.devices(_actor(request), on=timezone.localdate(), **filters.dict())
 
 
@@ -125,20 +125,24 @@ def get_device(request: HttpRequest, device_id: int) -> Any:
     return device
 
 
-@router.get("/devices/{device_id}/records", response={200: list[RecordOut], **ERRORS}, summary="设备维护记录")
+@router.get(
+    "/devices/{device_id}/records", response={200: list[UpkeepRecordOut], **ERRORS}, summary="设备维护记录"
+)
 @paginate(Pagination)
 def list_records(request: HttpRequest, device_id: int) -> Any:
     device = queries.device(_actor(request), device_id)
     return queries.records(_actor(request), device_id=device.pk)
 
 
-@router.post("/devices/{device_id}/records", response={201: RecordOut, **ERRORS}, summary="录入设备维护记录")
-def create_record(request: HttpRequest, device_id: int, payload: RecordIn) -> Any:
+@router.post(
+    "/devices/{device_id}/records", response={201: UpkeepRecordOut, **ERRORS}, summary="录入设备维护记录"
+)
+def create_record(request: HttpRequest, device_id: int, payload: UpkeepRecordIn) -> Any:
     data = payload.dict()
     data["result"] = data["result"] or ""
     return 201, actions.record_upkeep(_actor(request), device_id, **data)
 
 
-@router.get("/records/{record_id}", response={200: RecordOut, **ERRORS}, summary="维护记录详情")
+@router.get("/records/{record_id}", response={200: UpkeepRecordOut, **ERRORS}, summary="维护记录详情")
 def get_record(request: HttpRequest, record_id: int) -> UpkeepRecord:
     return queries.record(_actor(request), record_id)
