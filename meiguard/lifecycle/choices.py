@@ -40,6 +40,7 @@ class Job(models.TextChoices):
     REMIND_WAITING_APPROVALS = "remind_waiting_approvals", _("审批等待提醒")
     AUDIT_CHECKPOINT = "audit_checkpoint", _("审计链检查点")
     REMIND_DUE_CHECKLISTS = "remind_due_checklists", _("手术安全核查未完成提醒")
+    AFTERCARE_CLOCKS = "aftercare_clocks", _("随访与不良反应计时")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

@@ -59,6 +59,12 @@ def remind_due_checklists(on_iso: str, run_id: int | None = None) -> dict[str, i
 
 
 @task()
+def aftercare_clocks(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Missed / lost / due follow-ups and adverse-reaction clocks (once each)."""
+    return actions.run_job(Job.AFTERCARE_CLOCKS, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -77,4 +83,5 @@ TASKS: dict[str, Any] = {
     Job.REMIND_WAITING_APPROVALS: remind_waiting_approvals,
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
+    Job.AFTERCARE_CLOCKS: aftercare_clocks,
 }
