@@ -167,7 +167,7 @@ def flagged_lots(actor: Actor, institution_id: int, at: dt.datetime | None = Non
         )
         .values("lot_id")
         .annotate(n=Count("adversereaction_id", distinct=True))
-        .values_list("lot_id", "n")
+        .values_list("lot_id", "n")  # type: ignore[misc]
     )
     counts = {lot_id: n for lot_id, n in rows if n >= threshold}
     lots = Lot.objects.visible_to(actor).select_related("product").filter(pk__in=list(counts))

@@ -18,6 +18,7 @@ EVERYONE = ["/", "/registry/", "/lifecycle/"]
 MANAGERS = [
     *EVERYONE,
     "/clinical/",
+    "/aftercare/",
     "/rules/",
     "/rules/policy/",
     "/applications/",
@@ -41,8 +42,8 @@ EXPECTED = {
     "zhou": MANAGERS,
     "sun": MANAGERS,
     "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/authz/check/"],  # buyers import nothing
-    "li": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
-    "zhang": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
+    "li": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
+    "zhang": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
     "qian": [*EVERYONE, "/rules/", "/rules/policy/", "/applications/", "/reviews/", "/authz/check/"],
     "chen": EVERYONE,
 }
