@@ -92,3 +92,14 @@ def test_lists_filters_and_other_roles(clin, clock):
     assert sun.get(f"/aftercare/reactions/new/?case={case.pk}").status_code == 404
     assert 'href="/aftercare/"' in clin.world.client("zhang").get("/").content.decode()
     assert 'href="/aftercare/"' not in qian.get("/").content.decode()
+
+
+def test_the_dashboard_panel_lists_my_overdue_and_todays_follow_ups(clin, clock):
+    case = treat(clin, TOXIN)
+    clock.set(T0 + dt.timedelta(hours=25))  # the 24 h contact is overdue
+    html = clin.world.client("zhang").get("/").content.decode()
+    assert 'data-panel="aftercare"' in html and f"{case.code} · 术后随访 24h" in html
+    assert "已逾期" in html
+    clock.set(T0 + dt.timedelta(days=7, hours=-2))  # the 1-week contact is due today
+    html = clin.world.client("zhang").get("/").content.decode()
+    assert f"{case.code} · 术后随访 1w" in html
