@@ -17,7 +17,7 @@ class FollowUpKind(models.TextChoices):
 
 class FollowUpStatus(models.TextChoices):
     DUE = "due", _("待随访")
-    DONE = "done", _("已完成")
+    DONE = "done", _("已随访")
     MISSED = "missed", _("未联系上,待重试")
     LOST = "lost", _("失访")
 

@@ -66,8 +66,8 @@ class FollowUp(models.Model):
     satisfaction = models.PositiveSmallIntegerField(
         _("满意度(1–5)"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    notes = models.TextField(_("记录"), blank=True)
-    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    notes = models.TextField(_("备注"), blank=True)
+    done_at = models.DateTimeField(_("随访完成时间"), null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
