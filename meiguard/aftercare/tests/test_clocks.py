@@ -256,3 +256,25 @@ def test_the_job_queries_do_not_grow_with_the_rows(clin, clock, liu, django_asse
     with django_assert_num_queries(small):
         actions.run_clocks(at)
     assert small <= 30
+
+
+def test_the_scheduler_job_and_the_cron_command_run_the_clocks(clin, clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from meiguard.lifecycle import actions as lifecycle
+    from meiguard.lifecycle.models import JobRun
+
+    case = treat(clin, TOXIN)
+    fu = FollowUp.objects.get(case=case, offset="24h")
+    clock.set(T0 + dt.timedelta(hours=48))
+    counts = lifecycle.run_job("aftercare_clocks", clock.now.date().isoformat())
+    fu.refresh_from_db()
+    assert counts["follow_ups_missed"] == 1 and fu.status == "missed"
+    assert JobRun.objects.get(job="aftercare_clocks").status == "succeeded"
+    clock.set(T0 + dt.timedelta(hours=72))
+    out = StringIO()
+    call_command("aftercare_tick", stdout=out)
+    fu.refresh_from_db()
+    assert "follow_ups_missed=1" in out.getvalue() and fu.attempts == 2

@@ -23,6 +23,7 @@ JOBS = [
     "remind_waiting_approvals",
     "audit_checkpoint",
     "remind_due_checklists",
+    "aftercare_clocks",
 ]
 
 
