@@ -103,3 +103,17 @@ def test_the_dashboard_panel_lists_my_overdue_and_todays_follow_ups(clin, clock)
     clock.set(T0 + dt.timedelta(days=7, hours=-2))  # the 1-week contact is due today
     html = clin.world.client("zhang").get("/").content.decode()
     assert f"{case.code} · 术后随访 1w" in html
+
+
+def test_the_clinical_lot_page_flags_a_lot_with_repeated_reactions(clin, clock):
+    lot = clin.clinic.lot
+    for _ in range(3):
+        case = treat(clin, TOXIN)
+        actions.report_reaction(clin.actor("li"), case_id=case.pk, grade="mild", description="红肿")
+    html = clin.world.client("zhao").get(f"/clinical/lots/{lot.pk}/").content.decode()
+    assert 'data-testid="lot-reaction-flag"' in html and "近 30 天有 3 例不良反应" in html
+    AdverseReaction.objects.filter(pk=AdverseReaction.objects.first().pk).update(
+        reported_at=T0 - dt.timedelta(days=40)
+    )
+    html = clin.world.client("zhao").get(f"/clinical/lots/{lot.pk}/").content.decode()
+    assert 'data-testid="lot-reaction-flag"' not in html
