@@ -538,6 +538,8 @@ def _tick_follow_ups(at: dt.datetime) -> dict[str, int]:
     rows = list(
         FollowUp.objects.filter(status__in=OPEN_FOLLOW_UP, due_at__lt=_local_end_of_day(at))
         .select_related("institution", "case", "case__operator", "assignee")
+        # A concurrent tick (cron + the daily job) skips the rows this one holds: a miss is counted once.
+        .select_for_update(of=("self",), skip_locked=True)
         .order_by("due_at", "pk")
     )
     if not rows:
@@ -619,6 +621,7 @@ def _tick_reactions(at: dt.datetime) -> dict[str, int]:
             due_at__lte=at + longest_warning,
         )
         .select_related("institution", "case", "case__operator", "assignee")
+        .select_for_update(of=("self",), skip_locked=True)
         .order_by("due_at", "pk")
     )
     warned: list[AdverseReaction] = []
