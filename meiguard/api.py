@@ -1,5 +1,6 @@
 """Mounts every app's router under /api/v1 (OpenAPI docs at /api/v1/docs)."""
 
+from meiguard.aftercare.api import router as aftercare_router
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
@@ -37,3 +38,4 @@ api.add_router("/bulk", bulk_router)
 api.add_router("/workspace", workspace_router)
 api.add_router("/clinical", clinical_router)
 api.add_router("/equipment", equipment_router)
+api.add_router("/aftercare", aftercare_router)

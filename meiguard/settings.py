@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "meiguard.workspace",
     "meiguard.clinical",
     "meiguard.equipment",
+    "meiguard.aftercare",
     "meiguard.demo",
     "django_tasks",
     "django_tasks_db",

@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("workspace/", include("meiguard.workspace.urls")),
     path("clinical/", include("meiguard.clinical.urls")),
     path("equipment/", include("meiguard.equipment.urls")),
+    path("aftercare/", include("meiguard.aftercare.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

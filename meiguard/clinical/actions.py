@@ -1364,6 +1364,10 @@ def close_record(actor: Actor, case_id: int, *, notes: str = "") -> OperationRec
     record.save()
     Case.objects.filter(pk=case.pk).update(status=CaseStatus.CLOSED, updated_at=now)
     audit.record(actor, "clinical.operationrecord.closed", record, before=before)
+    # Apps building on the closed case (aftercare: the follow-up plan) act in this same transaction.
+    from . import hooks
+
+    hooks.record_closed(actor, case, record)
     return record
 
 

@@ -242,6 +242,17 @@ def remind_device_upkeep(on: dt.date) -> Counts:
     return {"notified": remind_due_devices(on)}
 
 
+def aftercare_clocks(on: dt.date) -> Counts:
+    """Follow-ups missed / lost / due and adverse-reaction clocks (``aftercare.actions.run_clocks``), each
+    notice once. Run for a past date it looks at the end of that day; for today, at this moment.
+    ``manage.py aftercare_tick`` runs the same every few minutes from cron (the 2-hour clocks need it)."""
+    from meiguard.aftercare.actions import run_clocks
+
+    now = timezone.now()
+    end_of_day = timezone.make_aware(dt.datetime.combine(on + dt.timedelta(days=1), dt.time.min))
+    return run_clocks(min(now, end_of_day))
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
@@ -251,6 +262,7 @@ JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
+    Job.AFTERCARE_CLOCKS: aftercare_clocks,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -41,6 +41,7 @@ class Job(models.TextChoices):
     AUDIT_CHECKPOINT = "audit_checkpoint", _("审计链检查点")
     REMIND_DUE_CHECKLISTS = "remind_due_checklists", _("手术安全核查未完成提醒")
     REMIND_DEVICE_UPKEEP = "remind_device_upkeep", _("设备巡检校准到期提醒")
+    AFTERCARE_CLOCKS = "aftercare_clocks", _("随访与不良反应计时")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

@@ -65,6 +65,12 @@ def remind_device_upkeep(on_iso: str, run_id: int | None = None) -> dict[str, in
 
 
 @task()
+def aftercare_clocks(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Missed / lost / due follow-ups and adverse-reaction clocks (once each)."""
+    return actions.run_job(Job.AFTERCARE_CLOCKS, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -84,4 +90,5 @@ TASKS: dict[str, Any] = {
     Job.AUDIT_CHECKPOINT: audit_checkpoint,
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
+    Job.AFTERCARE_CLOCKS: aftercare_clocks,
 }

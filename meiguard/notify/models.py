@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
     RULES = "rules", _("规则变更")
     IMPORT = "import", _("批量导入")
     REGISTRATION = "registration", _("多点执业申请")
+    AFTERCARE = "aftercare", _("随访与不良反应")
 
 
 class Notification(models.Model):

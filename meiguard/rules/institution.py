@@ -63,6 +63,52 @@ MAX_REMINDER_DAYS = 365
 FILLER_VOLUME_RULE = "INST.filler-ml-per-session"
 
 
+# Aftercare settings (key = the requirement's metric): key, rule id, label, unit, stored title (zh, en),
+# the product default, unit name. Read for every institution at once by ``requirement_values_in_force``.
+AFTERCARE_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...] = (
+    (
+        "follow_up_retry_count",
+        "INST.follow-up-retry-count",
+        _("随访未联系上时重试次数(之后记为失访)"),
+        "",
+        "随访未联系上时重试次数",
+        "Follow-up retries before lost to follow-up",
+        2,
+        "times",
+    ),
+    (
+        "follow_up_retry_hours",
+        "INST.follow-up-retry-hours",
+        _("随访重试间隔(小时)"),
+        "h",
+        "随访重试间隔",
+        "Hours between follow-up attempts",
+        24,
+        "hours",
+    ),
+    (
+        "lot_reaction_threshold",
+        "INST.lot-reaction-threshold",
+        _("同一批次不良反应达到此例数即标记"),
+        "",
+        "同一批次不良反应标记阈值",
+        "Reactions on one lot before it is flagged",
+        3,
+        "reactions",
+    ),
+    (
+        "lot_reaction_window_days",
+        "INST.lot-reaction-window-days",
+        _("批次不良反应统计窗口(天)"),
+        "d",
+        "批次不良反应统计窗口",
+        "Window for counting reactions on one lot",
+        30,
+        "days",
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One value a compliance officer may set: which rule, which field, what kind of value."""
@@ -212,6 +258,25 @@ SETTINGS: tuple[Setting, ...] = (
             "title_en": "Reminders before licences, qualifications and authorizations expire",
             "data": {"metric": REMINDER_METRIC, "value": list(DEFAULT_REMINDER_DAYS), "unit": "days"},
         },
+    ),
+    # Aftercare (issue 14): product defaults until an institution sets its own (docs/aftercare.md).
+    *(
+        Setting(
+            key,
+            rule_id,
+            "value",
+            "integer",
+            label,
+            unit,
+            group=_("随访"),
+            fallback={
+                "kind": RuleKind.REQUIREMENT,
+                "title": title,
+                "title_en": title_en,
+                "data": {"metric": key, "value": default, "unit": unit_name},
+            },
+        )
+        for key, rule_id, label, unit, title, title_en, default, unit_name in AFTERCARE_SETTINGS
     ),
     # National rules an institution may tighten.
     Setting(
@@ -391,6 +456,35 @@ def reminder_days_in_force(on: dt.date) -> tuple[dict[int, tuple[int, ...]], tup
 
     default = days(template) or DEFAULT_REMINDER_DAYS
     return {inst: days(pk) or DEFAULT_REMINDER_DAYS for inst, pk in own.items()}, default
+
+
+def requirement_values_in_force(
+    on: dt.date, rule_ids: tuple[str, ...]
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """The ``value`` of requirement rules ``rule_ids`` for every institution on ``on`` in two queries (jobs):
+    ``({institution id: {rule id: value}}, {rule id: value of the template})``; a rule an institution's policy
+    does not have takes the template's value, then the setting's product default (``fallback``)."""
+    rows = services.published_in_force(on)
+    own: dict[int, int] = {}
+    for r in rows:  # newest first: the first version of each institution's policy is the one in force
+        if r.institution_pk is not None:
+            own.setdefault(r.institution_pk, r.pk)
+    template = next((r.pk for r in rows if r.code == TEMPLATE_PACK), None)
+    found: dict[int, dict[str, Any]] = {}
+    for version_id, rule_id, data in Rule.objects.filter(
+        version_id__in=[*own.values(), template], rule_id__in=rule_ids
+    ).values_list("version_id", "rule_id", "data"):
+        found.setdefault(version_id, {})[rule_id] = (data or {}).get("value")
+    defaults: dict[str, Any] = {}
+    for s in SETTINGS:
+        if s.rule_id in rule_ids and s.fallback is not None:
+            defaults[s.rule_id] = s.fallback["data"].get(s.field)
+    default = {**defaults, **{k: v for k, v in found.get(template or 0, {}).items() if v is not None}}
+    per_institution = {
+        inst: {**default, **{k: v for k, v in found.get(pk, {}).items() if v is not None}}
+        for inst, pk in own.items()
+    }
+    return per_institution, default
 
 
 def _number(value: Any) -> Decimal:

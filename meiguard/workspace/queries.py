@@ -606,6 +606,13 @@ class PanelSpec:
     build: Callable[[Board], Any]
 
 
+def my_aftercare(board: Board) -> Any:
+    """My overdue and today's follow-ups and the reactions I am responsible for (three queries)."""
+    from meiguard.aftercare.queries import my_work
+
+    return my_work(board.actor, board.now, limit=10)
+
+
 # In the order they appear on the page: the person's own work first, then what waits for them, then overviews.
 PANELS: dict[str, PanelSpec] = {
     p.key: p
@@ -613,6 +620,7 @@ PANELS: dict[str, PanelSpec] = {
         PanelSpec("capabilities", gettext_lazy("我可以在哪里开展哪些项目"), my_capabilities),
         PanelSpec("my_expiries", gettext_lazy("我即将到期的资质与授权"), my_expiries),
         PanelSpec("cme", gettext_lazy("我的继续医学教育学分"), cme),
+        PanelSpec("aftercare", gettext_lazy("我的随访与不良反应"), my_aftercare),
         PanelSpec("approvals", gettext_lazy("待我审批"), approvals),
         PanelSpec("members", gettext_lazy("监督的机构"), members),
         PanelSpec("expiries", gettext_lazy("即将到期(90天内)"), expiries),
@@ -629,8 +637,8 @@ PANELS_BY_ROLE: dict[str, tuple[str, ...]] = {
     Role.COMPLIANCE_OFFICER: MANAGER,
     Role.INSTITUTION_ADMIN: MANAGER,
     Role.MEDICAL_DIRECTOR: ("approvals", "denied", "expiries", "expiry_chart", "decision_chart"),
-    Role.DOCTOR: ("capabilities", "my_expiries", "cme"),
-    Role.NURSE: ("capabilities", "my_expiries"),
+    Role.DOCTOR: ("capabilities", "aftercare", "my_expiries", "cme"),
+    Role.NURSE: ("capabilities", "aftercare", "my_expiries"),
     Role.AUDITOR: ("members", "reviews", "decision_chart"),
     Role.PROCUREMENT: ("expiries", "devices", "expiry_chart"),
     Role.SUPPLIER_ADMIN: ("expiries",),

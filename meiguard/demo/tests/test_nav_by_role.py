@@ -18,6 +18,7 @@ EVERYONE = ["/", "/registry/", "/lifecycle/"]
 MANAGERS = [
     *EVERYONE,
     "/clinical/",
+    "/aftercare/",
     "/rules/",
     "/rules/policy/",
     "/applications/",
@@ -44,8 +45,8 @@ EXPECTED = {
     "sun": MANAGERS,
     # buyers import nothing; they keep the device files
     "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/equipment/", "/authz/check/"],
-    "li": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
-    "zhang": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
+    "li": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
+    "zhang": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
     "qian": [
         *EVERYONE,
         "/rules/",

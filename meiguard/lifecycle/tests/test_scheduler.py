@@ -24,6 +24,7 @@ JOBS = [
     "audit_checkpoint",
     "remind_due_checklists",
     "remind_device_upkeep",
+    "aftercare_clocks",
 ]
 
 

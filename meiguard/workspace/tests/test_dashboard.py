@@ -50,8 +50,8 @@ def test_each_role_gets_its_panels(clinic):
     expected = {
         "zhao": ["approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart"],
         "wang": ["approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart"],
-        "li": ["capabilities", "my_expiries", "cme"],
-        "zhang": ["capabilities", "my_expiries"],
+        "li": ["capabilities", "my_expiries", "cme", "aftercare"],
+        "zhang": ["capabilities", "my_expiries", "aftercare"],
         "qian": ["members", "reviews", "decision_chart"],
     }
     for name, keys in expected.items():
@@ -71,6 +71,7 @@ def test_a_person_with_several_roles_sees_the_panels_of_each(clinic):
         "capabilities",
         "my_expiries",
         "cme",
+        "aftercare",
         "approvals",
         "expiries",
         "denied",
@@ -243,6 +244,7 @@ PANEL_QUERIES = {
     "cme": 3,  # the practitioner, the credits, the rule pack (when not cached)
     "my_expiries": 4,  # the practitioner + the three kinds a person holds
     "capabilities": 10,  # the practitioner twice, places, rule pack, one snapshot per place (cold cache)
+    "aftercare": 3,  # my overdue follow-ups, today's, my open reactions
 }
 
 
@@ -252,7 +254,13 @@ PANEL_QUERIES = {
         ("zhao", k)
         for k in ("approvals", "expiries", "denied", "reviews", "devices", "expiry_chart", "decision_chart")
     ]
-    + [("qian", "members"), ("li", "cme"), ("li", "my_expiries"), ("li", "capabilities")],
+    + [
+        ("qian", "members"),
+        ("li", "cme"),
+        ("li", "my_expiries"),
+        ("li", "capabilities"),
+        ("li", "aftercare"),
+    ],
 )
 def test_each_panel_costs_a_few_queries(clinic, data, name, key, django_assert_max_num_queries):
     from meiguard.workspace import queries
@@ -268,8 +276,8 @@ def test_each_panel_costs_a_few_queries(clinic, data, name, key, django_assert_m
 # the panels. zhao: 2 + 8 (expiries; the chart shares its year of items) + 2 + 2 + 1 (+ 1 for the devices
 # panel: none overdue, so only its count); qian: 2 + 2 + 1;
 # li: the practitioner, his places and the pack, one warm snapshot (the rules generation: whether a rule-pack
-# version was published by any process since), three kinds of expiries, credits.
-@pytest.mark.parametrize(("name", "most"), [("zhao", 25), ("qian", 15), ("li", 19)])
+# version was published by any process since), three kinds of expiries, credits, and the aftercare panel (3).
+@pytest.mark.parametrize(("name", "most"), [("zhao", 25), ("qian", 15), ("li", 22)])
 def test_the_dashboard_page_is_pinned(clinic, data, name, most, django_assert_max_num_queries):
     c = clinic.world.client(name)
     c.get("/")

@@ -81,6 +81,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "reviews",
     "bulk",
     "equipment",
+    "aftercare",
 )
 
 
