@@ -130,7 +130,11 @@ def seed(stdout: Any) -> None:
     _consultation_only(actor, insts[YAMEI], clients["13973100102"], people)
     surgeon, anesthetist = _hospital_staff(system, insts[XIANGJIANG], people["黄涛"])
     _grade3_case(actor, insts[XIANGJIANG], clients["13973100104"], surgeon, anesthetist, people["冯雪"])
-    stdout.write("临床演示数据已就绪 / clinical demo data ready\n")
+    stdout.write(
+        "临床演示数据已就绪 / clinical demo data ready:"
+        "湘江整形美容医院 3 级手术病例待委员会表决,另有登录 huang(黄涛,美容外科主诊)、fang(方宁,麻醉医师),"
+        "密码同下 / logins huang, fang (湘江), same password as below\n"
+    )
 
 
 def _price_and_template(admin: Actor, inst: Institution, code: str, price: Decimal) -> None:
