@@ -65,11 +65,12 @@ def test_the_clinical_demo(demo):
     """A closed grade-1 injection case with its lot usages (and so a look-back), a case at the consultation,
     and a grade-3 case at 湘江 waiting for its committee; every client with the PIPL consent, labelled 演示数据."""
     from meiguard.clinical import queries
-    from meiguard.clinical.models import Case, Client, PrivacyConsent, Usage
+    from meiguard.clinical.models import Case, PrivacyConsent, Usage
+    from meiguard.clinical.models import Client as ClinicalClient
     from meiguard.core.access import build_actor
 
     assert "临床演示数据已就绪" in demo
-    for client in Client.objects.all():
+    for client in ClinicalClient.objects.all():
         assert "演示数据" in client.medical_history
         assert PrivacyConsent.objects.filter(client=client, withdrawn_at__isnull=True).exists()
     closed = Case.objects.get(client__name="陈女士")
