@@ -162,6 +162,10 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+# PostgreSQL: the compiled hot-path queries (lib/fixedsql: decision snapshots, clinical search and look-backs)
+# are prepared on the server once per connection (ADR 0020). Turn off behind a pooler that cannot carry
+# protocol-level prepared statements (PgBouncer transaction pooling before 1.21, or max_prepared_statements = 0).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

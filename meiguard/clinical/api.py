@@ -16,6 +16,7 @@ from ninja import Field, File, Form, Query, Router, Schema, UploadedFile
 from pydantic import StringConstraints
 
 from meiguard.core.access import Actor
+from meiguard.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from meiguard.core.schemas import ErrorItemOut, ErrorOut, FilterIn, In
 
 from . import actions, exporters, queries
@@ -507,24 +508,40 @@ def _trace(u: queries.TraceRow) -> dict[str, Any]:
     }
 
 
-class ExportIn(FilterIn):
+class LookbackIn(FilterIn):
+    """The API's one pagination (``core.pagination``: ``limit`` 1–1000, default 100; ``offset`` 0–10^9), and
+    ``format=xlsx`` for the Excel export (every row up to ``exporters.MAX_EXPORT_ROWS``; pages do not apply)."""
+
     format: Literal["json", "xlsx"] = "json"
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="每页条数 / page size (1–1000)")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="跳过条数 / rows to skip")
 
 
-@router.get("/lots/{lot_id}/clients", response={200: list[TraceOut], **ERRORS})
-def clients_of_lot(request: HttpRequest, lot_id: int, filters: Query[ExportIn]) -> Any:
-    rows = [_trace(u) for u in queries.clients_of_lot(_actor(request), lot_id)]
+class TracePageOut(Schema):
+    items: list[TraceOut]
+    count: int = Field(..., description="整个列表的条数 / rows in the whole list")
+
+
+@router.get("/lots/{lot_id}/clients", response={200: TracePageOut, **ERRORS})
+def clients_of_lot(request: HttpRequest, lot_id: int, filters: Query[LookbackIn]) -> Any:
+    """Recall look-back: every client who received the lot, by client then time, a page at a time."""
+    actor = _actor(request)
     if filters.format == "xlsx":
-        return exporters.trace_xlsx(_actor(request), rows, f"lot-{lot_id}", lot_id=lot_id)
-    return rows
+        rows = queries.clients_of_lot(actor, lot_id, limit=exporters.MAX_EXPORT_ROWS + 1)
+        return exporters.trace_xlsx(actor, [_trace(u) for u in rows], f"lot-{lot_id}", lot_id=lot_id)
+    page = queries.clients_of_lot_page(actor, lot_id, limit=filters.limit, offset=filters.offset)
+    return {"items": [_trace(u) for u in page.rows], "count": page.total}
 
 
-@router.get("/clients/{client_id}/usages", response={200: list[TraceOut], **ERRORS})
-def usages_of_client(request: HttpRequest, client_id: int, filters: Query[ExportIn]) -> Any:
-    rows = [_trace(u) for u in queries.usages_of_client(_actor(request), client_id)]
+@router.get("/clients/{client_id}/usages", response={200: TracePageOut, **ERRORS})
+def usages_of_client(request: HttpRequest, client_id: int, filters: Query[LookbackIn]) -> Any:
+    """What went into the client, in time order, a page at a time."""
+    actor = _actor(request)
     if filters.format == "xlsx":
-        return exporters.trace_xlsx(_actor(request), rows, f"client-{client_id}")
-    return rows
+        rows = queries.usages_of_client(actor, client_id, limit=exporters.MAX_EXPORT_ROWS + 1)
+        return exporters.trace_xlsx(actor, [_trace(u) for u in rows], f"client-{client_id}")
+    page = queries.usages_of_client_page(actor, client_id, limit=filters.limit, offset=filters.offset)
+    return {"items": [_trace(u) for u in page.rows], "count": page.total}
 
 
 class CoverageOut(Schema):

@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Value, Window
 
 from meiguard.core.access import Actor, _forward_only
 from meiguard.core.apierrors import NotFoundField
+from meiguard.core.excel import MAX_EXPORT_ROWS
 from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.crypto import blind_index, mask_id_number
 from meiguard.registry.models import Lot
@@ -350,11 +351,25 @@ def _parent_visible(fk: str, parent: Any, orgs: list[int] | int) -> Q:
     return Q(**{f"{fk}__in": parent.objects.visible_to(_reader(orgs))})
 
 
+# The most rows one look-back call returns: an export's rows and one more, to tell the export was cut.
+LOOKBACK_MAX = MAX_EXPORT_ROWS + 1
+
+
+@dataclass(frozen=True, slots=True)
+class TracePage:
+    """One page of a look-back and how many usages the whole list has (``total``)."""
+
+    rows: list[TraceRow]
+    total: int
+
+
 @functools.cache
-def _trace_query(by: str, limit: int | None) -> FixedQuery:
-    """Usages of one lot or one client, visible to the reader, in one query. The lot's (client's) own
-    visibility is folded in: a foreign lot yields no rows even where its usages would be visible. A lot's
-    usages are all of that lot (no device): its look-back does not join devices."""
+def _trace_query(by: str, counted: bool = False) -> FixedQuery:
+    """Usages of one lot or one client, visible to the reader, in one query, paged by ``LIMIT``/``OFFSET``
+    parameters (one statement for every page). The lot's (client's) own visibility is folded in: a foreign
+    lot yields no rows even where its usages would be visible. A lot's usages are all of that lot (no
+    device): its look-back does not join devices. ``counted`` adds ``COUNT(*) OVER ()``: every row carries
+    the size of the whole list, so a page and its total are still one query."""
     parent: Any = Lot if by == "lot" else Client
     order = ("client_id", "created_at", "pk") if by == "lot" else ("created_at", "pk")
     columns: tuple[Any, ...] = _TRACE_COLUMNS
@@ -362,39 +377,82 @@ def _trace_query(by: str, limit: int | None) -> FixedQuery:
         columns = tuple(Value("") if c in _DEVICE_COLUMNS else c for c in columns)
 
     def build(orgs: list[int] | int, key: int) -> QuerySet[Any]:
-        qs = (
-            Usage.objects.visible_to(_reader(orgs))
-            .filter(_parent_visible(by, parent, orgs), **{f"{by}_id": key})
-            .order_by(*order)
-            .values_list(*columns)
+        qs = Usage.objects.visible_to(_reader(orgs)).filter(
+            _parent_visible(by, parent, orgs), **{f"{by}_id": key}
         )
-        return qs[:limit] if limit is not None else qs
+        if counted:
+            qs = qs.annotate(total=Window(Count("pk")))
+            return qs.order_by(*order).values_list(*columns, "total")
+        return qs.order_by(*order).values_list(*columns)
 
-    return FixedQuery(build)
+    return FixedQuery(build, paged=True)
 
 
-def _trace(actor: Actor, by: str, key: int, limit: int | None) -> list[TraceRow]:
+def _bounds(limit: int, offset: int) -> tuple[int, int]:
+    if not 0 < limit <= LOOKBACK_MAX or not 0 <= offset <= 10**9:
+        raise ValueError(f"look-back limit 1–{LOOKBACK_MAX}, offset 0–10^9 (got {limit}, {offset})")
+    return limit, offset
+
+
+def _exists(actor: Actor, by: str, key: int) -> None:
+    """The lot (client) is there and visible, else a 404 naming the field. Only an empty page pays it."""
     parent: Any = Lot if by == "lot" else Client
+    if not parent.objects.visible_to(actor).filter(pk=key).exists():
+        raise NotFoundField(f"{by}_id")
+
+
+def _trace(actor: Actor, by: str, key: int, limit: int, offset: int) -> list[TraceRow]:
+    limit, offset = _bounds(limit, offset)
     orgs = _scope(actor)
     if orgs is None:
         raise NotFoundField(f"{by}_id")
-    rows = _trace_query(by, limit).run(orgs, key)
-    # Only an empty page pays a second query: is the lot (client) there and visible at all?
-    if not rows and not parent.objects.visible_to(actor).filter(pk=key).exists():
-        raise NotFoundField(f"{by}_id")
+    rows = _trace_query(by).run(orgs, key, limit=limit, offset=offset)
+    if not rows:
+        _exists(actor, by, key)
     return [_trace_row(r) for r in rows]
 
 
-def clients_of_lot(actor: Actor, lot_id: int, *, limit: int | None = None) -> list[TraceRow]:
+def _trace_page(actor: Actor, by: str, key: int, limit: int, offset: int) -> TracePage:
+    limit, offset = _bounds(limit, offset)
+    orgs = _scope(actor)
+    if orgs is None:
+        raise NotFoundField(f"{by}_id")
+    query = _trace_query(by, counted=True)
+    rows = query.run(orgs, key, limit=limit, offset=offset)
+    if rows:
+        return TracePage([_trace_row(r[:-1]) for r in rows], rows[0][-1])
+    # An empty page: past the end of a list (its total from the first row), or an empty or foreign one.
+    first = query.run(orgs, key, limit=1, offset=0) if offset else []
+    if first:
+        return TracePage([], first[0][-1])
+    _exists(actor, by, key)
+    return TracePage([], 0)
+
+
+def clients_of_lot(
+    actor: Actor, lot_id: int, *, limit: int = LOOKBACK_MAX, offset: int = 0
+) -> list[TraceRow]:
     """Which clients received lot X (recall look-back), by client then time: one indexed query on (lot,
     client); a lot the actor cannot see is ``NotFoundField("lot_id")``."""
-    return _trace(actor, "lot", lot_id, limit)
+    return _trace(actor, "lot", lot_id, limit, offset)
 
 
-def usages_of_client(actor: Actor, client_id: int, *, limit: int | None = None) -> list[TraceRow]:
+def usages_of_client(
+    actor: Actor, client_id: int, *, limit: int = LOOKBACK_MAX, offset: int = 0
+) -> list[TraceRow]:
     """What went into client Y, in time order: one indexed query on (client, created_at); a client the actor
     cannot see is ``NotFoundField("client_id")``."""
-    return _trace(actor, "client", client_id, limit)
+    return _trace(actor, "client", client_id, limit, offset)
+
+
+def clients_of_lot_page(actor: Actor, lot_id: int, *, limit: int, offset: int = 0) -> TracePage:
+    """A page of ``clients_of_lot`` with the size of the whole list: one query for a page with rows."""
+    return _trace_page(actor, "lot", lot_id, limit, offset)
+
+
+def usages_of_client_page(actor: Actor, client_id: int, *, limit: int, offset: int = 0) -> TracePage:
+    """A page of ``usages_of_client`` with the size of the whole list: one query for a page with rows."""
+    return _trace_page(actor, "client", client_id, limit, offset)
 
 
 def checklist_coverage(actor: Actor, institution_id: int) -> dict[str, int]:

@@ -387,7 +387,7 @@ def _local_datetime(request: HttpRequest, name: str) -> dt.datetime | None:
 @login_required
 def client_usages_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    rows = [trace_row(u) for u in queries.usages_of_client(actor, pk)]
+    rows = [trace_row(u) for u in queries.usages_of_client(actor, pk, limit=exporters.MAX_EXPORT_ROWS + 1)]
     return exporters.trace_xlsx(actor, rows, f"client-{pk}")
 
 
@@ -431,12 +431,25 @@ def lot_clients(request: HttpRequest, pk: int) -> HttpResponse:
     """Which clients received lot X (recall look-back), with their contact details; ``?format=xlsx`` exports
     (the export is audited: it names clients and phones)."""
     actor = _actor(request)
-    used = queries.clients_of_lot(actor, pk)  # 404 when foreign
-    lot = Lot.objects.select_related("product", "institution").get(pk=pk)
     if param(request, "format") == "xlsx":
+        used = queries.clients_of_lot(actor, pk, limit=exporters.MAX_EXPORT_ROWS + 1)  # 404 when foreign
         return exporters.trace_xlsx(actor, [trace_row(u) for u in used], f"lot-{pk}", lot_id=pk)
-    ctx = {"lot": lot, "rows": used, "clients": len({u.client_id for u in used})}
+    page = queries.clients_of_lot_page(actor, pk, limit=LOT_PAGE_ROWS)  # 404 when foreign
+    lot = Lot.objects.select_related("product", "institution").get(pk=pk)
+    complete = len(page.rows) == page.total
+    ctx = {
+        "lot": lot,
+        "rows": page.rows,
+        "total": page.total,
+        "complete": complete,
+        # Distinct clients are known only when the whole list is on the page (else: the export or the API).
+        "clients": len({u.client_id for u in page.rows}) if complete else None,
+        "max_export_rows": exporters.MAX_EXPORT_ROWS,
+    }
     return render(request, "clinical/lot_clients.html", ctx)
+
+
+LOT_PAGE_ROWS = 500  # rows the lot's page shows; the export holds up to MAX_EXPORT_ROWS, the API pages all
 
 
 # ---- the case page ------------------------------------------------------------------------------

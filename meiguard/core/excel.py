@@ -12,6 +12,11 @@ from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+# The most rows one Excel export holds (every list's export and the clinical look-backs). Larger results are
+# cut at this many rows and the workbook says so. 5,000 rows of ~10 columns is ~0.5 MB and builds in about a
+# second.
+MAX_EXPORT_ROWS = 5000
+
 
 def xlsx_value(value: Any) -> Any:
     if isinstance(value, str):

@@ -34,11 +34,10 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from meiguard.core.excel import xlsx_value
+from meiguard.core.excel import MAX_EXPORT_ROWS, xlsx_value
 
-# The most rows one export holds. Larger results are cut at this many rows and the notes sheet says so;
-# narrow the filters to export the rest. 5,000 rows of ~10 columns is ~0.5 MB and builds in about a second.
-MAX_EXPORT_ROWS = 5000
+# MAX_EXPORT_ROWS (core.excel): larger results are cut at that many rows and the notes sheet says so; narrow
+# the filters to export the rest.
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

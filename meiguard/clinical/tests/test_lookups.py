@@ -163,7 +163,7 @@ def test_look_back_pages_and_api_show_the_rows_and_404_when_foreign(clin, treate
     assert clin.world.client("sun").get(f"/clinical/lots/{lot.pk}/").status_code == 404
     r = clin.world.client("sun").get(f"/api/v1/clinical/clients/{treated[0].pk}/usages")
     assert r.status_code == 404 and r.json()["field"] == "client_id"
-    rows = c.get(f"/api/v1/clinical/clients/{treated[0].pk}/usages").json()
+    rows = c.get(f"/api/v1/clinical/clients/{treated[0].pk}/usages").json()["items"]
     assert [(x["lot_no"], x["dose"]) for x in rows] == [(lot.lot_no, "20U"), ("", "")]
     import io
 
@@ -235,3 +235,119 @@ def test_search_keeps_tenancy(clin):
             )
     r = clin.world.client("sun").get(f"/api/v1/clinical/clients?institution_id={inst}&q={number}")
     assert r.status_code == 200 and r.json() == []
+
+
+# ---- pages (API pagination, capped exports) --------------------------------------------------------
+
+
+def _ids(rows) -> list[int]:
+    return [r.usage_id for r in rows]
+
+
+def test_a_page_carries_the_whole_lists_size_in_the_same_query(clin, treated, django_assert_num_queries):
+    zhao, lot, first = clin.actor("zhao"), clin.clinic.lot, treated[0]
+    every = _ids(queries.clients_of_lot(zhao, lot.pk))
+    assert len(every) == 3
+    for offset in (0, 1, 2):
+        with django_assert_num_queries(1):
+            page = queries.clients_of_lot_page(zhao, lot.pk, limit=2, offset=offset)
+        assert (_ids(page.rows), page.total) == (every[offset : offset + 2], 3)
+    # Past the end: no rows, the size still told (one more query for it), no 404.
+    with django_assert_num_queries(2):
+        assert queries.clients_of_lot_page(zhao, lot.pk, limit=2, offset=3) == queries.TracePage([], 3)
+    into = _ids(queries.usages_of_client(zhao, first.pk))
+    assert len(into) == 2
+    with django_assert_num_queries(1):
+        page = queries.usages_of_client_page(zhao, first.pk, limit=1, offset=1)
+    assert (_ids(page.rows), page.total) == (into[1:], 2)
+    # Plain lists page the same way.
+    assert _ids(queries.clients_of_lot(zhao, lot.pk, limit=1, offset=2)) == every[2:]
+
+
+def test_an_empty_or_foreign_page(clin, treated, django_assert_num_queries):
+    zhao, untreated = clin.actor("zhao"), clin.new_client("周女士")
+    with django_assert_num_queries(2):  # the page, then: does the client exist at all
+        assert queries.usages_of_client_page(zhao, untreated.pk, limit=5) == queries.TracePage([], 0)
+    for actor in (clin.actor("sun"), Actor.anonymous()):
+        for offset in (0, 7):
+            with pytest.raises(NotFoundField) as exc:
+                queries.clients_of_lot_page(actor, clin.clinic.lot.pk, limit=5, offset=offset)
+            assert exc.value.field == "lot_id"
+    with pytest.raises(NotFoundField):
+        queries.usages_of_client_page(clin.actor("sun"), treated[0].pk, limit=5)
+    for limit, offset in ((0, 0), (queries.LOOKBACK_MAX + 1, 0), (5, -1)):
+        with pytest.raises(ValueError):
+            queries.clients_of_lot_page(zhao, clin.clinic.lot.pk, limit=limit, offset=offset)
+
+
+def test_api_pages_the_look_backs(clin, treated):
+    zhao, sun = clin.world.client("zhao"), clin.world.client("sun")
+    lot_url = f"/api/v1/clinical/lots/{clin.clinic.lot.pk}/clients"
+    client_url = f"/api/v1/clinical/clients/{treated[0].pk}/usages"
+    every = zhao.get(lot_url).json()
+    assert every["count"] == 3 and len(every["items"]) == 3
+    ids = [x["usage_id"] for x in every["items"]]
+    page = zhao.get(f"{lot_url}?limit=2&offset=1").json()
+    assert page == {"items": every["items"][1:3], "count": 3}
+    assert [x["usage_id"] for x in page["items"]] == ids[1:]
+    assert zhao.get(f"{lot_url}?offset=3").json() == {"items": [], "count": 3}
+    assert zhao.get(f"{lot_url}?offset=1000000000").json() == {"items": [], "count": 3}
+    into = zhao.get(f"{client_url}?limit=1").json()
+    assert into["count"] == 2 and len(into["items"]) == 1
+    # Bounds of the API's one pagination, each 422 naming the parameter; foreign or unknown ids 404.
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1000000001", "offset"),
+        ("limit=abc", "limit"),
+        ("limit=+5", "limit"),
+        ("format=csv", "format"),
+    ):
+        for url in (lot_url, client_url):
+            r = zhao.get(f"{url}?{query}")
+            assert r.status_code == 422 and r.json()["field"] == field, (url, query, r.json())
+    assert zhao.get(f"{lot_url}?limit=1000").json()["count"] == 3
+    assert sun.get(f"{lot_url}?limit=1").status_code == 404
+    r = sun.get(f"{client_url}?offset=5")
+    assert r.status_code == 404 and r.json()["field"] == "client_id"
+    assert zhao.get("/api/v1/clinical/lots/999999999/clients").status_code == 404
+
+
+def test_exports_are_capped_like_every_list(clin, treated, monkeypatch):
+    """``?format=xlsx`` ignores the page and holds every row up to MAX_EXPORT_ROWS; a cut export says so."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from meiguard.audit.models import AuditEntry
+    from meiguard.clinical import exporters
+
+    zhao = clin.world.client("zhao")
+    url = f"/api/v1/clinical/lots/{clin.clinic.lot.pk}/clients?format=xlsx&limit=1"
+    wb = load_workbook(io.BytesIO(zhao.get(url).content))
+    assert wb.worksheets[0].max_row == 4  # header + all 3 rows, whatever limit says
+    assert [c.value for c in wb.worksheets[1]["B"]][2] == 3
+    monkeypatch.setattr(exporters, "MAX_EXPORT_ROWS", 2)
+    for export in (url, f"/clinical/lots/{clin.clinic.lot.pk}/?format=xlsx"):
+        wb = load_workbook(io.BytesIO(zhao.get(export).content))
+        assert wb.worksheets[0].max_row == 3
+        notes = {r[0].value: r[1].value for r in wb.worksheets[1].iter_rows()}
+        assert notes["行数"] == 2 and "只导出了前 2 行" in notes["注意"]
+    entry = AuditEntry.objects.filter(action="clinical.lot.exported").order_by("-pk").first()
+    assert entry is not None and entry.changes["truncated"] is True
+    monkeypatch.setattr(exporters, "MAX_EXPORT_ROWS", 1)  # the client has two usages
+    wb = load_workbook(io.BytesIO(zhao.get(f"/clinical/clients/{treated[0].pk}/usages.xlsx").content))
+    assert wb.worksheets[0].max_row == 2 and "注意" in [r[0].value for r in wb.worksheets[1].iter_rows()]
+
+
+def test_the_lot_page_shows_at_most_its_page_and_says_so(clin, treated, monkeypatch):
+    from meiguard.clinical import views
+
+    zhao = clin.world.client("zhao")
+    html = zhao.get(f"/clinical/lots/{clin.clinic.lot.pk}/").content.decode()
+    assert "3 位求美者" in html and "3 次使用" in html and "此处显示前" not in html
+    monkeypatch.setattr(views, "LOT_PAGE_ROWS", 2)
+    html = zhao.get(f"/clinical/lots/{clin.clinic.lot.pk}/").content.decode()
+    assert "此处显示前 2 次使用(共 3 次)" in html and "位求美者" not in html
+    assert html.count('href="tel:') == 2

@@ -42,8 +42,15 @@ def test_demo_logins_work(demo):
     assert c.get("/").status_code == 200
 
 
+def _clinical_counts() -> tuple[int, ...]:
+    from meiguard.clinical.models import Case, Client, ConsentSignature, PrivacyConsent, Review, Usage
+
+    return tuple(m.objects.count() for m in (Client, PrivacyConsent, Case, ConsentSignature, Review, Usage))
+
+
 def test_it_is_idempotent(demo, capsys):
     counts = (Institution.objects.count(), Practitioner.objects.count(), Authorization.objects.count())
+    clinical = _clinical_counts()
     call_command("seed_demo")
     assert "已存在" in capsys.readouterr().out
     assert (
@@ -51,6 +58,46 @@ def test_it_is_idempotent(demo, capsys):
         Practitioner.objects.count(),
         Authorization.objects.count(),
     ) == counts
+    assert _clinical_counts() == clinical and clinical[0] == 4
+
+
+def test_the_clinical_demo(demo):
+    """A closed grade-1 injection case with its lot usages (and so a look-back), a case at the consultation,
+    and a grade-3 case at 湘江 waiting for its committee; every client with the PIPL consent, labelled 演示数据."""
+    from meiguard.clinical import queries
+    from meiguard.clinical.models import Case, PrivacyConsent, Usage
+    from meiguard.clinical.models import Client as ClinicalClient
+    from meiguard.core.access import build_actor
+
+    assert "临床演示数据已就绪" in demo
+    for client in ClinicalClient.objects.all():
+        assert "演示数据" in client.medical_history
+        assert PrivacyConsent.objects.filter(client=client, withdrawn_at__isnull=True).exists()
+    closed = Case.objects.get(client__name="陈女士")
+    assert (closed.grade, closed.invasiveness, closed.status) == (1, "injection", "closed")
+    assert closed.record.closed_at is not None
+    lot = Lot.objects.get(lot_no="HL20260315")
+    assert sum(u.dose_value for u in Usage.objects.filter(case=closed, lot=lot)) == 40
+    rows = queries.clients_of_lot(build_actor(User.objects.get(username="zhao")), lot.pk)
+    assert [r.client_name for r in rows] == ["陈女士", "陈女士"]
+    assert Case.objects.get(client__name="刘女士").consultation.signed_at is None
+    lift = Case.objects.get(client__name="林女士")
+    assert (lift.grade, lift.invasiveness, lift.anesthesia, lift.institution.name) == (
+        3,
+        "surgical",
+        "general",
+        "湘江整形美容医院",
+    )
+    assert lift.assessment.chief_signed_at and lift.assessment.anesthetist_signed_at
+    assert (lift.review.kind, lift.review.status, lift.review.required_approvals) == (
+        "committee",
+        "pending",
+        2,
+    )
+    assert lift.review.discussion
+    c = Client()
+    assert c.login(username="huang", password="Meiguard-demo-2026")
+    assert "全颜面及颌颈部除皱术" in c.get(f"/clinical/cases/{lift.pk}/").content.decode()
 
 
 def test_the_world_has_the_promised_shape(demo):

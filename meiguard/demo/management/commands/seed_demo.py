@@ -80,6 +80,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "workspace",
     "reviews",
     "bulk",
+    "clinical",
     "equipment",
     "aftercare",
 )
