@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "meiguard.bulk",
     "meiguard.workspace",
     "meiguard.clinical",
+    "meiguard.inventory",
     "meiguard.demo",
     "django_tasks",
     "django_tasks_db",

@@ -63,5 +63,5 @@ ACTION_CODES: dict[str, Any] = {
 }
 
 # Apps added later keep their codes beside their code (``<app>/audit_codes.py``).
-for _app in ("notify", "workflow", "lifecycle", "reviews", "bulk", "workspace", "clinical"):
+for _app in ("notify", "workflow", "lifecycle", "reviews", "bulk", "workspace", "clinical", "inventory"):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
     RULES = "rules", _("规则变更")
     IMPORT = "import", _("批量导入")
     REGISTRATION = "registration", _("多点执业申请")
+    INVENTORY = "inventory", _("库存与追溯")
 
 
 class Notification(models.Model):

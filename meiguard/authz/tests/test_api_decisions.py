@@ -187,7 +187,6 @@ def test_a_scanned_udi_names_the_lot(clinic, django_capture_on_commit_callbacks)
             product_id=filler.pk,
             lot_no="HA01",
             expiry_date="2030-01-01",
-            quantity=5,
             unit="piece",
         )
     li = clinic.world.client("li")
