@@ -110,6 +110,10 @@ def _quantity(value: Any, field: str, errors: dict[str, list[str]], *, signed: b
     return number
 
 
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
 def _raise(errors: Mapping[str, list[str]]) -> None:
     if errors:
         raise FieldErrors(dict(errors))
@@ -676,6 +680,7 @@ def record_movement(
             check_stock=False,
         )
         StockMovement.objects.filter(pk=out.pk).update(counterpart=inn)
+        out.counterpart = inn
         if moving:
             TraceCode.objects.filter(pk__in=[t.pk for t in moving]).update(
                 location=target, lot=target_lot, institution_id=target.institution_id
@@ -785,7 +790,7 @@ def record_count(
         counted_at=counted_at or _now(),
         counted_by_id=int(actor.user_id),
         reason=reason,
-        lines=[{"lot": lot.pk, "expected": str(e), "counted": str(c)} for lot, e, c in rows],
+        lines=[{"lot": lot.pk, "expected": _plain(e), "counted": _plain(c)} for lot, e, c in rows],
     )
     audit.record(actor, "inventory.count.recorded", count, before={}, reason=reason)
     for lot, expected, counted in rows:

@@ -12,8 +12,9 @@ from meiguard.rules import services
 from meiguard.rules.institution import DEFAULT_NEAR_EXPIRY_DAYS, NEAR_EXPIRY_METRIC, TRACE_ALERT_METRIC
 
 
-def _value(institution_id: int, on: dt.date, metric: str) -> Any:
-    province = Institution.objects.filter(pk=institution_id).values_list("province", flat=True).first()
+def _value(institution_id: int, on: dt.date, metric: str, province: str | None = None) -> Any:
+    if province is None:
+        province = Institution.objects.filter(pk=institution_id).values_list("province", flat=True).first()
     if province is None:
         return None
     try:
@@ -24,8 +25,8 @@ def _value(institution_id: int, on: dt.date, metric: str) -> Any:
     return found.value if found is not None else None
 
 
-def near_expiry_days(institution_id: int, on: dt.date) -> int:
-    value = _value(institution_id, on, NEAR_EXPIRY_METRIC)
+def near_expiry_days(institution_id: int, on: dt.date, *, province: str | None = None) -> int:
+    value = _value(institution_id, on, NEAR_EXPIRY_METRIC, province)
     return int(value) if isinstance(value, int | str) and str(value).isdigit() else DEFAULT_NEAR_EXPIRY_DAYS
 
 

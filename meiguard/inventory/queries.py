@@ -99,7 +99,7 @@ def stock(
     policy's days, else 90). Three queries: the sums, the lots, the locations."""
     on = on or timezone.localdate()
     inst = institution(actor, institution_id)
-    days = policy.near_expiry_days(inst.pk, on)
+    days = policy.near_expiry_days(inst.pk, on, province=inst.province)
     sums = StockMovement.objects.visible_to(actor).filter(institution_id=inst.pk)
     if location_id is not None:
         sums = sums.filter(location_id=location_id)
