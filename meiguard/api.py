@@ -7,6 +7,7 @@ from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
 from meiguard.core.openapi import DocumentedAPI
+from meiguard.inventory.api import router as inventory_router
 from meiguard.lifecycle.api import router as lifecycle_router
 from meiguard.notify.api import router as notify_router
 from meiguard.registry.api import router as registry_router
@@ -35,3 +36,4 @@ api.add_router("/reviews", reviews_router)
 api.add_router("/bulk", bulk_router)
 api.add_router("/workspace", workspace_router)
 api.add_router("/clinical", clinical_router)
+api.add_router("/inventory", inventory_router)

@@ -106,7 +106,7 @@ def test_a_count_writes_adjustments_for_the_differences(inv: Inv):
 
 def test_near_expiry_and_first_expiry_first_out(inv: Inv):
     today = timezone.localdate()
-    late, _ = inv.box(2, lot_no="LATE", expiry_date=today + dt.timedelta(days=400))
+    inv.box(2, lot_no="LATE", expiry_date=today + dt.timedelta(days=400))
     soon, _ = inv.box(2, lot_no="SOON", expiry_date=today + dt.timedelta(days=30))
     rows = {r.lot.lot_no: r for r in queries.stock(inv.actor("zhao"), inv.clinic.jia.pk)}
     assert rows["SOON"].near_expiry and not rows["LATE"].near_expiry
