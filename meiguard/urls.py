@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("bulk/", include("meiguard.bulk.urls")),
     path("workspace/", include("meiguard.workspace.urls")),
     path("clinical/", include("meiguard.clinical.urls")),
+    path("inventory/", include("meiguard.inventory.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -438,6 +438,25 @@ def create_receipt(
     return receipt
 
 
+@transaction.atomic
+def add_line(actor: Actor, receipt_id: int, data: Mapping[str, Any]) -> ReceiptLine:
+    """One more line on a receipt (a second product or lot found in the same delivery)."""
+    receipt = rq.for_update(Receipt, actor, receipt_id)
+    if not actor.user_id:
+        raise ActionError("NEEDS_PERSON", _("须由具名人员收货"), status=403)
+    if receipt.lines.count() >= 200:
+        raise ActionError("TOO_MANY_LINES", _("每张入库单最多 200 行"), status=409)
+    errors: dict[str, list[str]] = {}
+    line = _line(actor, receipt, data, "", errors)
+    _raise(errors)
+    assert line is not None
+    line.save()
+    audit.record(
+        actor, "inventory.line.added", line, before={}, organization_id=receipt.institution.organization_id
+    )
+    return line
+
+
 def _line_for_update(actor: Actor, line_id: int) -> ReceiptLine:
     line = rq.for_update(ReceiptLine, actor, line_id)
     if line.status != LineStatus.PENDING:
