@@ -25,6 +25,7 @@ MANAGERS = [
     "/bulk/",
     "/authz/check/",
 ]
+KEEPERS = [*MANAGERS, "/inventory/"]  # admins and 授权专员 also keep stock (医务科 does not)
 EXPECTED = {
     "admin": [
         *EVERYONE,
@@ -36,11 +37,12 @@ EXPECTED = {
         "/admin/",
         "/authz/check/",
     ],
-    "wang": MANAGERS,
-    "zhao": MANAGERS,
+    "wang": KEEPERS,
+    "zhao": KEEPERS,
     "zhou": MANAGERS,
-    "sun": MANAGERS,
-    "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/authz/check/"],  # buyers import nothing
+    "sun": KEEPERS,
+    # buyers import nothing; they receive and keep stock
+    "wu": [*EVERYONE, "/inventory/", "/rules/policy/", "/applications/", "/authz/check/"],
     "li": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
     "zhang": [*EVERYONE, "/clinical/", "/rules/policy/", "/applications/", "/authz/check/"],
     "qian": [*EVERYONE, "/rules/", "/rules/policy/", "/applications/", "/reviews/", "/authz/check/"],

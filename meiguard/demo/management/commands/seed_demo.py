@@ -73,7 +73,15 @@ class Command(BaseCommand):
 
 
 # Feature apps seed their own demo rows on top of the base world (``<app>/demo.py`` → ``seed(stdout)``).
-FEATURE_SEEDS: tuple[str, ...] = ("rules", "workflow", "lifecycle", "workspace", "reviews", "bulk")
+FEATURE_SEEDS: tuple[str, ...] = (
+    "rules",
+    "workflow",
+    "lifecycle",
+    "workspace",
+    "reviews",
+    "bulk",
+    "inventory",
+)
 
 
 class Seeder:
