@@ -31,10 +31,10 @@ def test_receive_a_box_use_units_by_scanning_and_a_second_scan_is_denied(page, c
     page.get_by_role("link", name="库存", exact=True).click()
     page.get_by_role("link", name="验收入库", exact=True).click()
     page.get_by_role("link", name="登记到货").click()
+    scan = page.get_by_label("扫码(药品追溯码或 UDI,每扫一次一行)")
+    expect(scan).to_be_focused()  # scan-first: the scanner's keystrokes land here
     page.get_by_label("供应商").select_option(str(inv.clinic.toxin.supplier_id))
     page.get_by_label("随货同行单号").fill("SH-E2E-001")
-    scan = page.get_by_label("扫码(药品追溯码或 UDI,每扫一次一行)")
-    expect(scan).to_be_focused()
     for code in codes:  # a scanner types the code and presses Enter
         scan.press_sequentially(code)
         scan.press("Enter")
@@ -51,15 +51,16 @@ def test_receive_a_box_use_units_by_scanning_and_a_second_scan_is_denied(page, c
 
     # A second line of the same delivery: the outer box is crushed.
     page.get_by_text("增加一行").click()
-    page.get_by_label("产品", exact=True).select_option(str(inv.clinic.toxin.pk))
-    page.get_by_label("批号").fill("E2E-LOT-2")
-    page.get_by_label("失效日期").fill("2030-12-31")
-    page.get_by_label("数量").fill("2")
-    page.get_by_label("单位").select_option("piece")
-    page.get_by_label("到货温度(℃,冷链产品必填)").fill("5")
-    page.get_by_label("否", exact=True).check()
-    page.get_by_label("手工录入原因(未扫码时必填)").fill("外箱压扁,条码无法扫描")
-    page.get_by_role("button", name="登记并检查").click()
+    add = page.locator("details form")
+    add.get_by_label("产品", exact=True).select_option(str(inv.clinic.toxin.pk))
+    add.get_by_label("批号").fill("E2E-LOT-2")
+    add.get_by_label("失效日期").fill("2030-12-31")
+    add.get_by_label("数量").fill("2")
+    add.get_by_label("单位").select_option("piece")
+    add.get_by_label("到货温度(℃,冷链产品必填)").fill("5")
+    add.get_by_label("否", exact=True).check()
+    add.get_by_label("手工录入原因(未扫码时必填)").fill("外箱压扁,条码无法扫描")
+    add.get_by_role("button", name="登记并检查").click()
 
     first, second = ReceiptLine.objects.order_by("pk")
     good = page.locator(f"#line-{first.pk}")
