@@ -9,6 +9,7 @@ from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
 from meiguard.core.openapi import DocumentedAPI
 from meiguard.equipment.api import router as equipment_router
+from meiguard.inventory.api import router as inventory_router
 from meiguard.lifecycle.api import router as lifecycle_router
 from meiguard.notify.api import router as notify_router
 from meiguard.registry.api import router as registry_router
@@ -39,3 +40,4 @@ api.add_router("/workspace", workspace_router)
 api.add_router("/clinical", clinical_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/aftercare", aftercare_router)
+api.add_router("/inventory", inventory_router)

@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("clinical/", include("meiguard.clinical.urls")),
     path("equipment/", include("meiguard.equipment.urls")),
     path("aftercare/", include("meiguard.aftercare.urls")),
+    path("inventory/", include("meiguard.inventory.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -73,5 +73,6 @@ for _app in (
     "clinical",
     "equipment",
     "aftercare",
+    "inventory",
 ):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

@@ -626,12 +626,24 @@ DRUG_TRACE_CODE_RE = re.compile(r"^\d{20}$")
 def lot_for_trace_code(actor: Actor, institution_id: int, code: str, *, field: str) -> int:
     """The lot a scanned code names at this institution: a GS1 UDI with (01) DI and (10) lot (DD-05).
 
-    A 20-digit drug trace code (DD-06) names a unit, not a lot: it is resolved through the stock it was
-    received into, which the inventory module records; until then it is refused with a clear message.
+    A 20-digit drug trace code (DD-06) names a unit, not a lot: it resolves to the lot it was received into at
+    this institution (``inventory``, one indexed query). A code already used, or never received here, is
+    refused (409) and raises a counterfeit/diversion alert.
     """
     code = code.strip()
     if DRUG_TRACE_CODE_RE.match(code):
-        raise FieldErrors({field: [_("药品追溯码须在入库登记后才能识别批次;请改用批次或医疗器械 UDI")]})
+        from meiguard.inventory import actions as stock
+        from meiguard.inventory import queries as stock_queries
+        from meiguard.inventory.choices import AlertKind, TraceCodeStatus
+
+        lot_id, status = stock_queries.lot_for_trace_code(institution_id, code)
+        if lot_id is not None and status == TraceCodeStatus.RECEIVED:
+            return lot_id
+        kind = AlertKind.NOT_RECEIVED if lot_id is None else AlertKind.SCANNED_AGAIN
+        denied = stock.TraceCodeDenied(kind, code, institution_id, field=field)
+        if Institution.objects.visible_to(actor).filter(pk=institution_id).exists():
+            stock.raise_alert(actor, denied)
+        raise denied
     try:
         udi = parse_udi(code)
     except ValidationError as exc:

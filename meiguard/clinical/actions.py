@@ -32,6 +32,7 @@ from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.schemas import control_character_error, is_multiline
+from meiguard.inventory import actions as stock
 from meiguard.registry import validators as v
 from meiguard.registry.crypto import blind_index
 from meiguard.registry.models import Device, Institution, Lot, Practitioner
@@ -1231,7 +1232,44 @@ def add_usage(
 ) -> Usage:
     """Record one product or device used. The engine is re-run with everything actually given so far plus this
     one, so the institution's dose and duration limits apply to what was really given; a refusal is audited
-    (its decision stays in the log) and nothing is recorded. The same ``usage_key`` twice records once."""
+    (its decision stays in the log) and nothing is recorded. The same ``usage_key`` twice records once.
+
+    A 20-digit drug trace code (DD-06) resolves through the unit received into stock (``inventory``): the unit
+    is marked used and its issue movement written in the same transaction. A code used before, or never
+    received at this institution, is refused and raises a counterfeit/diversion alert (kept, notified)."""
+    try:
+        return _add_usage(
+            actor,
+            case_id,
+            usage_key=usage_key,
+            code=code,
+            lot_id=lot_id,
+            device_id=device_id,
+            dose_value=dose_value,
+            dose_unit=dose_unit,
+            site=site,
+            minutes=minutes,
+            at=at,
+        )
+    except stock.TraceCodeDenied as denied:
+        stock.raise_alert(actor, denied, case_id=case_id)
+        raise
+
+
+def _add_usage(
+    actor: Actor,
+    case_id: int,
+    *,
+    usage_key: str,
+    code: str,
+    lot_id: int | None,
+    device_id: int | None,
+    dose_value: Decimal | None,
+    dose_unit: str,
+    site: str,
+    minutes: int | None,
+    at: dt.datetime | None,
+) -> Usage:
     usage_key = (usage_key or "").strip()
     if not usage_key or len(usage_key) > 64:
         raise FieldErrors({"usage_key": [_("请提供 1–64 位的录入标识(每次扫码唯一)")]})
@@ -1241,7 +1279,11 @@ def add_usage(
         if existing is not None:
             return existing  # a retry or a second device sending the same scan: recorded once
         serial = ""
-        if code:
+        trace = None
+        if code and stock.is_trace_code(code):
+            trace = stock.take_trace_code(case.institution_id, code)
+            lot_id, device_id = trace.lot_id, None
+        elif code:
             lot_id, device_id, serial = _resolve_code(actor, case, code)
         if (lot_id is None) == (device_id is None):
             raise FieldErrors({"code": [_("请扫描一个产品批次或设备条码(或填写 lot_id / device_id 之一)")]})
@@ -1303,6 +1345,8 @@ def add_usage(
                 recorded_by_id=actor.user_id,
             )
             audit.record(actor, "clinical.usage.added", usage, before={})
+            if trace is not None:
+                stock.record_use(actor, trace, usage_id=usage.pk)
             return usage
     details = _denials(checked)
     with transaction.atomic():

@@ -2,11 +2,13 @@
 
 Scanners send either the human-readable form with parentheses ``(01)…(17)…(10)…(21)…`` or the raw element
 string with the FNC1 group separator (``\\x1d``) and an optional symbology identifier (``]d2``, ``]C1``).
-Both become one ``Scanned`` of plain values; a bad check digit or an unknown layout is a precise 422.
+Both become one ``Scanned`` of plain values (the inventory's receipts read the same parse, with the (17) expiry
+and (11) production dates); a bad check digit or an unknown layout is a precise 422.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import biip
@@ -21,6 +23,8 @@ class Scanned:
     gtin: str
     lot: str = ""
     serial: str = ""
+    expiry: dt.date | None = None  # (17)
+    production: dt.date | None = None  # (11)
 
 
 def parse_gs1(code: str, *, field: str) -> Scanned:
@@ -40,4 +44,6 @@ def parse_gs1(code: str, *, field: str) -> Scanned:
         raise FieldErrors({field: [_("UDI 中 GTIN 校验位不正确")]})
     lot = values["10"].value if "10" in values else ""
     serial = values["21"].value if "21" in values else ""
-    return Scanned(gtin=gtin_es.value, lot=lot, serial=serial)
+    expiry = values["17"].date if "17" in values else None
+    production = values["11"].date if "11" in values else None
+    return Scanned(gtin=gtin_es.value, lot=lot, serial=serial, expiry=expiry, production=production)

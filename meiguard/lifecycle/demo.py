@@ -8,7 +8,6 @@ relative to the day of the first run, like the base demo world (which already ha
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -51,7 +50,6 @@ def seed(stdout: Any) -> None:
             lot_no=LOT_NO,
             production_date=on(-720),
             expiry_date=on(6),
-            quantity=Decimal(3),
             unit="piece",
         )
         added.append(f"批次 {LOT_NO}(7 天内)")

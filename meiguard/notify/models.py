@@ -19,6 +19,7 @@ class NotificationKind(models.TextChoices):
     IMPORT = "import", _("批量导入")
     REGISTRATION = "registration", _("多点执业申请")
     AFTERCARE = "aftercare", _("随访与不良反应")
+    INVENTORY = "inventory", _("库存与追溯")
 
 
 class Notification(models.Model):

@@ -134,9 +134,11 @@ PRODUCT_FIELDS = frozenset(
         "high_risk",
         "category",
         "dose_unit",
+        "cold_chain",
     }
 )
-LOT_FIELDS = frozenset({"lot_no", "production_date", "expiry_date", "quantity", "unit"})
+# No quantity: a lot's stock is the sum of the inventory ledger's movements (ADR 0016).
+LOT_FIELDS = frozenset({"lot_no", "production_date", "expiry_date", "unit"})
 DEVICE_FIELDS = frozenset(
     {
         "serial_no",

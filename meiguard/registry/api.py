@@ -834,6 +834,7 @@ class ProductOut(Schema):
     high_risk: bool
     category: str
     dose_unit: str
+    cold_chain: bool
     udi_di: str
     supplier_id: int
 
@@ -850,6 +851,7 @@ class ProductIn(In):
     high_risk: bool = False
     category: ProductCategory = ProductCategory.OTHER
     dose_unit: DoseUnit
+    cold_chain: bool = False
     udi_di: str = Field("", max_length=14)
 
 
@@ -864,6 +866,7 @@ class ProductPatch(In):
     high_risk: bool | None = None
     category: ProductCategory | None = None
     dose_unit: DoseUnit | None = None
+    cold_chain: bool | None = None
     udi_di: str | None = Field(None, max_length=14)
 
 
@@ -924,7 +927,6 @@ class LotIn(In):
     lot_no: str = Field(min_length=1, max_length=40)
     production_date: dt.date | None = None
     expiry_date: dt.date
-    quantity: Decimal = Field(ge=0, max_digits=12, decimal_places=3)
     unit: DoseUnit
 
 
@@ -932,7 +934,6 @@ class LotPatch(In):
     lot_no: str | None = Field(None, min_length=1, max_length=40)
     production_date: dt.date | None = None
     expiry_date: dt.date | None = None
-    quantity: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=3)
     unit: DoseUnit | None = None
 
 

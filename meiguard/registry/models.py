@@ -756,6 +756,8 @@ class Product(models.Model):
         _("成分/品类"), max_length=32, choices=ProductCategory.choices, default=ProductCategory.OTHER
     )
     dose_unit = models.CharField(_("剂量单位"), max_length=8, choices=DoseUnit.choices)
+    # Storage and transport at 2–8 °C (the label's storage condition): receipts must record the temperature.
+    cold_chain = models.BooleanField(_("需冷链储运(2–8℃)"), default=False)
     # UDI-DI (DD-05): the GTIN-14 printed as (01) in the product's UDI; lets a scanned UDI find its lot.
     udi_di = models.CharField(
         _("UDI-DI (GTIN)"), max_length=14, blank=True, db_index=True, validators=[v.validate_gtin]
@@ -835,8 +837,14 @@ class Lot(models.Model):
     lot_no = models.CharField(_("批号"), max_length=40)
     production_date = models.DateField(_("生产日期"), null=True, blank=True)
     expiry_date = models.DateField(_("失效日期"))
+    # A cached total written only by the inventory ledger (the sum of its movements), never typed: ADR 0016.
     quantity = models.DecimalField(
-        _("数量"), max_digits=12, decimal_places=3, validators=[MinValueValidator(0)]
+        _("数量"),
+        max_digits=12,
+        decimal_places=3,
+        default=0,
+        editable=False,
+        validators=[MinValueValidator(0)],
     )
     unit = models.CharField(_("单位"), max_length=8, choices=DoseUnit.choices)
     status = models.CharField(

@@ -61,6 +61,12 @@ DEFAULT_REMINDER_DAYS: tuple[int, ...] = (90, 60, 30, 7)
 MAX_REMINDER_DAYS = 365
 # Filler volume per session: no product default; an institution's own limit once it sets one.
 FILLER_VOLUME_RULE = "INST.filler-ml-per-session"
+# Inventory (issue 13): near-expiry days (default 90) and whether trace-code alerts also go to the association.
+NEAR_EXPIRY_RULE = "INST.near-expiry-days"
+NEAR_EXPIRY_METRIC = "near_expiry_days"
+DEFAULT_NEAR_EXPIRY_DAYS = 90
+TRACE_ALERT_RULE = "INST.trace-alert-association"
+TRACE_ALERT_METRIC = "trace_alert_to_association"
 
 
 # Aftercare settings (key = the requirement's metric): key, rule id, label, unit, stored title (zh, en),
@@ -277,6 +283,35 @@ SETTINGS: tuple[Setting, ...] = (
             },
         )
         for key, rule_id, label, unit, title, title_en, default, unit_name in AFTERCARE_SETTINGS
+    ),
+    Setting(
+        "near_expiry_days",
+        NEAR_EXPIRY_RULE,
+        "value",
+        "integer",
+        _("库存近效期提示(失效前天数)"),
+        "d",
+        group=_("库存"),
+        fallback={
+            "kind": RuleKind.REQUIREMENT,
+            "title": "库存近效期提示",
+            "title_en": "Stock near expiry: days before the expiry date",
+            "data": {"metric": NEAR_EXPIRY_METRIC, "value": DEFAULT_NEAR_EXPIRY_DAYS, "unit": "days"},
+        },
+    ),
+    Setting(
+        "trace_alert_to_association",
+        TRACE_ALERT_RULE,
+        "value",
+        "boolean",
+        _("追溯码假冒/流弊预警同时通知行业协会(监督机构)"),
+        group=_("库存"),
+        fallback={
+            "kind": RuleKind.REQUIREMENT,
+            "title": "追溯码预警通知行业协会",
+            "title_en": "Trace-code alerts also go to the association",
+            "data": {"metric": TRACE_ALERT_METRIC, "value": False},
+        },
     ),
     # National rules an institution may tighten.
     Setting(

@@ -258,7 +258,6 @@ def make_stock(jia: Institution, *, inspected_on: dt.date) -> Stock:
         product_id=toxin.pk,
         lot_no="B2026001",
         expiry_date=FAR,
-        quantity=Decimal(10),
         unit="piece",
     )
     device = reg.create_device(

@@ -187,7 +187,6 @@ def test_a_scanned_udi_names_the_lot(clinic, django_capture_on_commit_callbacks)
             product_id=filler.pk,
             lot_no="HA01",
             expiry_date="2030-01-01",
-            quantity=5,
             unit="piece",
         )
     li = clinic.world.client("li")
@@ -212,8 +211,10 @@ def test_a_scanned_udi_names_the_lot(clinic, django_capture_on_commit_callbacks)
         li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "(01)06901234567899(10)HA01"}])
     )
     assert r.status_code == 422 and r.json()["field"] == "products[0].trace_code"
+    # A 20-digit drug trace code resolves through inventory; one never received here is refused (DD-06).
     r = _post(li, "/api/v1/decisions", clinic.payload(products=[{"trace_code": "81234567890123456789"}]))
-    assert r.status_code == 422 and "入库" in r.json()["message"]
+    assert r.status_code == 409 and r.json()["code"] == "TRACE_CODE_NOT_RECEIVED"
+    assert r.json()["field"] == "products[0].trace_code" and "入库" in r.json()["message"]
 
 
 def test_a_batch_of_equal_facts_stores_one_snapshot(clinic):

@@ -60,7 +60,6 @@ def two_clinics(clinic):
         product_id=clinic.toxin.pk,
         lot_no="B2026777",
         expiry_date=FAR,
-        quantity=Decimal(10),
         unit="piece",
     )
     authorize(bing, wang)

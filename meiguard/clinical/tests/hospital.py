@@ -129,7 +129,6 @@ def _sutures(inst: Institution) -> Lot:
         product_id=product.pk,
         lot_no="SW2026031",
         expiry_date=FAR,
-        quantity=Decimal(50),
         unit="piece",
     )
 

@@ -53,7 +53,6 @@ def filler(clin):
         product_id=product.pk,
         lot_no="HA2026A",
         expiry_date=FAR,
-        quantity=Decimal(20),
         unit="piece",
     )
     reg.create_qualification(

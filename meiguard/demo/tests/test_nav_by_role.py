@@ -27,6 +27,7 @@ MANAGERS = [
     "/bulk/",
     "/authz/check/",
 ]
+KEEPERS = [*MANAGERS, "/inventory/"]  # admins and 授权专员 also keep stock (医务科 does not)
 EXPECTED = {
     "admin": [
         *EVERYONE,
@@ -39,12 +40,12 @@ EXPECTED = {
         "/admin/",
         "/authz/check/",
     ],
-    "wang": MANAGERS,
-    "zhao": MANAGERS,
+    "wang": KEEPERS,
+    "zhao": KEEPERS,
     "zhou": MANAGERS,
-    "sun": MANAGERS,
-    # buyers import nothing; they keep the device files
-    "wu": [*EVERYONE, "/rules/policy/", "/applications/", "/equipment/", "/authz/check/"],
+    "sun": KEEPERS,
+    # buyers import nothing; they receive and keep stock and keep the device files
+    "wu": [*EVERYONE, "/inventory/", "/rules/policy/", "/applications/", "/equipment/", "/authz/check/"],
     "li": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
     "zhang": [*EVERYONE, "/clinical/", "/aftercare/", "/rules/policy/", "/applications/", "/authz/check/"],
     "qian": [

@@ -127,6 +127,18 @@ def test_the_world_has_the_promised_shape(demo):
     assert any(d.is_overdue(today) for d in Device.objects.all())
     assert Authorization.objects.filter(status="suspended").exists()
     assert Authorization.objects.filter(status="expired").exists()
+    # Inventory: a delivery with one rejected line, stock from the ledger, ten trace codes in stock.
+    from meiguard.inventory.models import ReceiptLine, StockMovement, TraceCode
+
+    assert ReceiptLine.objects.filter(status="rejected").count() == 1
+    assert ReceiptLine.objects.filter(status="accepted").count() == 2
+    assert TraceCode.objects.filter(status="received").count() == 10
+    toxin = Lot.objects.get(lot_no="HL20260315")
+    assert (
+        toxin.quantity
+        == sum(StockMovement.objects.filter(lot=toxin).values_list("quantity", flat=True))
+        == 10
+    )
 
 
 def test_every_demo_write_is_audited_and_the_chains_verify(demo):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from decimal import Decimal
 
 import pytest
 
@@ -38,7 +37,6 @@ def new_lot(c: Clinic, expiry: dt.date, *, institution_id: int | None = None) ->
         product_id=c.toxin.pk,
         lot_no=f"T{next(_n):06d}",
         expiry_date=expiry,
-        quantity=Decimal(5),
         unit="piece",
     )
 

@@ -108,7 +108,6 @@ def test_auditor_cannot_write_anything(reg, world):
                 "product_id": reg.product.pk,
                 "lot_no": "Q1",
                 "expiry_date": "2027-01-01",
-                "quantity": "1",
                 "unit": "piece",
             }
         ),

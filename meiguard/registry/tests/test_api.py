@@ -111,7 +111,6 @@ def test_it_returns_404_naming_a_foreign_body_id(reg, world):
             "product_id": 999999,
             "lot_no": "X1",
             "expiry_date": "2027-01-01",
-            "quantity": "3",
             "unit": "piece",
         },
     )

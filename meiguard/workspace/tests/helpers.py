@@ -45,7 +45,6 @@ def expiring_lot(clinic: Any, days: int, *, yi: bool = False, lot_no: str | None
         product_id=clinic.toxin.pk,
         lot_no=lot_no or f"EXP{next(_n):04d}",
         expiry_date=today() + dt.timedelta(days=days),
-        quantity=Decimal(1),
         unit="piece",
     )
 

@@ -80,6 +80,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "workspace",
     "reviews",
     "bulk",
+    "inventory",
     "clinical",
     "equipment",
     "aftercare",
@@ -553,7 +554,6 @@ class Seeder:
             product_id=self.toxin.pk,
             lot_no="HL20260315",
             expiry_date=self.days(300),
-            quantity=Decimal(20),
             unit="piece",
         )
         lot(
@@ -562,7 +562,6 @@ class Seeder:
             product_id=self.rby.pk,
             lot_no="RBY20261102",
             expiry_date=self.days(500),
-            quantity=Decimal(30),
             unit="piece",
         )
         lot(
@@ -571,7 +570,6 @@ class Seeder:
             product_id=self.rby.pk,
             lot_no="RBY20241009",
             expiry_date=self.days(-12),
-            quantity=Decimal(4),
             unit="piece",
         )  # expired
         recalled = lot(
@@ -580,7 +578,6 @@ class Seeder:
             product_id=self.jyd.pk,
             lot_no="JYD2025R07",
             expiry_date=self.days(400),
-            quantity=Decimal(6),
             unit="piece",
         )
         reg.change_lot_status(
@@ -592,7 +589,6 @@ class Seeder:
             product_id=self.toxin.pk,
             lot_no="HL20260402",
             expiry_date=self.days(320),
-            quantity=Decimal(40),
             unit="piece",
         )
         lot(
@@ -601,7 +597,6 @@ class Seeder:
             product_id=self.toxin.pk,
             lot_no="HL20260211",
             expiry_date=self.days(280),
-            quantity=Decimal(10),
             unit="piece",
         )
 

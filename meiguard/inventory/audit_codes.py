@@ -1,0 +1,18 @@
+"""Audit action codes owned by this app (merged into audit.codes.ACTION_CODES)."""
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+CODES: dict[str, Any] = {
+    "inventory.location.created": _("库位新增"),
+    "inventory.location.updated": _("库位修改"),
+    "inventory.receipt.created": _("验收入库单登记"),
+    "inventory.line.added": _("验收明细登记"),
+    "inventory.line.accepted": _("验收合格入库"),
+    "inventory.line.rejected": _("验收拒收"),
+    "inventory.movement.recorded": _("库存变动"),
+    "inventory.count.recorded": _("库存盘点"),
+    "inventory.tracecode.used": _("追溯码扫码使用"),
+    "inventory.alert.raised": _("假冒/流弊预警"),
+}

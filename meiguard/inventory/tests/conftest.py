@@ -1,0 +1,105 @@
+"""An inventory on top of the clinical world: 甲's fridge (cold chain) and shelf, the toxin supplier (衡力,
+authorised to distribute), the toxin flagged cold chain, and helpers that receive a box with trace codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from meiguard.authz.tests.conftest import FAR, SYSTEM
+from meiguard.clinical import actions as clinical
+from meiguard.clinical.models import Case
+from meiguard.clinical.tests.conftest import TOXIN, Clin, clin, clinic  # noqa: F401  (fixtures)
+from meiguard.inventory import actions
+from meiguard.inventory.models import Receipt, ReceiptLine, StorageLocation
+from meiguard.registry import actions as reg
+
+_codes = itertools.count(1)
+_notes = itertools.count(1)
+
+
+def trace_codes(n: int) -> list[str]:
+    """n distinct 20-digit drug trace codes (8 + 7-digit drug code + unit serial)."""
+    return [f"8{6901234:07d}{next(_codes):012d}" for _ in range(n)]
+
+
+@dataclass
+class Inv:
+    clin: Clin
+    fridge: StorageLocation
+    shelf: StorageLocation
+
+    @property
+    def clinic(self) -> Any:
+        return self.clin.clinic
+
+    def actor(self, name: str) -> Any:
+        return self.clin.actor(name)
+
+    def line(self, **data: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "product_id": self.clinic.toxin.pk,
+            "lot_no": "T2026R1",
+            "expiry_date": FAR,
+            "production_date": dt.date(2026, 1, 5),
+            "unit": "piece",
+            "quantity": 2,
+            "location_id": self.fridge.pk,
+            "temperature_c": Decimal("4.5"),
+            "packaging_intact": True,
+        }
+        base.update(data)
+        if "trace_codes" not in base and "code" not in base and "manual_reason" not in base:
+            base["manual_reason"] = "外包装条码破损无法扫描"
+        return base
+
+    def receive(self, *lines: dict[str, Any], by: str = "zhao") -> Receipt:
+        return actions.create_receipt(
+            self.actor(by),
+            institution_id=self.clinic.jia.pk,
+            supplier_id=self.clinic.toxin.supplier_id,
+            delivery_note_no=f"SH2026-{next(_notes):05d}",
+            lines=list(lines),
+        )
+
+    def box(self, n: int = 5, **data: Any) -> tuple[ReceiptLine, list[str]]:
+        """A received and accepted box of n toxin vials, each with its trace code."""
+        codes = trace_codes(n)
+        receipt = self.receive(self.line(trace_codes=codes, quantity=n, **data))
+        line = receipt.lines.get()
+        return actions.accept_line(self.actor("zhao"), line.pk), codes
+
+    def open_case(self) -> Case:
+        case = self.clin.ready(TOXIN)
+        clinical.open_record(self.actor("li"), case.pk)
+        return case
+
+    def use(self, case: Case, code: str, key: str = "") -> Any:
+        return clinical.add_usage(
+            self.actor("li"),
+            case.pk,
+            usage_key=key or f"scan-{code}",
+            code=code,
+            dose_value=Decimal(40),
+            dose_unit="U",
+        )
+
+
+def make_inv(clin_: Clin) -> Inv:
+    reg.update_product(SYSTEM, clin_.clinic.toxin.pk, cold_chain=True)
+    clin_.clinic.toxin.refresh_from_db()
+    zhao = clin_.actor("zhao")
+    jia = clin_.clinic.jia.pk
+    fridge = actions.create_location(zhao, institution_id=jia, name="药房冷藏柜", kind="cold_chain")
+    shelf = actions.create_location(zhao, institution_id=jia, name="耗材库 A 架", kind="ordinary")
+    return Inv(clin_, fridge, shelf)
+
+
+@pytest.fixture
+def inv(clin: Clin) -> Inv:  # noqa: F811
+    return make_inv(clin)

@@ -1,0 +1,36 @@
+"""Two devices using the same trace code at the same instant, in two cases: exactly one usage, the other is
+denied (TRACE_CODE_USED) with an alert. Real threads on real connections, released together by a barrier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from meiguard.clinical.models import Usage
+from meiguard.clinical.tests.test_races import _race
+from meiguard.inventory import actions
+from meiguard.inventory.models import InventoryAlert, StockMovement, TraceCode
+
+from .conftest import Inv
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_devices_using_one_trace_code_record_one_usage(inv: Inv):
+    line, codes = inv.box(2)
+    first, second = inv.open_case(), inv.open_case()
+
+    def use(case: Any) -> Any:
+        return lambda: inv.use(case, codes[0], key=f"device-{case.pk}")
+
+    results = _race(use(first), use(second))
+    wins = [r for r in results if isinstance(r, Usage)]
+    losses = [r for r in results if isinstance(r, actions.TraceCodeDenied)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert losses[0].code == "TRACE_CODE_USED"
+    assert Usage.objects.filter(scanned_code=codes[0]).count() == 1
+    unit = TraceCode.objects.get(code=codes[0])
+    assert unit.status == "used" and unit.usage_id == wins[0].pk
+    assert StockMovement.objects.filter(kind="issue", lot_id=line.lot_id).count() == 1
+    assert InventoryAlert.objects.filter(code=codes[0]).count() == 1

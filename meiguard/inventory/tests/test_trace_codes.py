@@ -1,0 +1,143 @@
+"""Trace codes scanned once (DD-06): a use links the unit to the case usage; a second scan or a code never
+received here is denied with one counterfeit/diversion alert to the compliance officer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from meiguard.clinical.models import Usage
+from meiguard.inventory import actions
+from meiguard.inventory.models import InventoryAlert, StockMovement, TraceCode
+from meiguard.notify.models import Notification
+
+from .conftest import Inv, trace_codes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_unit_is_used_once_and_a_second_scan_is_denied_with_one_alert(inv: Inv):
+    line, codes = inv.box(3)
+    case = inv.open_case()
+    usage = inv.use(case, codes[0])
+    assert usage.lot_id == line.lot_id and usage.scanned_code == codes[0]
+    unit = TraceCode.objects.get(code=codes[0])
+    assert (unit.status, unit.usage_id) == ("used", usage.pk) and unit.used_at is not None
+    issue = StockMovement.objects.get(usage_id=usage.pk)
+    assert (issue.kind, issue.quantity, issue.location_id) == ("issue", -1, inv.fridge.pk)
+    line.lot.refresh_from_db()
+    assert line.lot.quantity == 2
+    assert inv.use(case, codes[0]).pk == usage.pk  # the same scan resent: recorded once, no alert
+    assert not InventoryAlert.objects.exists()
+
+    for attempt in (1, 2):
+        with pytest.raises(actions.TraceCodeDenied) as exc:
+            inv.use(case, codes[0], key=f"again-{attempt}")
+        assert exc.value.code == "TRACE_CODE_USED" and exc.value.status == 409
+    alert = InventoryAlert.objects.get()
+    assert (alert.kind, alert.code, alert.times, alert.case_id_seen) == (
+        "scanned_again",
+        codes[0],
+        2,
+        case.pk,
+    )
+    zhao = inv.clin.world.users["zhao"]
+    sent = Notification.objects.filter(kind="inventory")
+    assert list(sent.values_list("recipient_id", flat=True)) == [zhao.pk]  # once, to the compliance officer
+    assert Usage.objects.filter(case=case).count() == 1
+
+
+def test_a_code_never_received_here_is_denied_with_an_alert(inv: Inv):
+    inv.box(1)
+    case = inv.open_case()
+    stranger = trace_codes(1)[0]
+    with pytest.raises(actions.TraceCodeDenied) as exc:
+        inv.use(case, stranger)
+    assert exc.value.code == "TRACE_CODE_NOT_RECEIVED"
+    assert InventoryAlert.objects.get().kind == "not_received"
+    assert not Usage.objects.filter(case=case).exists()
+
+
+def test_the_association_is_told_when_the_policy_says_so(inv: Inv, monkeypatch):
+    from meiguard.inventory import policy
+
+    monkeypatch.setattr(policy, "alert_association", lambda institution_id, on: True)
+    case = inv.open_case()
+    with pytest.raises(actions.TraceCodeDenied):
+        inv.use(case, trace_codes(1)[0])
+    world = inv.clin.world
+    recipients = set(Notification.objects.filter(kind="inventory").values_list("recipient_id", flat=True))
+    assert recipients == {world.users["zhao"].pk, world.users["qian"].pk}
+
+
+def test_the_policy_setting_for_the_association_is_read(inv: Inv):
+    import datetime as dt
+
+    from meiguard.inventory import policy
+    from meiguard.rules import institution
+
+    jia = inv.clinic.jia.pk
+    assert policy.alert_association(jia, dt.date.today()) is False
+    assert policy.near_expiry_days(jia, dt.date.today()) == 90
+    zhao = inv.actor("zhao")
+    draft = institution.save_draft(
+        zhao, jia, values={"trace_alert_to_association": True, "near_expiry_days": 60}
+    )
+    institution.publish(zhao, jia, draft.version, effective_from=dt.date.today())
+    assert policy.alert_association(jia, dt.date.today()) is True
+    assert policy.near_expiry_days(jia, dt.date.today()) == 60
+
+
+def test_the_decision_api_resolves_a_trace_code_to_its_lot(inv: Inv):
+    line, codes = inv.box(2)
+    c = inv.clin.world.client("zhao")
+    payload = inv.clinic.payload(products=[{"trace_code": codes[0], "dose_value": "50", "dose_unit": "U"}])
+    r = c.post("/api/v1/decisions", data=json.dumps(payload), content_type="application/json")
+    assert r.status_code == 200, r.content
+    from meiguard.authz.models import DecisionLog
+
+    logged = DecisionLog.objects.get(pk=r.json()["id"]).request
+    assert [p["lot_id"] for p in logged["products"]] == [line.lot_id]
+    stranger = trace_codes(1)[0]
+    payload["products"][0]["trace_code"] = stranger
+    r = c.post("/api/v1/decisions", data=json.dumps(payload), content_type="application/json")
+    assert r.status_code == 409
+    body = r.json()
+    assert body["code"] == "TRACE_CODE_NOT_RECEIVED" and body["field"] == "products[0].trace_code"
+    assert InventoryAlert.objects.filter(code=stranger).count() == 1
+
+
+def test_resolving_and_using_a_trace_code_costs_a_fixed_number_of_queries(
+    inv: Inv, django_assert_num_queries
+):
+    line, codes = inv.box(3)
+    case = inv.open_case()
+    usage = inv.use(case, codes[0])
+    jia = inv.clinic.jia.pk
+    spare = _spare_usage(usage)
+    li = inv.actor("li")
+    with django_assert_num_queries(1):  # one indexed look-up, locked
+        unit = actions.take_trace_code(jia, codes[1])
+    # claim the unit (conditional update), the issue movement, the lot's cached total, and the audit entry
+    # (the organisation, the chain head: get, bump, re-read; the entry, its hash link)
+    with django_assert_num_queries(9):
+        actions.record_use(li, unit, usage_id=spare)
+    from meiguard.inventory import queries
+
+    with django_assert_num_queries(1):
+        assert queries.lot_for_trace_code(jia, codes[2]) == (line.lot_id, "received")
+
+
+def _spare_usage(usage: Usage) -> int:
+    """Another usage row to link (a unit links to one usage)."""
+    spare = Usage.objects.create(
+        record_id=usage.record_id,
+        case_id=usage.case_id,
+        client_id=usage.client_id,
+        institution_id=usage.institution_id,
+        usage_key="spare",
+        lot_id=usage.lot_id,
+        decision_id=usage.decision_id,
+    )
+    return spare.pk
