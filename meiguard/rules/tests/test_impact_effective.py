@@ -13,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import translation
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from meiguard.authz import actions as authz_actions
 from meiguard.authz import snapshot
