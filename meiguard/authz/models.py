@@ -125,8 +125,12 @@ class Authorization(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = self.procedure_code or self.procedure_category or self.subject or self.product_brand
-        target = target or self.device_model or self.technology_name
+        from meiguard.rules.choices import Subject
+        from meiguard.rules.labels import procedure_name
+
+        subject = dict(Subject.choices).get(self.subject, self.subject) if self.subject else ""
+        target = procedure_name(self.procedure_code) or self.procedure_category or subject
+        target = target or self.product_brand or self.device_model or self.technology_name
         who = self.practitioner or self.grantee_institution or ""
         return f"#{self.pk} {self.get_kind_display()} {who} · {target}"
 

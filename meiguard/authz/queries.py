@@ -283,7 +283,7 @@ def decisions(actor: Actor, f: DecisionFilters) -> QuerySet[DecisionLog]:
         qs = qs.filter(at__lt=_start_of(f.until + dt.timedelta(days=1)))
     return (
         qs.select_related("institution", "practitioner")
-        .defer("request", "reasons")
+        .defer("request")  # reasons are shown as messages (code + facts), a small JSON list
         .order_by("-created_at", "-pk")
     )
 

@@ -14,9 +14,17 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from meiguard.registry.choices import DeviceStatus, ProductCategory
+from meiguard.registry.choices import (
+    DeviceStatus,
+    InstitutionStatus,
+    LotStatus,
+    PractitionerStatus,
+    ProductCategory,
+)
 from meiguard.rules.choices import Anesthesia, Invasiveness, Profession, Subject
+from meiguard.rules.labels import procedure_name
 
+from .choices import AuthorizationStatus
 from .policy import Reason
 
 MESSAGE_LANGUAGES = ("zh-hans", "en")
@@ -148,13 +156,58 @@ _LABELS: dict[str, type] = {
     "anesthesia": Anesthesia,
 }
 
+# A "status" fact is the status of what the reason code is about (its prefix).
+_STATUS_BY_PREFIX: tuple[tuple[str, type], ...] = (
+    ("INSTITUTION_", InstitutionStatus),
+    ("LOT_", LotStatus),
+    ("DEVICE_", DeviceStatus),
+    ("AUTHORIZATION_", AuthorizationStatus),
+    ("TECHNOLOGY_", AuthorizationStatus),
+    ("", PractitionerStatus),  # practitioner, supervisor, anesthetist
+)
 
-# Per reason: a fact whose codes come from a choice set of their own (a device's status is not a person's).
-_CODE_LABELS: dict[tuple[str, str], type] = {("DEVICE_NOT_ACTIVE", "status"): DeviceStatus}
+# Readable names of the facts a reason carries (shown under each reason); other facts are not shown.
+FACT_NAMES: dict[str, Promise] = {
+    "institution": _("机构"),
+    "practitioner": _("执业人员"),
+    "supervisor": _("指导医师"),
+    "anesthetist": _("麻醉医师"),
+    "procedure": _("项目"),
+    "procedure_grade": _("手术级别"),
+    "permitted_grade": _("机构可开展级别"),
+    "max_grade": _("授权级别上限"),
+    "subject": _("专业"),
+    "profession": _("职业类别"),
+    "status": _("状态"),
+    "authorization": _("授权"),
+    "valid_from": _("生效日期"),
+    "valid_until": _("有效期至"),
+    "days_left": _("剩余天数"),
+    "verification_due": _("校验截止"),
+    "lot": _("批次"),
+    "expiry": _("失效日期"),
+    "product": _("产品"),
+    "brand": _("品牌"),
+    "registration_no": _("注册证号"),
+    "device": _("设备"),
+    "due": _("应完成日期"),
+    "dose": _("剂量"),
+    "limit": _("上限"),
+    "ingredient": _("成分"),
+    "anesthesia": _("麻醉方式"),
+    "covers": _("培训范围"),
+    "scopes": _("执业范围"),
+    "accepted": _("认可的执业范围"),
+}
 
 
 def _label(key: str, value: str, code: str = "") -> str:
-    choices = _CODE_LABELS.get((code, key)) or _LABELS.get(key)
+    if key == "procedure":
+        return procedure_name(value)
+    if key == "status":
+        choices: type | None = next(c for prefix, c in _STATUS_BY_PREFIX if code.startswith(prefix))
+    else:
+        choices = _LABELS.get(key)
     if choices is None:
         return value
     try:
@@ -168,6 +221,29 @@ def _format(template: Promise, facts: dict[str, str], code: str = "") -> str:
         lambda: "?", {k: _label(k, v, code) for k, v in facts.items()}
     )
     return str(template).format_map(values)
+
+
+def message_for(code: str, facts: dict[str, str] | None = None) -> str:
+    """The message of a stored reason (code + facts) in the active language; an unknown code stays the code."""
+    template = REASONS.get(code)
+    if template is None:
+        return code
+    return _format(template, dict(facts or {}), code)
+
+
+def fact_rows(code: str, facts: Any) -> list[tuple[str, str]]:
+    """(name, value) of the facts worth showing, in the active language: codes become their labels."""
+    pairs = facts.items() if isinstance(facts, dict) else facts
+    rows = []
+    for key, value in pairs:
+        name = FACT_NAMES.get(key)
+        if name is None or value in (None, ""):
+            continue
+        shown = _label(key, str(value), code)
+        if key == "authorization" and str(value).isdigit():
+            shown = f"#{value}"
+        rows.append((str(name), shown))
+    return rows
 
 
 def reason_message(reason: Reason) -> str:

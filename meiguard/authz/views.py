@@ -49,7 +49,7 @@ from .forms import (
 )
 from .models import Authorization, DecisionLog
 from .policy import Decision, Outcome, Severity
-from .reasons import reason_message
+from .reasons import fact_rows, reason_message
 
 OUTCOMES = (Outcome.ALLOW, Outcome.ALLOW_WITH_WARNINGS, Outcome.DENY)
 
@@ -159,6 +159,13 @@ def outcome_view(outcome: str) -> dict[str, str]:
     return {"value": outcome, "css": "deny", "icon": "✗", "label": _("不允许")}
 
 
+def _named(decision: Decision | None, codes: set[str]) -> list[tuple[str, str]]:
+    """(code, message) of the reasons of ``decision`` whose code is in ``codes``, by code."""
+    if decision is None:
+        return []
+    return sorted({(r.code, reason_message(r)) for r in decision.reasons if r.code in codes})
+
+
 def decision_view(decision: Decision) -> dict[str, Any]:
     return {
         "outcome": outcome_view(str(decision.outcome)),
@@ -171,6 +178,7 @@ def decision_view(decision: Decision) -> dict[str, Any]:
                 "message": reason_message(r),
                 "rule": r.rule,
                 "facts": r.facts,
+                "fact_rows": fact_rows(r.code, r.facts),
             }
             for r in decision.reasons
         ],
@@ -321,8 +329,8 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "current": decision_view(replay.current) if replay.current is not None else None,
         "current_error": replay.current_error,
         "reproducible": replay.reproducible,
-        "added_since": sorted(current - recorded),
-        "gone_since": sorted(recorded - current) if replay.current is not None else [],
+        "added_since": _named(replay.current, current - recorded),
+        "gone_since": _named(replay.recorded, recorded - current) if replay.current is not None else [],
         "channel": dict(DecisionChannel.choices).get(row.channel, row.channel),
     }
     return render(request, "authz/decision_detail.html", ctx)

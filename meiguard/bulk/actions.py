@@ -25,6 +25,7 @@ from meiguard.audit import log as audit
 from meiguard.core.access import Actor
 from meiguard.core.choices import Role
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.notify.messages import label
 from meiguard.notify.models import NotificationKind
 from meiguard.notify.services import send, users_with_roles
 from meiguard.registry.crypto import decrypt, encrypt
@@ -196,11 +197,11 @@ def _applied(actor: Actor, meta: dict[str, Any], outcome: Result, source: Import
         send(
             recipients,
             kind=NotificationKind.IMPORT,
-            title=_("批量导入已完成:%(file)s") % {"file": meta["file_name"]},
-            body=_("%(who)s 导入了 %(kind)s:新增 %(create)s 行,更新 %(update)s 行,不变 %(unchanged)s 行。")
-            % {
+            message="bulk.import_applied",
+            params={
+                "file": meta["file_name"],
                 "who": actor.username,
-                "kind": ImportKind(meta["kind"]).label,
+                "kind": label(ImportKind(meta["kind"]).label),
                 "create": totals[RowAction.CREATE],
                 "update": totals[RowAction.UPDATE],
                 "unchanged": totals[RowAction.UNCHANGED],

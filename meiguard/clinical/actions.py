@@ -1611,28 +1611,23 @@ def remind_due_checklists(at: dt.datetime | None = None) -> int:
     """Tell the operating-room staff and the compliance officer about each due, incomplete checklist node,
     once per case and node (the notification dedupe key decides, so reruns and racing workers send nothing
     new). Returns the notifications created."""
-    from django.utils import translation
-
+    from meiguard.notify.messages import label, procedure
     from meiguard.notify.models import NotificationKind
     from meiguard.notify.services import send
 
     at = at or timezone.now()
     created = 0
     for case, node in due_checklist_nodes(at):
-        with translation.override("zh-hans"):
-            label = str(ChecklistNodeKind(node).label)
-            title = _("手术安全核查未完成:病例 %(code)s(%(procedure)s)“%(node)s”") % {
-                "code": case.code,
-                "procedure": case.procedure_name,
-                "node": label,
-            }
-            body = _("请相关各方尽快完成该节点的核查并签名(手术安全核查制度);本提醒每个节点只发送一次。")
         with transaction.atomic():
             sent = send(
                 _reminder_recipients(case),
                 kind=NotificationKind.REMINDER,
-                title=title,
-                body=body,
+                message="clinical.checklist_due",
+                params={
+                    "code": case.code,
+                    "procedure": procedure(case.procedure_code),
+                    "node": label(ChecklistNodeKind(node).label),
+                },
                 dedupe_key=f"clinical:checklist:{case.pk}:{node}",
             )
             if sent:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
-from django.utils import translation
-from django.utils.translation import gettext as _
 
 from meiguard.authz.choices import AuthorizationStatus
 from meiguard.authz.models import Authorization
+from meiguard.notify import messages as notify_text
 from meiguard.notify.models import Notification, NotificationKind
 from meiguard.notify.services import send
 
-from .choices import EXPIRED_NOTICE
+from .choices import EXPIRED_NOTICE, ItemKind
 from .queries import AUTHORIZATIONS, ExpiringItem, authorization_recipients
 
 STATUS_ACTIONS = ("suspend", "reinstate", "revoke", "expire")
@@ -38,39 +36,36 @@ def reminder_key(item_kind: str, object_id: int, expires_on: str, threshold: int
     return f"lifecycle:{item_kind}:{object_id}:{expires_on}:{threshold}"
 
 
-def _reminder_text(item: ExpiringItem, threshold: int) -> tuple[str, str]:
-    facts = {
-        "kind": item.kind_label,
+def _reminder_message(item: ExpiringItem, threshold: int) -> tuple[str, dict[str, Any]]:
+    """Message code and parameters of a reminder; the text is rendered in each reader's language."""
+    params: dict[str, Any] = {
+        "kind": notify_text.label(ItemKind(item.kind).label),
         "label": item.label,
         "date": item.expires_on.isoformat(),
         "days": item.days_left,
-        "threshold": threshold,
-        "holder": item.holder,
     }
-    if threshold == EXPIRED_NOTICE:
-        title = _("已过期:%(kind)s「%(label)s」已于 %(date)s 过期") % facts
-        action = _("过期批次不得使用,核验会拒绝使用该批次;请隔离、退货或报损处理。")
-    else:
-        title = _("到期提醒:%(kind)s「%(label)s」将于 %(date)s 到期(还剩 %(days)s 天)") % facts
-        action = _("请及时办理续期或更新登记,到期后核验将不予通过。")
-    lines = [_("持有人:%(holder)s") % facts]
+    lines = [notify_text.fragment("lifecycle.line.holder", holder=item.holder)]
     if item.institution_name:
-        lines.append(_("机构:%(name)s") % {"name": item.institution_name})
-    if threshold != EXPIRED_NOTICE:
-        lines.append(_("提醒档:到期前 %(threshold)s 天") % facts)
-    lines.append(action)
-    return title, "\n".join(lines)
+        lines.append(notify_text.fragment("lifecycle.line.institution", name=item.institution_name))
+    if threshold == EXPIRED_NOTICE:
+        message = "lifecycle.expired"
+        lines.append(notify_text.fragment("lifecycle.line.expired_action"))
+    else:
+        message = "lifecycle.reminder"
+        lines.append(notify_text.fragment("lifecycle.line.threshold", threshold=threshold))
+        lines.append(notify_text.fragment("lifecycle.line.renew_action"))
+    params["lines"] = lines
+    return message, params
 
 
 def send_reminder_notice(item: ExpiringItem, threshold: int, recipients: list[int]) -> list[Notification]:
     """One notification per recipient, at most once per (item, expiry date, threshold)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        title, body = _reminder_text(item, threshold)
+    message, params = _reminder_message(item, threshold)
     return send(
         recipients,
         kind=NotificationKind.EXPIRY if threshold == EXPIRED_NOTICE else NotificationKind.REMINDER,
-        title=title,
-        body=body,
+        message=message,
+        params=params,
         url=item.url,
         dedupe_key=reminder_key(item.kind, item.object_id, item.expires_on.isoformat(), threshold),
     )
@@ -82,40 +77,27 @@ def chase_key(item_kind: str, object_id: int, on: dt.date) -> str:
 
 def send_chase_notice(item: ExpiringItem, recipients: list[int], on: dt.date) -> list[Notification]:
     """A reminder sent by hand (催办), at most once a day per item."""
-    with translation.override(settings.LANGUAGE_CODE):
-        title, body = _reminder_text(item, max(item.days_left, 0))
-        title = _("催办") + ":" + title
+    message, params = _reminder_message(item, max(item.days_left, 0))
+    title = notify_text.fragment(message, **{k: v for k, v in params.items() if k != "lines"})
     return send(
         recipients,
         kind=NotificationKind.REMINDER,
-        title=title,
-        body=body,
+        message="lifecycle.chase",
+        params={"title": title, "lines": params["lines"]},
         url=item.url,
         dedupe_key=chase_key(item.kind, item.object_id, on),
     )
 
 
-def _status_text(
-    action: str, label: str, holder: str, reason: str, successor: int | None = None
-) -> tuple[str, str]:
-    facts = {"label": label, "holder": holder, "reason": reason or "—", "successor": successor}
-    titles = {
-        "suspend": _("授权已暂停:%(label)s"),
-        "reinstate": _("授权已恢复:%(label)s"),
-        "revoke": _("授权已撤销:%(label)s"),
-        "expire": _("授权已到期失效:%(label)s"),
-    }
-    effects = {
-        "suspend": _("自即刻起,核验将拒绝该授权范围内的操作,直至恢复。"),
-        "reinstate": _("自即刻起,该授权重新生效,核验恢复允许。"),
-        "revoke": _("该授权已终止,核验将拒绝相关操作。"),
-        "expire": _("授权期限届满,核验将拒绝相关操作;如需继续执业请办理续期。"),
-    }
-    effect = str(effects[action])
+def _status_lines(action: str, holder: str, reason: str, successor: int | None) -> list[dict[str, Any]]:
+    effect = notify_text.fragment(f"lifecycle.effect.{action}")
     if action == "expire" and successor is not None:
-        effect = _("已由续期授权 #%(successor)s 接续,核验不受影响。") % facts
-    body = "\n".join([_("被授权人:%(holder)s") % facts, _("原因:%(reason)s") % facts, effect])
-    return titles[action] % facts, body
+        effect = notify_text.fragment("lifecycle.effect.renewed", successor=successor)
+    return [
+        notify_text.fragment("lifecycle.line.grantee", holder=holder),
+        notify_text.fragment("lifecycle.line.reason", reason=reason or "—"),
+        effect,
+    ]
 
 
 def authorization_status_changed(auth: Authorization, action: str, reason: str = "") -> list[Notification]:
@@ -128,7 +110,7 @@ def authorization_status_changed(auth: Authorization, action: str, reason: str =
     )
     if row is None:
         return []
-    label, holder = AUTHORIZATIONS.describe(row)
+    holder = AUTHORIZATIONS.describe(row)[1]
     recipients = authorization_recipients(
         practitioner_user_id=row["practitioner__user_id"],
         organization_id=row["institution__organization_id"],
@@ -141,13 +123,14 @@ def authorization_status_changed(auth: Authorization, action: str, reason: str =
             .values_list("pk", flat=True)
             .first()
         )
-    with translation.override(settings.LANGUAGE_CODE):
-        title, body = _status_text(action, label, holder, reason, successor)
     return send(
         recipients,
         kind=NotificationKind.EXPIRY if action == "expire" else NotificationKind.SUSPENSION,
-        title=title,
-        body=body,
+        message=f"lifecycle.authz.{action}",
+        params={
+            "label": notify_text.each_language(lambda: AUTHORIZATIONS.describe(row)[0]),
+            "lines": _status_lines(action, holder, reason, successor),
+        },
         url=reverse("authz:authorization_detail", args=[auth.pk]),
         dedupe_key=f"lifecycle:authz:{auth.pk}:{action}:{row['updated_at'].isoformat()}",
     )

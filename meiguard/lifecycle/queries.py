@@ -42,6 +42,7 @@ from meiguard.registry.models import (
     Supplier,
 )
 from meiguard.rules.choices import Subject
+from meiguard.rules.labels import procedure_name
 
 from .choices import ItemKind, bucket_for
 from .models import JobRun, Reminder
@@ -516,7 +517,7 @@ class AuthorizationSource(Source):
         """(what, whose) of an authorization row, for lists and notices."""
         subject = self.subject_label(row["subject"]) if row["subject"] else ""
         target = (
-            row["procedure_code"]
+            procedure_name(row["procedure_code"])
             or row["procedure_category"]
             or subject
             or row["product_brand"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+from .messages import Text, render_or
 
 
 class NotificationKind(models.TextChoices):
@@ -32,6 +35,10 @@ class Notification(models.Model):
     kind = models.CharField(_("类别"), max_length=16, choices=NotificationKind.choices)
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
+    # What to say, rendered in the reader's language when shown (notify/messages.py); title/body above keep
+    # the text in the site language at send time: the fallback, and all that rows older than codes have.
+    message_code = models.CharField(_("消息代码"), max_length=80, blank=True)
+    params = models.JSONField(_("消息参数"), default=dict, blank=True)
     url = models.CharField(_("链接"), max_length=300, blank=True)
     # Same key to the same person is stored once: reminders and retried jobs never repeat themselves.
     dedupe_key = models.CharField(_("去重键"), max_length=200, blank=True)
@@ -54,3 +61,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def text(self) -> Text:
+        """Title and body in the active language (cached per language on the instance)."""
+        lang = translation.get_language() or ""
+        cache: dict[str, Text] = self.__dict__.setdefault("_texts", {})
+        if lang not in cache:
+            cache[lang] = render_or(self.message_code, self.params, Text(self.title, self.body))
+        return cache[lang]
+
+    @property
+    def display_title(self) -> str:
+        return self.text.title
+
+    @property
+    def display_body(self) -> str:
+        return self.text.body

@@ -1,6 +1,6 @@
 """Sending notifications: ``send`` stores one in-app row per recipient and e-mails it after commit.
 
-Callers pass users (or ids). With a ``dedupe_key`` the same key is delivered to the same person once,
+Callers pass users (or ids) and a message code with parameters, never a finished text. With a ``dedupe_key`` the same key is delivered to the same person once,
 however often the caller runs (the unique constraint decides, so two racing jobs cannot both send).
 """
 
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from meiguard.core.models import Membership, User
 
+from .messages import render_in
 from .models import Notification
 
 
@@ -21,13 +24,19 @@ def send(
     recipients: Iterable[User | int | None],
     *,
     kind: str,
-    title: str,
-    body: str = "",
+    message: str,
+    params: dict[str, Any] | None = None,
     url: str = "",
     dedupe_key: str = "",
     email: bool = True,
 ) -> list[Notification]:
-    """Notify each distinct recipient; returns the rows created (already-sent keys are skipped)."""
+    """Notify each distinct recipient; returns the rows created (already-sent keys are skipped).
+
+    ``message`` is a code registered in some app's ``notice_texts.py`` and ``params`` its JSON parameters
+    (see ``messages``): each reader sees the text in their own language. The text in the site language is
+    stored too, as the fallback."""
+    params = params or {}
+    text = render_in(settings.LANGUAGE_CODE, message, params)  # unknown code or bad params fail here, loudly
     ids = sorted({r if isinstance(r, int) else r.pk for r in recipients if r is not None})
     if not ids:
         return []
@@ -45,8 +54,10 @@ def send(
         row = Notification(
             recipient_id=user_id,
             kind=kind,
-            title=title[:200],
-            body=body,
+            title=text.title[:200],
+            body=text.body,
+            message_code=message,
+            params=params,
             url=url[:300],
             dedupe_key=dedupe_key,
         )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_tasks import task
 
 from .models import Notification
+
+
+def recipient_language(user: Any) -> str:
+    """The recipient's preferred language if the account records one we support, else the site language."""
+    preferred = str(getattr(user, "language", "") or "")
+    supported = {code for code, _name in settings.LANGUAGES}
+    return preferred if preferred in supported else settings.LANGUAGE_CODE
 
 
 @task()
@@ -24,8 +33,10 @@ def email_notifications(notification_ids: list[int]) -> int:
             )
             if row is None or not row.recipient.email:
                 continue
-            body = row.body + (f"\n\n{settings.SITE_URL}{row.url}" if row.url else "")
-            send_mail(f"[meiguard] {row.title}", body, None, [row.recipient.email])
+            with translation.override(recipient_language(row.recipient)):
+                text = row.text
+            body = text.body + (f"\n\n{settings.SITE_URL}{row.url}" if row.url else "")
+            send_mail(f"[meiguard] {text.title}", body, None, [row.recipient.email])
             row.emailed_at = timezone.now()
             row.save(update_fields=["emailed_at"])
             sent += 1

@@ -485,6 +485,7 @@ def _home_deciders(practitioner: Practitioner) -> list[int]:
 
 
 def _notify_site_request(req: PractitionerSiteRequest, *, to_home: bool) -> None:
+    from meiguard.notify.messages import label
     from meiguard.notify.models import NotificationKind
     from meiguard.notify.services import send, users_with_roles
 
@@ -493,15 +494,12 @@ def _notify_site_request(req: PractitionerSiteRequest, *, to_home: bool) -> None
         send(
             _home_deciders(req.practitioner),
             kind=NotificationKind.REGISTRATION,
-            title=str(
-                _("多点执业申请:%(host)s 申请登记 %(name)s")
-                % {"host": req.institution.name, "name": req.practitioner.name}
-            ),
+            message="registry.site_request_received",
+            params={"host": req.institution.name, "name": req.practitioner.name},
             url="/registry/site-requests/",
             dedupe_key=f"registry:siterequest:{req.pk}:received",
         )
         return
-    status = SiteRequestStatus(req.status).label
     recipients: list[int | None] = [
         req.requested_by_id,
         *users_with_roles(req.institution.organization_id, REGISTRY_WRITERS),
@@ -509,8 +507,12 @@ def _notify_site_request(req: PractitionerSiteRequest, *, to_home: bool) -> None
     send(
         recipients,
         kind=NotificationKind.REGISTRATION,
-        title=str(_("多点执业申请%(status)s:%(name)s") % {"status": status, "name": req.name}),
-        body=req.decision_note,
+        message="registry.site_request_decided",
+        params={
+            "status": label(SiteRequestStatus(req.status).label),
+            "name": req.name,
+            "lines": [req.decision_note] if req.decision_note else [],
+        },
         url="/registry/site-requests/",
         dedupe_key=f"registry:siterequest:{req.pk}:{req.status}",
     )

@@ -13,7 +13,9 @@ from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.forms import EdgeFormMixin
 from meiguard.core.models import Organization
 from meiguard.rules.choices import (
+    PRACTICE_SCOPE_LABELS,
     PRACTICE_SCOPES,
+    PROVINCE_LABELS,
     PROVINCES,
     HospitalLevel,
     InstitutionType,
@@ -83,7 +85,7 @@ class InstitutionForm(EdgeFormMixin, forms.Form):
         widget=DATE,
         help_text=_("一般留空自动计算;暂缓校验等特殊情况可直接填写"),
     )
-    province = forms.ChoiceField(label=_("省份"), choices=[(p, p) for p in PROVINCES])
+    province = forms.ChoiceField(label=_("省份"), choices=[(p, PROVINCE_LABELS[p]) for p in PROVINCES])
     city = forms.CharField(label=_("城市"), max_length=32)
 
     def __init__(self, *args: Any, actor: Actor, creating: bool, **kwargs: Any) -> None:
@@ -120,7 +122,9 @@ class PractitionerForm(EdgeFormMixin, forms.Form):
         label=_("执业类别"), choices=_blank(PracticeCategory.choices), required=False
     )
     practice_scope = forms.ChoiceField(
-        label=_("执业范围"), choices=_blank([(s, s) for s in PRACTICE_SCOPES]), required=False
+        label=_("执业范围"),
+        choices=_blank([(s, PRACTICE_SCOPE_LABELS[s]) for s in PRACTICE_SCOPES]),
+        required=False,
     )
     title = forms.ChoiceField(label=_("职称"), choices=Title.choices)
     practising_since = forms.DateField(label=_("开始执业日期"), required=False, widget=DATE)

@@ -20,7 +20,7 @@ from meiguard.core.params import actor as _actor
 from meiguard.core.params import date_param as _date_param
 from meiguard.core.params import int_param as _int_param
 from meiguard.core.params import param as _param
-from meiguard.rules.choices import PROVINCES, InstitutionType, Profession, Subject
+from meiguard.rules.choices import PROVINCE_LABELS, PROVINCES, InstitutionType, Profession, Subject
 from meiguard.workspace.listing import Column, Listing
 from meiguard.workspace.listing import page_or_export as _listed
 
@@ -304,7 +304,7 @@ def institution_list(request: HttpRequest) -> HttpResponse:
         "types": InstitutionType.choices,
         "statuses": InstitutionStatus.choices,
         "subjects": Subject.choices,
-        "provinces": PROVINCES,
+        "provinces": [(p, PROVINCE_LABELS[p]) for p in PROVINCES],
         "f": request.GET,
     }
     return render(request, "registry/institution_list.html", ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -136,8 +137,8 @@ def create_campaign(
         send(
             users_with_roles(inst.organization_id, [Role.INSTITUTION_ADMIN, Role.COMPLIANCE_OFFICER]),
             kind=NotificationKind.REVIEW,
-            title=_("%(inst)s:%(period)s 协会定期审查已开始") % {"inst": inst.name, "period": quarter.label},
-            body=_("请配合审查,关注检查清单和发现的问题。"),
+            message="reviews.campaign_opened",
+            params={"inst": inst.name, "period": quarter.label},
             url=_url(campaign.pk),
             dedupe_key=f"reviews:campaign:{campaign.pk}:opened",
         )
@@ -453,25 +454,25 @@ def _notify_action(finding: Finding, action: FindingAction) -> None:
         *users_with_roles(inst.organization_id, roles),
     ]
     who = person.name if person else inst.name
-    params = {"who": who, "period": campaign.period, "inst": inst.name}
+    params: dict[str, Any] = {
+        "who": who,
+        "period": campaign.period,
+        "inst": inst.name,
+        "lines": [finding.description] if finding.description else [],
+    }
     if action == FindingAction.WARN:
-        kind = NotificationKind.REVIEW
-        title = _("定期审查警示:%(who)s(%(inst)s %(period)s)") % params
-        body = finding.description
+        kind, message = NotificationKind.REVIEW, "reviews.finding_warn"
     elif action == FindingAction.RETRAIN:
-        kind = NotificationKind.REVIEW
-        title = _("定期审查要求再培训:%(who)s,须于 %(due)s 前完成") % {**params, "due": finding.due_date}
-        body = finding.description
+        kind, message = NotificationKind.REVIEW, "reviews.finding_retrain"
+        params["due"] = finding.due_date.isoformat() if finding.due_date else "—"
     else:
-        kind = NotificationKind.SUSPENSION
-        auth = finding.authorization
-        title = _("定期审查暂停授权 #%(auth)s:%(who)s") % {**params, "auth": auth.pk if auth else ""}
-        body = finding.description
+        kind, message = NotificationKind.SUSPENSION, "reviews.finding_suspend"
+        params["auth"] = finding.authorization_id or ""
     send(
         recipients,
         kind=kind,
-        title=title,
-        body=body,
+        message=message,
+        params=params,
         url=_url(campaign.pk, f"finding-{finding.pk}"),
         dedupe_key=f"reviews:finding:{finding.pk}:{action}",
     )

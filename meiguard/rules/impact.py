@@ -42,6 +42,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -1058,6 +1059,10 @@ def xlsx_filename(report: ImpactReport) -> str:
 # ---- the daily hook ------------------------------------------------------------------------------
 
 
+def _version_name(version: RulePackVersion) -> str:
+    return f"{version.pack.display_name} v{version.version}"
+
+
 def notify_versions_taking_effect(on: dt.date | None = None) -> int:
     """Tell the compliance officers of every institution whose decisions change that a version takes effect.
 
@@ -1066,6 +1071,7 @@ def notify_versions_taking_effect(on: dt.date | None = None) -> int:
     report as of the effective date (against the version it replaces), and each user gets one notification
     per version (``dedupe_key``). Returns the number of notifications created.
     """
+    from meiguard.notify.messages import each_language, fragment
     from meiguard.notify.models import NotificationKind
     from meiguard.notify.services import send, users_with_roles
 
@@ -1084,31 +1090,30 @@ def notify_versions_taking_effect(on: dt.date | None = None) -> int:
         for inst in report.changed_institutions():
             for user_id in users_with_roles(inst.organization_id, NOTIFY_ROLES):
                 per_user[user_id].append(inst)
+        version_name = each_language(partial(_version_name, version))
         url = reverse("rules:version_impact", args=[version.pk]) + f"?on={version.effective_from.isoformat()}"
         with transaction.atomic():
             for user_id, insts in sorted(per_user.items()):
                 lines = [
-                    _(
-                        "%(name)s:%(tighter)s 项由允许变为不允许,%(looser)s 项由不允许变为允许,%(warn)s 项警示变化"
+                    fragment(
+                        "rules.line.institution_impact",
+                        name=i.name,
+                        tighter=i.count(Direction.TIGHTER),
+                        looser=i.count(Direction.LOOSER),
+                        warn=i.count(Direction.WARNING_ADDED) + i.count(Direction.WARNING_REMOVED),
                     )
-                    % {
-                        "name": i.name,
-                        "tighter": i.count(Direction.TIGHTER),
-                        "looser": i.count(Direction.LOOSER),
-                        "warn": i.count(Direction.WARNING_ADDED) + i.count(Direction.WARNING_REMOVED),
-                    }
                     for i in insts
                 ]
-                title = _("规则包 %(version)s 于 %(date)s 生效,影响本机构的授权核验结果") % {
-                    "version": report.version_label,
-                    "date": version.effective_from.isoformat(),
-                }
                 created += len(
                     send(
                         [user_id],
                         kind=NotificationKind.RULES,
-                        title=title,
-                        body="\n".join(lines),
+                        message="rules.version_effective",
+                        params={
+                            "version": version_name,
+                            "date": version.effective_from.isoformat(),
+                            "lines": lines,
+                        },
                         url=url,
                         dedupe_key=f"rules.version_effective:{version.pk}",
                     )

@@ -14,13 +14,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from meiguard.audit import log as audit
@@ -31,6 +30,7 @@ from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.choices import Role
 from meiguard.core.errors import ActionError, FieldErrors
+from meiguard.notify import messages as notify_text
 from meiguard.notify import services as notify
 from meiguard.notify.models import NotificationKind
 from meiguard.registry.models import Institution, Practitioner, Qualification
@@ -47,6 +47,7 @@ from .choices import (
     STAGE_ROLES,
     ApplicationStatus,
     EvidenceKind,
+    RiskLevel,
     Stage,
     StepStatus,
     Verdict,
@@ -269,11 +270,6 @@ def _editable_by_applicant(actor: Actor, pk: int) -> Application:
     return app
 
 
-def _in_zh(func: Any, *args: Any) -> Any:
-    with translation.override(settings.LANGUAGE_CODE):
-        return func(*args)
-
-
 def _app_url(app: Application) -> str:
     return reverse("workflow:detail", args=[app.pk])
 
@@ -284,28 +280,32 @@ def _who(app: Application) -> str:
     return app.institution.name
 
 
+def _scope(app: Application) -> Any:
+    """What the application is for, as a notification parameter (a procedure or subject is named)."""
+    if app.procedure_code:
+        return notify_text.procedure(app.procedure_code)
+    if not app.procedure_category and app.subject:
+        return notify_text.label(Subject(app.subject).label)
+    return app.scope_label()
+
+
+def _step_params(app: Application, step: ApprovalStep) -> dict[str, Any]:
+    return {
+        "who": _who(app),
+        "kind": notify_text.label(AuthorizationKind(app.kind).label),
+        "pk": app.pk,
+        "stage": notify_text.label(Stage(step.stage).label),
+    }
+
+
 def _notify_step(app: Application, step: ApprovalStep) -> None:
     ids = queries.approver_ids(app, step.stage, step.committee)
-
-    def title() -> str:
-        return _("待审批:%(who)s 的%(kind)s申请 #%(pk)s(%(stage)s)") % {
-            "who": _who(app),
-            "kind": app.get_kind_display(),
-            "pk": app.pk,
-            "stage": step.get_stage_display(),
-        }
-
-    def body() -> str:
-        return _("范围:%(scope)s;风险等级:%(risk)s。请在“待我审批”中处理。") % {
-            "scope": app.scope_label(),
-            "risk": app.get_risk_level_display(),
-        }
-
+    risk = notify_text.label(RiskLevel(app.risk_level).label) if app.risk_level else "—"
     notify.send(
         ids,
         kind=NotificationKind.APPROVAL,
-        title=_in_zh(title),
-        body=_in_zh(body),
+        message="workflow.step_open",
+        params={**_step_params(app, step), "scope": _scope(app), "risk": risk},
         url=reverse("workflow:act", args=[app.pk]),
         dedupe_key=f"workflow:step:{step.pk}:open",
     )
@@ -316,24 +316,21 @@ def _notify_applicant(app: Application, comment: str = "") -> None:
     if app.practitioner_id is not None and app.practitioner is not None and app.practitioner.user_id:
         recipients.add(app.practitioner.user_id)
 
-    def title() -> str:
-        return _("授权申请 #%(pk)s %(status)s:%(who)s · %(scope)s") % {
-            "pk": app.pk,
-            "status": app.get_status_display(),
-            "who": _who(app),
-            "scope": app.scope_label(),
-        }
-
-    def body() -> str:
-        if app.status == S.APPROVED and app.authorization_id:
-            return _("已生成并生效授权 #%(auth)s。") % {"auth": app.authorization_id}
-        return _("审批意见:%(comment)s") % {"comment": comment or "—"}
-
+    params: dict[str, Any] = {
+        "pk": app.pk,
+        "status": notify_text.label(S(app.status).label),
+        "who": _who(app),
+        "scope": _scope(app),
+    }
+    if app.status == S.APPROVED and app.authorization_id:
+        message, params["auth"] = "workflow.application_approved", app.authorization_id
+    else:
+        message, params["comment"] = "workflow.application_updated", comment or "—"
     notify.send(
         sorted(recipients),
         kind=NotificationKind.APPLICATION,
-        title=_in_zh(title),
-        body=_in_zh(body),
+        message=message,
+        params=params,
         url=_app_url(app),
         dedupe_key=f"workflow:app:{app.pk}:r{app.round}:{app.status}",
     )
@@ -818,22 +815,13 @@ def remind_waiting_steps(on: dt.date) -> int:
             )
         ids = sorted(set(ids) - queries.excluded_users(app))
 
-        def title(app: Application = app, step: ApprovalStep = step, waited: int = waited) -> str:
-            return _("审批已等待 %(days)s 天:%(who)s 的%(kind)s申请 #%(pk)s(%(stage)s)") % {
-                "days": waited,
-                "who": _who(app),
-                "kind": app.get_kind_display(),
-                "pk": app.pk,
-                "stage": step.get_stage_display(),
-            }
-
         with transaction.atomic():
             created += len(
                 notify.send(
                     ids,
                     kind=NotificationKind.APPROVAL,
-                    title=_in_zh(title),
-                    body=_in_zh(lambda: _("请在“待我审批”中处理;逾期未处理的申请会拖延执业人员的授权。")),
+                    message="workflow.step_waiting",
+                    params={**_step_params(app, step), "days": waited},
                     url=reverse("workflow:act", args=[app.pk]),
                     dedupe_key=f"workflow:step:{step.pk}:waiting:{threshold}",
                 )

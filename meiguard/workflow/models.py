@@ -174,7 +174,11 @@ class Application(models.Model):
         return self.institution.organization_id
 
     def scope_label(self) -> str:
-        target = self.procedure_code or self.procedure_category or self.subject or self.product_brand
+        from meiguard.rules.labels import procedure_name
+
+        subject = self.get_subject_display() if self.subject else ""
+        target = procedure_name(self.procedure_code) or self.procedure_category or subject
+        target = target or self.product_brand
         return target or self.device_model or self.technology_name
 
     @property

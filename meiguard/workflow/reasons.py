@@ -13,6 +13,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.authz.choices import TechnologyKind
+from meiguard.rules.labels import procedure_name
 
 RISK_MESSAGES: dict[str, Promise] = {
     "TECHNOLOGY": _("技术授权“{technology}”属新技术和新项目准入,须经专家委员会论证"),
@@ -47,10 +48,21 @@ ROUTING_MESSAGES: dict[str, Promise] = {
 _LABELS = {"technology_kind": dict(TechnologyKind.choices)}
 
 
+def _procedures(value: object) -> str:
+    """The stored "code,code …(+n)" list of a risk reason, by procedure names (the codes stay in the facts)."""
+    text = str(value)
+    head, sep, rest = text.partition(" …")
+    names = [procedure_name(code.strip()) for code in head.split(",") if code.strip()]
+    return "、".join(names) + (f"{sep}{rest}" if sep else "")
+
+
 def _format(template: Promise, facts: Mapping[str, object]) -> str:
     values: defaultdict[str, str] = defaultdict(lambda: "?")
     for key, value in facts.items():
         labels = _LABELS.get(key)
+        if key == "procedures":
+            values[key] = _procedures(value)
+            continue
         values[key] = str(labels.get(str(value), value)) if labels else str(value)
     return str(template).format_map(values)
 

@@ -107,7 +107,7 @@ def test_a_deny_shows_every_reason_with_message_rule_and_facts(clinic):
     assert "机构规范模板 v1" in html and "《2026年医疗美容服务年度工作计划(某医疗美容机构)》" in html
     assert "《医疗器械召回管理办法》" in html
     assert "INST.botulinum-units-per-session" not in html and "seed 004" not in html
-    assert "limit=200U" in html
+    assert "<dt>上限</dt><dd>200U</dd>" in html and "limit=" not in html  # facts by their names
     assert DecisionLog.objects.get().outcome == "deny"
 
 
@@ -296,7 +296,10 @@ def test_decision_detail_shows_request_reasons_and_replay(clinic, django_capture
     assert "李医生" in html and "B2026001" in html and "50U" in html
     assert "与记录一致" in html
     assert "按今天的数据判断同一时点" in html
-    assert "+ <code>LOT_RECALLED</code>" in html
+    assert (
+        '<li class="diff-added">+ 批次 B2026001 已被召回(1 级),禁止使用 <code class="code-chip">LOT_RECALLED</code>'
+        in html
+    )
     assert "已被召回" in html
 
 

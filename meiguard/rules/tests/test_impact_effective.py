@@ -14,7 +14,7 @@ import datetime as dt
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from meiguard.authz import actions as authz_actions
 from meiguard.authz import snapshot
@@ -147,8 +147,11 @@ def test_the_hook_notifies_compliance_officers_of_affected_institutions_once(
     notes = list(Notification.objects.all())
     assert [(n.recipient.username, n.kind) for n in notes] == [("zhao", NotificationKind.RULES)]
     note = notes[0]
-    assert "inst-template v2" in note.title
+    assert "机构规范模板 v2" in note.title  # the pack by its name, not its code
     assert "甲诊所" in note.body and "1 项由允许变为不允许" in note.body
+    with translation.override("en"):  # rendered in the reader's language when shown
+        assert "2026-03-03" in note.display_title and "规则包" not in note.display_title
+        assert "甲诊所" in note.display_body and "由允许变为不允许" not in note.display_body
     assert note.url == f"/rules/versions/{version.pk}/impact/?on={TODAY.isoformat()}"
 
 
