@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from meiguard.audit import log as audit
@@ -27,6 +28,7 @@ from meiguard.core.choices import Role
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.models import Membership
 from meiguard.core.schemas import control_character_error, is_multiline
+from meiguard.notify.messages import each_language, label
 from meiguard.notify.models import NotificationKind
 from meiguard.notify.services import Message, send_many
 from meiguard.registry.models import Institution, Practitioner
@@ -467,35 +469,39 @@ def _recipients(*groups: Iterable[int]) -> tuple[int, ...]:
 
 
 def _reported_message(rx: AdverseReaction, roles: dict[int, dict[str, list[int]]]) -> Message:
-    with translation.override("zh-hans"):
-        grade = str(ReactionGrade(rx.grade).label)
-        clock = policy.CLOCKS[rx.grade]
-        people = _users(rx.assignee, rx.case.operator)
-        if rx.grade == ReactionGrade.SEVERE:
-            people += _officers(roles, rx.institution.organization_id)
-            title = _("重度不良反应:病例 %(code)s,立即启动多学科会诊和应急处置") % {"code": rx.case.code}
-        else:
-            title = _("%(grade)s不良反应:病例 %(code)s,请于 %(due)s 前处置") % {
-                "grade": grade,
-                "code": rx.case.code,
-                "due": f"{timezone.localtime(rx.due_at):%m-%d %H:%M}",
-            }
-        body = _("处置要求:%(steps)s。依据:%(source)s") % {
-            "steps": "、".join(str(StepKind(k).label) for k in StepKind.values if k in clock.required),
-            "source": clock.source(),
-        }
+    clock = policy.CLOCKS[rx.grade]
+    people = _users(rx.assignee, rx.case.operator)
+    severe = rx.grade == ReactionGrade.SEVERE
+    if severe:
+        people += _officers(roles, rx.institution.organization_id)
     return Message(
         _recipients(people),
         kind=NotificationKind.AFTERCARE,
-        title=title,
-        body=body,
+        message="aftercare.reaction_severe" if severe else "aftercare.reaction_reported",
+        params={
+            "code": rx.case.code,
+            "grade": label(ReactionGrade(rx.grade).label),
+            "due": _when(rx.due_at),
+            "steps": _steps(k for k in StepKind.values if k in clock.required),
+            "source": each_language(lambda: clock.source(None)),
+        },
         url=f"/aftercare/reactions/{rx.pk}/",
         dedupe_key=f"aftercare:rx:{rx.pk}:reported",
     )
 
 
-def _fu_label(fu: FollowUp) -> str:
-    return f"{fu.case.code} {fu.get_kind_display()} {fu.offset}"
+def _when(at: dt.datetime, fmt: str = "%m-%d %H:%M") -> str:
+    return f"{timezone.localtime(at):{fmt}}"
+
+
+def _steps(kinds: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Step names joined as each language joins a list (、 / , ), computed once per language at send time."""
+    keys = list(kinds)
+    return each_language(lambda: gettext("、").join(str(StepKind(k).label) for k in keys))
+
+
+def _fu_label(fu: FollowUp) -> dict[str, dict[str, str]]:
+    return each_language(lambda: f"{fu.case.code} {fu.get_kind_display()} {fu.offset}")
 
 
 def _send_lost(rows: list[FollowUp]) -> None:
@@ -504,14 +510,11 @@ def _send_lost(rows: list[FollowUp]) -> None:
 
 
 def _lost_message(fu: FollowUp, roles: dict[int, dict[str, list[int]]]) -> Message:
-    with translation.override("zh-hans"):
-        title = _("失访:%(what)s 多次未联系上") % {"what": _fu_label(fu)}
-        body = _("已按本机构规范重试 %(n)s 次仍未联系上求美者,记为失访。") % {"n": max(fu.attempts - 1, 0)}
     return Message(
         _recipients(_users(fu.assignee, fu.case.operator), _officers(roles, fu.institution.organization_id)),
         kind=NotificationKind.AFTERCARE,
-        title=title,
-        body=body,
+        message="aftercare.follow_up_lost",
+        params={"what": _fu_label(fu), "n": max(fu.attempts - 1, 0)},
         url=f"/aftercare/follow-ups/{fu.pk}/",
         dedupe_key=f"aftercare:fu:{fu.pk}:lost",
     )
@@ -575,23 +578,18 @@ def _tick_follow_ups(at: dt.datetime) -> dict[str, int]:
     roles = _roles_by_org({fu.institution.organization_id for fu in rows}) if lost else {}
     messages: list[Message] = []
     due = [fu for fu in rows if fu.status in OPEN_FOLLOW_UP]
-    with translation.override("zh-hans"):
-        for fu in due:
-            overdue = fu.due_at < at
-            title = (_("随访已逾期:%(what)s") if overdue else _("今日随访:%(what)s")) % {
-                "what": _fu_label(fu)
-            }
-            messages.append(
-                Message(
-                    _recipients(_users(fu.assignee)),
-                    kind=NotificationKind.AFTERCARE,
-                    title=title,
-                    body=_("应随访时间 %(at)s;未联系上请记录,系统按本机构规范安排重试。")
-                    % {"at": f"{timezone.localtime(fu.due_at):%Y-%m-%d %H:%M}"},
-                    url=f"/aftercare/follow-ups/{fu.pk}/",
-                    dedupe_key=f"aftercare:fu:{fu.pk}:{'overdue' if overdue else 'due'}:{fu.attempts}",
-                )
+    for fu in due:
+        overdue = fu.due_at < at
+        messages.append(
+            Message(
+                _recipients(_users(fu.assignee)),
+                kind=NotificationKind.AFTERCARE,
+                message="aftercare.follow_up_overdue" if overdue else "aftercare.follow_up_due",
+                params={"what": _fu_label(fu), "at": _when(fu.due_at, "%Y-%m-%d %H:%M")},
+                url=f"/aftercare/follow-ups/{fu.pk}/",
+                dedupe_key=f"aftercare:fu:{fu.pk}:{'overdue' if overdue else 'due'}:{fu.attempts}",
             )
+        )
     messages += [_lost_message(fu, roles) for fu in lost]
     sent = send_many(messages)
     by_inst: dict[int, list[FollowUp]] = defaultdict(list)
@@ -636,46 +634,31 @@ def _tick_reactions(at: dt.datetime) -> dict[str, int]:
         return {"reactions_warned": 0, "reactions_escalated": 0}
     roles = _roles_by_org({rx.institution.organization_id for rx in warned + breached})
     messages: list[Message] = []
-    with translation.override("zh-hans"):
-        for rx in warned:
-            clock = policy.CLOCKS[rx.grade]
-            messages.append(
-                Message(
-                    _recipients(_users(rx.assignee, rx.case.operator)),
-                    kind=NotificationKind.AFTERCARE,
-                    title=_("不良反应处置即将超时:病例 %(code)s(%(grade)s),时限 %(due)s")
-                    % {
-                        "code": rx.case.code,
-                        "grade": rx.get_grade_display(),
-                        "due": f"{timezone.localtime(rx.due_at):%m-%d %H:%M}",
-                    },
-                    body=_("须记录:%(steps)s。依据:%(source)s")
-                    % {"steps": _missing_text(rx), "source": clock.source()},
-                    url=f"/aftercare/reactions/{rx.pk}/",
-                    dedupe_key=f"aftercare:rx:{rx.pk}:warn",
-                )
+    for rx in warned:
+        messages.append(
+            Message(
+                _recipients(_users(rx.assignee, rx.case.operator)),
+                kind=NotificationKind.AFTERCARE,
+                message="aftercare.reaction_warning",
+                params=_clock_params(rx),
+                url=f"/aftercare/reactions/{rx.pk}/",
+                dedupe_key=f"aftercare:rx:{rx.pk}:warn",
             )
-        for rx in breached:
-            clock = policy.CLOCKS[rx.grade]
-            messages.append(
-                Message(
-                    _recipients(
-                        _users(rx.assignee, rx.case.operator),
-                        _officers(roles, rx.institution.organization_id),
-                    ),
-                    kind=NotificationKind.AFTERCARE,
-                    title=_("不良反应处置已超时:病例 %(code)s(%(grade)s),时限 %(due)s")
-                    % {
-                        "code": rx.case.code,
-                        "grade": rx.get_grade_display(),
-                        "due": f"{timezone.localtime(rx.due_at):%m-%d %H:%M}",
-                    },
-                    body=_("须记录:%(steps)s。已升级至医务科与授权专员。依据:%(source)s")
-                    % {"steps": _missing_text(rx), "source": clock.source()},
-                    url=f"/aftercare/reactions/{rx.pk}/",
-                    dedupe_key=f"aftercare:rx:{rx.pk}:breach",
-                )
+        )
+    for rx in breached:
+        messages.append(
+            Message(
+                _recipients(
+                    _users(rx.assignee, rx.case.operator),
+                    _officers(roles, rx.institution.organization_id),
+                ),
+                kind=NotificationKind.AFTERCARE,
+                message="aftercare.reaction_breach",
+                params=_clock_params(rx),
+                url=f"/aftercare/reactions/{rx.pk}/",
+                dedupe_key=f"aftercare:rx:{rx.pk}:breach",
             )
+        )
     send_many(messages)
     now = timezone.now()
     for rx in warned:
@@ -700,10 +683,17 @@ def _tick_reactions(at: dt.datetime) -> dict[str, int]:
     return {"reactions_warned": len(warned), "reactions_escalated": len(breached)}
 
 
-def _missing_text(rx: AdverseReaction) -> str:
-    """The steps that stop the grade's clock (it is still open, so not all of them are recorded)."""
+def _clock_params(rx: AdverseReaction) -> dict[str, Any]:
+    """What a clock notice names: the case, the grade, the deadline, the steps that stop the clock (it is still
+    open, so not all of them are recorded) and the clock's source."""
     clock = policy.CLOCKS[rx.grade]
-    return "、".join(str(StepKind(k).label) for k in clock.missing(set()))
+    return {
+        "code": rx.case.code,
+        "grade": label(ReactionGrade(rx.grade).label),
+        "due": _when(rx.due_at),
+        "steps": _steps(clock.missing(set())),
+        "source": each_language(lambda: clock.source(None)),
+    }
 
 
 # Re-exported for the API and views.

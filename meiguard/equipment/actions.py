@@ -225,8 +225,8 @@ def remind_due_devices(on: dt.date) -> int:
     notification dedupe key decides, so reruns and racing workers send nothing new). Returns notifications
     created."""
     from django.urls import reverse
-    from django.utils import translation
 
+    from meiguard.notify.messages import label
     from meiguard.notify.models import NotificationKind
     from meiguard.notify.services import send
 
@@ -251,21 +251,16 @@ def remind_due_devices(on: dt.date) -> int:
             if due is None or due > horizon:
                 continue
             late = due < on
-            with translation.override("zh-hans"):
-                what = str(UpkeepKind(check).label)
-                if late:
-                    title = _("设备%(what)s已逾期:%(device)s(应于 %(due)s 前完成)")
-                    body = _("逾期设备不得使用(核验会拒绝),请尽快完成并录入设备档案。")
-                else:
-                    title = _("设备%(what)s即将到期:%(device)s(%(due)s)")
-                    body = _("请在到期前完成并录入设备档案;本提醒只发送一次。")
-                title = title % {"what": what, "device": str(device), "due": due.isoformat()}
             with transaction.atomic():
                 sent = send(
                     keepers[org],
                     kind=NotificationKind.REMINDER,
-                    title=title,
-                    body=body,
+                    message="equipment.upkeep_overdue" if late else "equipment.upkeep_due",
+                    params={
+                        "what": label(UpkeepKind(check).label),
+                        "device": str(device),
+                        "due": due.isoformat(),
+                    },
                     url=reverse("equipment:device", args=[device.pk]),
                     dedupe_key=f"equipment:{device.pk}:{check}:{due.isoformat()}:{'overdue' if late else 'soon'}",
                 )

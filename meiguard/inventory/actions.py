@@ -70,10 +70,10 @@ class TraceCodeDenied(ActionError):
 
     def __init__(self, kind: str, code: str, institution_id: int, *, field: str = "code"):
         if kind == AlertKind.SCANNED_AGAIN:
-            message = _("该药品追溯码已使用过,不能重复使用;已发出假冒/流弊预警")
+            message = _("该药品追溯码已使用过,不能重复使用;已发出假冒/串货预警")
             error = "TRACE_CODE_USED"
         else:
-            message = _("该药品追溯码未在本机构验收入库,不能使用;已发出假冒/流弊预警")
+            message = _("该药品追溯码未在本机构验收入库,不能使用;已发出假冒/串货预警")
             error = "TRACE_CODE_NOT_RECEIVED"
         super().__init__(error, message, field=field, status=409)
         self.kind = kind
@@ -895,6 +895,7 @@ def raise_alert(actor: Actor, denied: TraceCodeDenied, *, case_id: int | None = 
     """Record a counterfeit/diversion alert (DD-06) once per code and institution and notify the compliance
     officers (and the association when the institution's policy says so). Its own transaction: it is called
     after the refused scan's transaction has rolled back."""
+    from meiguard.notify.messages import label
     from meiguard.notify.models import NotificationKind
     from meiguard.notify.services import send
 
@@ -922,12 +923,11 @@ def raise_alert(actor: Actor, denied: TraceCodeDenied, *, case_id: int | None = 
             return InventoryAlert.objects.get(institution_id=denied.institution_id, code=denied.trace_code)
         audit.record(actor, "inventory.alert.raised", alert, before={}, organization_id=org_id)
         if org_id is not None:
-            label = dict(AlertKind.choices)[denied.kind]
             send(
                 _alert_recipients(denied.institution_id, org_id),
                 kind=NotificationKind.INVENTORY,
-                title=_("假冒/流弊预警:%(kind)s %(code)s") % {"kind": label, "code": denied.trace_code},
-                body=str(denied.message),
+                message=f"inventory.trace_alert.{denied.kind}",
+                params={"kind": label(AlertKind(denied.kind).label), "code": denied.trace_code},
                 url=f"/inventory/alerts/?institution={denied.institution_id}",
                 dedupe_key=f"inventory-alert:{alert.pk}",
             )

@@ -417,7 +417,7 @@ class AlertOut(Schema):
     last_seen_at: dt.datetime
 
 
-@router.get("/alerts", response=list[AlertOut], summary="假冒/流弊预警")
+@router.get("/alerts", response=list[AlertOut], summary="假冒/串货预警")
 @paginate(Pagination)
 def list_alerts(request: HttpRequest, filters: Query[InstitutionFilter]) -> Any:
     return queries.alerts(_actor(request), filters.institution_id)

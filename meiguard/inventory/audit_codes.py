@@ -14,5 +14,5 @@ CODES: dict[str, Any] = {
     "inventory.movement.recorded": _("库存变动"),
     "inventory.count.recorded": _("库存盘点"),
     "inventory.tracecode.used": _("追溯码扫码使用"),
-    "inventory.alert.raised": _("假冒/流弊预警"),
+    "inventory.alert.raised": _("假冒/串货预警"),
 }

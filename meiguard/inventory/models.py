@@ -344,8 +344,8 @@ class InventoryAlert(models.Model):
     tenancy = _policy()
 
     class Meta:
-        verbose_name = _("假冒/流弊预警")
-        verbose_name_plural = _("假冒/流弊预警")
+        verbose_name = _("假冒/串货预警")
+        verbose_name_plural = _("假冒/串货预警")
         ordering = ["-created_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["institution", "code"], name="uniq_inv_alert_code")]
 

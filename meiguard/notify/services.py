@@ -7,7 +7,7 @@ however often the caller runs (the unique constraint decides, so two racing jobs
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -75,13 +75,14 @@ def send(
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One notice for several people, delivered to each once (``dedupe_key`` is required)."""
+    """One notice for several people, delivered to each once (``dedupe_key`` is required); ``message`` and
+    ``params`` as for ``send``."""
 
     recipients: tuple[int, ...]
     kind: str
-    title: str
+    message: str
     dedupe_key: str
-    body: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
     url: str = ""
 
 
@@ -96,14 +97,17 @@ def send_many(messages: Iterable[Message], *, email: bool = True) -> list[Notifi
             wanted.setdefault((uid, m.dedupe_key), m)
     if not wanted:
         return []
+    texts = {id(m): render_in(settings.LANGUAGE_CODE, m.message, m.params) for m in wanted.values()}
     keys = sorted({key for _uid, key in wanted})
     existing = set(Notification.objects.filter(dedupe_key__in=keys).values_list("recipient_id", "dedupe_key"))
     rows = [
         Notification(
             recipient_id=uid,
             kind=m.kind,
-            title=m.title[:200],
-            body=m.body,
+            title=texts[id(m)].title[:200],
+            body=texts[id(m)].body,
+            message_code=m.message,
+            params=m.params,
             url=m.url[:300],
             dedupe_key=m.dedupe_key,
         )

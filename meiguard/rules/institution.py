@@ -304,7 +304,7 @@ SETTINGS: tuple[Setting, ...] = (
         TRACE_ALERT_RULE,
         "value",
         "boolean",
-        _("追溯码假冒/流弊预警同时通知行业协会(监督机构)"),
+        _("追溯码假冒/串货预警同时通知行业协会(监督机构)"),
         group=_("库存"),
         fallback={
             "kind": RuleKind.REQUIREMENT,

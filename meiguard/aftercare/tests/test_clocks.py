@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from meiguard.aftercare import actions
 from meiguard.aftercare.models import AdverseReaction, FollowUp
@@ -189,6 +189,9 @@ def test_severe_alerts_at_once_and_escalates_after_30_minutes(clin, clock, liu):
         assert reported in _keys(users[name]), name
     n = Notification.objects.filter(recipient=users["liu"], dedupe_key=reported).get()
     assert "多学科会诊" in n.title and "工作计划" in n.body
+    with translation.override("en"):  # rendered in the reader's language, the steps joined as English joins
+        assert n.display_title.startswith("Severe adverse reaction")
+        assert "MDT" in n.display_body and "、" not in n.display_body
     assert actions.run_clocks(T0 + dt.timedelta(minutes=10))["reactions_warned"] == 0  # alert was the warning
     clock.advance(minutes=10)
     actions.record_step(clin.actor("li"), rx.pk, kind="emergency")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from meiguard.audit.models import AuditEntry
 from meiguard.equipment import actions
@@ -36,6 +37,8 @@ def test_keepers_are_reminded_once_before_and_once_when_overdue(clinic, ma, due)
     assert actions.remind_due_devices(due - dt.timedelta(days=7)) == 2
     assert {n.recipient_id for n in _notes()} == {world.users["wang"].pk, ma.pk}
     assert "即将到期" in _notes().first().title
+    with translation.override("en"):  # rendered in the reader's language
+        assert "due" in _notes().first().display_title.lower()
     assert actions.remind_due_devices(due - dt.timedelta(days=7)) == 0  # the same day again
     assert actions.remind_due_devices(due - dt.timedelta(days=2)) == 0  # a later day before the due date
     assert actions.remind_due_devices(due) == 0  # due today is not overdue yet

@@ -166,8 +166,8 @@ class Migration(migrations.Migration):
                 ('institution', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.institution', verbose_name='所属机构')),
             ],
             options={
-                'verbose_name': '假冒/流弊预警',
-                'verbose_name_plural': '假冒/流弊预警',
+                'verbose_name': '假冒/串货预警',
+                'verbose_name_plural': '假冒/串货预警',
                 'ordering': ['-created_at', '-pk'],
                 'constraints': [models.UniqueConstraint(fields=('institution', 'code'), name='uniq_inv_alert_code')],
             },
