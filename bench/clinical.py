@@ -70,13 +70,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--institution-zipf", type=float, default=0.7, help="Zipf exponent of clients over institutions"
     )
-    p.add_argument("--db", type=Path, help="SQLite file to create (default: a temporary directory)")
-    p.add_argument(
-        "--database-url",
-        help="postgres://user@host:port/clinical_bench (the database is dropped, re-created)",
-    )
-    p.add_argument("--keep", action="store_true", help="keep the generated database afterwards")
-    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    common.database_args(p, "clinical_bench")
     args = p.parse_args(argv)
     quick = args.quick
     defaults = {
@@ -85,9 +79,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "institutions": 200 if quick else 2_000,
         "samples": 500 if quick else 2_000,
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    common.fill_defaults(args, defaults)
     if args.institutions < 1 or args.clients < args.institutions * 2:
         p.error("need at least two clients per institution")
     if args.usages < 10:

@@ -72,6 +72,24 @@ def log(message: str) -> None:
 # ---- options and environment --------------------------------------------------------------------
 
 
+def database_args(p: argparse.ArgumentParser, example_name: str) -> None:
+    """The options every bench shares: where the generated database goes, and how results are printed."""
+    p.add_argument("--db", type=Path, help="SQLite file to create (default: a temporary directory)")
+    p.add_argument(
+        "--database-url",
+        help=f"postgres://user@host:port/{example_name} (the database is dropped, re-created)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the generated database afterwards")
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+
+
+def fill_defaults(args: argparse.Namespace, defaults: dict[str, Any]) -> None:
+    """Options left unset take the size's default (``--quick`` or full)."""
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke run: 1,000 then 10,000 practitioners")
@@ -91,13 +109,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--institution-zipf", type=float, default=0.7, help="Zipf exponent of practitioners over institutions"
     )
     p.add_argument("--authorized-share", type=float, default=0.2, help="practitioners with authorizations")
-    p.add_argument("--db", type=Path, help="SQLite file to create (default: a temporary directory)")
-    p.add_argument(
-        "--database-url",
-        help="postgres://user@host:port/meiguard_bench (the database is dropped, re-created)",
-    )
-    p.add_argument("--keep", action="store_true", help="keep the generated database afterwards")
-    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    database_args(p, "meiguard_bench")
     args = p.parse_args(argv)
     quick = args.quick
     defaults = {
@@ -110,9 +122,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "http_requests": 500 if quick else 2_000,
         "http_warmup": 1_000 if quick else 10_000,
     }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    fill_defaults(args, defaults)
     if not (0 < args.small_practitioners <= args.practitioners):
         p.error("--small-practitioners must be between 1 and --practitioners")
     if not (0 < args.small_institutions <= args.institutions):
