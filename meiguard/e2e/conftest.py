@@ -44,6 +44,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 TABLET = {"width": 768, "height": 1024}
+PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
 
 # The personas of the root conftest (``World``) are created with these passwords; staff added by a journey
@@ -206,6 +207,30 @@ def page(browser: Browser, live_server, request: pytest.FixtureRequest, settings
     context.close()
     if errors:
         pytest.fail("JavaScript errors on the page:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def phone(browser: Browser, live_server, page: Page) -> Iterator[Page]:
+    """A phone-sized page (its own context: mobile emulation is fixed when a context is made). ``page`` is
+    asked for so the login stack is set up the same way."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport=PHONE,  # type: ignore[arg-type]
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    new = context.new_page()
+    errors: list[str] = []
+    new.on("pageerror", lambda exc: errors.append(str(exc)))
+    new.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield new
+    context.close()
+    if errors:
+        pytest.fail("JavaScript errors on the phone page:\n" + "\n".join(errors), pytrace=False)
 
 
 def tablet(page: Page) -> Page:

@@ -9,21 +9,19 @@ Steps not under test are done with the domain actions (``clin`` helpers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from meiguard.clinical import actions
 from meiguard.clinical.tests.conftest import BREAST, GOOD_ANSWERS, TOXIN, clin  # noqa: F401  (fixture)
 from meiguard.workflow import actions as wf
 
-from .conftest import TIMEOUT_MS, login
+from .conftest import PHONE, login
 from .helpers import switch_user
 
 HIGH_RISK = GOOD_ANSWERS | {"hypertension": "uncontrolled", "previous_complication": "major"}
-PHONE = {"width": 390, "height": 844}
 MIN_TARGET = 40  # px, both ways
 # The primary actions of a clinical page: the step's main buttons, the step chips, disclosure toggles, the
 # clinical sub-navigation, the links that open a file or case from a list, and a refusal's "next step" link.
@@ -41,29 +39,6 @@ PRIMARY = ", ".join(
         ".gate-reasons .todo a",
     )
 )
-
-
-@pytest.fixture
-def phone(browser: Browser, live_server, page: Page) -> Iterator[Page]:
-    """A phone-sized page (its own context: mobile emulation is fixed when a context is made)."""
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport=PHONE,  # type: ignore[arg-type]
-        device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    new = context.new_page()
-    errors: list[str] = []
-    new.on("pageerror", lambda exc: errors.append(str(exc)))
-    new.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    yield new
-    context.close()
-    if errors:
-        pytest.fail("JavaScript errors on the phone page:\n" + "\n".join(errors), pytrace=False)
 
 
 def fits_the_phone(p: Page, where: str) -> None:
@@ -139,7 +114,9 @@ def test_the_clinical_pages_fit_a_phone(phone: Page, clin, shot):  # noqa: F811
     actions.open_record(clin.actor("li"), in_record.pk)
 
     login(phone, "zhao")
-    # Client search (htmx results) and the client file with the new-case form open.
+    # Client search (htmx results) and the client file with the new-case form open; on a phone the main
+    # navigation is behind 菜单.
+    phone.get_by_role("button", name="菜单").click()
     phone.get_by_role("link", name="临床", exact=True).click()
     phone.get_by_label("姓名、手机号或证件号码").fill("王")
     phone.get_by_role("button", name="查找", exact=True).click()

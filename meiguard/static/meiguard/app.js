@@ -5,3 +5,42 @@ document.addEventListener("change", function (event) {
     el.form.submit();
   }
 });
+
+/* Phones: the main navigation folds behind a 菜单 button (the quick check stays in view); without script it
+   simply stays open. */
+document.addEventListener("DOMContentLoaded", function () {
+  var header = document.querySelector("header.top");
+  var toggle = header && header.querySelector(".menu-toggle");
+  if (!toggle) { return; }
+  header.classList.add("js-nav");
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    header.classList.toggle("open", open);
+  });
+});
+
+/* Below 600 px a list's rows become cards: each cell is labelled with its column's heading (data-label),
+   read from the table's own header, so templates stay plain tables. Also after htmx swaps. */
+function labelCells(root) {
+  var tables = root.querySelectorAll ? root.querySelectorAll(".table-wrap > table") : [];
+  Array.prototype.forEach.call(tables, function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      var copy = th.cloneNode(true);  // the heading's words only: not the sort arrow nor screen-reader notes
+      Array.prototype.forEach.call(copy.querySelectorAll("[aria-hidden], .sr-only"), function (el) { el.remove(); });
+      return copy.textContent.replace(/\s+/g, " ").trim();
+    });
+    if (!heads.length) { return; }
+    table.classList.add("cards-sm");
+    Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
+      var col = 0;
+      Array.prototype.forEach.call(tr.children, function (cell) {
+        if (heads[col] && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[col]); }
+        col += cell.colSpan || 1;
+      });
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
+document.addEventListener("htmx:afterSettle", function (event) { labelCells(event.target.parentNode || document); });
