@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from .api import api
+from .core import views as core_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("meiguard.core.urls")),
@@ -18,6 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("equipment/", include("meiguard.equipment.urls")),
     path("aftercare/", include("meiguard.aftercare.urls")),
     path("inventory/", include("meiguard.inventory.urls")),
+    # The language switch also remembers a signed-in person's choice (their e-mails are written in it).
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -18,6 +18,7 @@ ACTION_CODES: dict[str, Any] = {
     "core.user.mfa_enrolled": _("两步验证启用"),
     "core.user.mfa_removed": _("两步验证移除"),
     "core.user.recovery_codes_generated": _("恢复码生成"),
+    "core.user.language_set": _("界面语言设置"),
     # registry
     "registry.institution.created": _("机构登记"),
     "registry.institution.updated": _("机构信息修改"),

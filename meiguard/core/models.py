@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +15,8 @@ class User(AbstractUser):
     """A person who signs in. Organisation and role come from memberships."""
 
     display_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    # The language the person last chose in the header: e-mailed notices are written in it (blank: the site's).
+    language = models.CharField(_("界面语言"), max_length=10, blank=True, choices=settings.LANGUAGES)
 
     audit_masked_fields = ("password",)
 

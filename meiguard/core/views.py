@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
 
 from . import mfa, ratelimit, tokens
 from .choices import Role
@@ -165,3 +167,29 @@ def healthz(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch; a signed-in person's choice is also kept on their account (audited), so the
+    notices e-mailed to them are written in it (notify.tasks.recipient_language)."""
+    response = django_set_language(request)
+    chosen = request.POST.get("language", "")
+    user = request.user
+    if user.is_authenticated and chosen in dict(settings.LANGUAGES) and user.language != chosen:
+        from meiguard.audit import log as audit
+
+        from .models import User
+
+        with transaction.atomic():
+            before = user.language
+            User.objects.filter(pk=user.pk).update(language=chosen)
+            user.language = chosen
+            audit.record(
+                request.actor,
+                "core.user.language_set",
+                user,
+                before={"language": before},
+                after={"language": chosen},
+            )
+    return response
