@@ -133,7 +133,7 @@ def record_outcome(request: HttpRequest, follow_up_id: int, payload: OutcomeIn) 
 # ---- reactions ----------------------------------------------------------------------------------
 
 
-class StepOut(Schema):
+class ReactionStepOut(Schema):
     id: int
     kind: str
     kind_label: str
@@ -143,7 +143,7 @@ class StepOut(Schema):
     note: str
 
 
-class LotOut(Schema):
+class ReactionLotOut(Schema):
     id: int
     lot_no: str
     product: str
@@ -228,13 +228,13 @@ class ReactionOut(Schema):
 
 
 class ReactionDetailOut(ReactionOut):
-    steps: list[StepOut]
-    lots: list[LotOut]
+    steps: list[ReactionStepOut]
+    lots: list[ReactionLotOut]
 
     @staticmethod
-    def resolve_steps(obj: AdverseReaction) -> list[StepOut]:
+    def resolve_steps(obj: AdverseReaction) -> list[ReactionStepOut]:
         return [
-            StepOut(
+            ReactionStepOut(
                 id=s.pk,
                 kind=s.kind,
                 kind_label=str(s.get_kind_display()),
@@ -247,8 +247,10 @@ class ReactionDetailOut(ReactionOut):
         ]
 
     @staticmethod
-    def resolve_lots(obj: AdverseReaction) -> list[LotOut]:
-        return [LotOut(id=lot.pk, lot_no=lot.lot_no, product=str(lot.product)) for lot in obj.lots.all()]
+    def resolve_lots(obj: AdverseReaction) -> list[ReactionLotOut]:
+        return [
+            ReactionLotOut(id=lot.pk, lot_no=lot.lot_no, product=str(lot.product)) for lot in obj.lots.all()
+        ]
 
 
 class ReactionIn(In):

@@ -107,6 +107,9 @@ class CheckForm(EdgeFormMixin, forms.Form):
             [(i.pk, i.name) for i in visible], _("请选择机构")
         )
         raw = self.data.get("institution") if self.is_bound else self.initial.get("institution")
+        if not self.is_bound and raw is None and len(visible) == 1:  # the only institution: chosen already
+            raw = visible[0].pk
+            self.initial["institution"] = raw
         chosen = _int(raw)
         self.chosen: Institution | None = next((i for i in visible if i.pk == chosen), None)
         for row in range(LOT_ROWS):
@@ -138,6 +141,11 @@ class CheckForm(EdgeFormMixin, forms.Form):
             [(p.pk, f"{p.name} · {p.get_profession_display()} · {p.get_title_display()}") for p in people],
             _("请选择人员"),
         )
+        if not self.is_bound and not self.initial.get("practitioner") and actor.user_id:
+            # A practitioner checking at the chair asks about themself first.
+            me = next((p.pk for p in people if p.user_id == actor.user_id), None)
+            if me is not None:
+                self.initial["practitioner"] = me
         self.fields["supervisor"].choices = _blank(  # type: ignore[attr-defined]
             [
                 (p.pk, f"{p.name} · {p.get_title_display()}")
@@ -244,8 +252,9 @@ class CheckForm(EdgeFormMixin, forms.Form):
 
 
 def _procedure_label(p: Any) -> str:
+    """The procedure's name and grade; the code stays in the option's value (and the verdict's code chip)."""
     grade = gettext("%(g)s级") % {"g": p.grade} if p.grade else gettext("未定级")
-    return f"{p.name} ({p.code}) · {grade}"
+    return f"{p.name} · {grade}"
 
 
 # ---- 授权档案 ------------------------------------------------------------------------------------

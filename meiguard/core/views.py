@@ -186,7 +186,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
             User.objects.filter(pk=user.pk).update(language=chosen)
             user.language = chosen
             audit.record(
-                request.actor,
+                request.actor,  # type: ignore[attr-defined]
                 "core.user.language_set",
                 user,
                 before={"language": before},

@@ -15,6 +15,16 @@ PROCEDURE = "derm-botulinum-toxin-injection"
 AT = "2026-03-03T10:00"  # the clinic fixture's reference day: every licence and authorization is valid
 
 
+def choose_institution(page: Page, pk: int) -> None:
+    """Choose the check page's institution unless it is chosen already (a person who sees one institution
+    finds it preselected). Playwright fires ``change`` even for the same value, which would reload the
+    dependent fields (htmx) under the selections made next; a browser does not. Choosing another institution
+    reloads the practitioner, procedure and lot selects; the next select_option waits for its option."""
+    select = page.get_by_label("机构")
+    if select.input_value() != str(pk):
+        select.select_option(str(pk))
+
+
 def run_check(
     page: Page,
     clinic,
@@ -28,9 +38,7 @@ def run_check(
     botulinum toxin from lot B2026001 on the clinic's reference day)?"""
     page.goto("/authz/check/")
     expect(page.get_by_role("heading", name="授权核验", level=1)).to_be_visible()
-    page.get_by_label("机构").select_option(str(clinic.jia.pk))
-    # Choosing the institution reloads the practitioner, procedure and lot selects (htmx); select_option
-    # waits until the option is present in the new select.
+    choose_institution(page, clinic.jia.pk)
     page.get_by_label("执业人员").select_option(str(clinic.li.pk))
     page.get_by_label("项目").select_option(procedure)
     if lot:

@@ -12,12 +12,12 @@ from meiguard.authz.models import DecisionLog
 from meiguard.equipment.models import UpkeepRecord
 
 from .conftest import login
-from .helpers import AT, PROCEDURE, result
+from .helpers import AT, PROCEDURE, choose_institution, result
 
 
 def _check_with_device(page: Page, clinic) -> None:
     page.goto("/authz/check/")
-    page.get_by_label("机构").select_option(str(clinic.jia.pk))
+    choose_institution(page, clinic.jia.pk)
     page.get_by_label("执业人员").select_option(str(clinic.li.pk))
     page.get_by_label("项目").select_option(PROCEDURE)
     page.get_by_label("批次 1", exact=True).select_option(str(clinic.lot.pk))

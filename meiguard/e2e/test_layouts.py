@@ -3,6 +3,8 @@ stays one tap away, and a list's rows become labelled cards; on a desktop both s
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from .conftest import PHONE, desktop, login
@@ -52,3 +54,33 @@ def test_a_desktop_keeps_the_menu_and_the_table(page: Page, clinic):
     expect(header.get_by_role("link", name="登记注册", exact=True)).to_be_visible()
     page.goto("/registry/practitioners/")
     assert _cell_display(page) == "table-cell"
+
+
+def test_a_doctor_checks_on_a_phone_in_four_interactions(phone: Page, clinic, shot):
+    """The doctor at the chair (issue 16 acceptance: under 6 interactions): the quick 核验 button, type part of
+    the procedure's name, 核验 — the only institution and the doctor themself are chosen already — and the
+    verdict fills the screen's width in view."""
+    login(phone, "li")
+    interactions = 0
+
+    phone.locator("header.top a.quick").click()
+    interactions += 1
+    expect(phone.get_by_label("机构")).to_have_value(str(clinic.jia.pk))
+    expect(phone.locator("select[name=practitioner]")).to_have_value(str(clinic.li.pk))
+
+    phone.locator("input[data-filter-for=id_procedure]").fill("肉毒毒素注射")
+    interactions += 1
+    expect(phone.locator("select[name=procedure]")).to_have_value("derm-botulinum-toxin-injection")
+
+    phone.get_by_role("button", name="核验", exact=True).click()
+    interactions += 1
+    verdict = phone.get_by_role("article", name=re.compile("核验结论"))
+    expect(verdict.get_by_role("heading")).to_have_text(re.compile(r"核验结论:\s*✓\s*允许$"))
+    assert interactions < 6
+
+    badge = verdict.locator("h2 .badge")
+    expect(badge).to_be_in_viewport()
+    box = badge.bounding_box()
+    assert box is not None and box["width"] >= 0.8 * PHONE["width"], box
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(phone, "phone-check-allowed")

@@ -110,6 +110,29 @@ class DevicesOut(Schema):
     items: list[OverdueDeviceOut]
 
 
+class PanelFollowUpOut(Schema):
+    id: int
+    case: str
+    kind: str
+    offset: str
+    due_at: dt.datetime
+    url: str
+
+
+class PanelReactionOut(Schema):
+    id: int
+    case: str
+    grade: str
+    due_at: dt.datetime
+    url: str
+
+
+class AftercarePanelOut(Schema):
+    overdue: list[PanelFollowUpOut]
+    today: list[PanelFollowUpOut]
+    reactions: list[PanelReactionOut]
+
+
 class DashboardCampaignOut(Schema):
     id: int
     period: str
@@ -197,6 +220,7 @@ class DashboardOut(Schema):
     denied: DeniedOut | None = None
     reviews: ReviewsOut | None = None
     devices: DevicesOut | None = None
+    aftercare: AftercarePanelOut | None = None
     expiry_chart: list[MonthOut] | None = None
     decision_chart: list[WeekOut] | None = None
 
@@ -375,6 +399,34 @@ def _devices(d: queries.Devices) -> dict[str, Any]:
     }
 
 
+def _follow_up(fu: Any) -> dict[str, Any]:
+    return {
+        "id": fu.pk,
+        "case": fu.case.code,
+        "kind": fu.get_kind_display(),
+        "offset": fu.offset,
+        "due_at": fu.due_at,
+        "url": f"/aftercare/follow-ups/{fu.pk}/",
+    }
+
+
+def _aftercare(d: Any) -> dict[str, Any]:
+    return {
+        "overdue": [_follow_up(fu) for fu in d.overdue],
+        "today": [_follow_up(fu) for fu in d.today],
+        "reactions": [
+            {
+                "id": rx.pk,
+                "case": rx.case.code,
+                "grade": rx.get_grade_display(),
+                "due_at": rx.due_at,
+                "url": f"/aftercare/reactions/{rx.pk}/",
+            }
+            for rx in d.reactions
+        ],
+    }
+
+
 SERIALIZERS: dict[str, Any] = {
     "capabilities": _capabilities,
     "my_expiries": _expiries,
@@ -385,6 +437,7 @@ SERIALIZERS: dict[str, Any] = {
     "denied": _denied,
     "reviews": _reviews,
     "devices": _devices,
+    "aftercare": _aftercare,
     "expiry_chart": lambda d: [{"month": p.month, "count": p.count} for p in d.points],
     "decision_chart": lambda d: [
         {"week": p.week, "allowed": p.allowed, "denied": p.denied} for p in d.points

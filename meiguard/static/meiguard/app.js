@@ -44,3 +44,34 @@ function labelCells(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
 document.addEventListener("htmx:afterSettle", function (event) { labelCells(event.target.parentNode || document); });
+
+/* Type-ahead: type part of a name into an input[data-filter-for] to narrow the <select> it names. Options and
+   whole groups that do not match are hidden, and the first match is chosen when nothing (or a hidden option)
+   is chosen yet. Used by the check page and the clinical forms; bound again after htmx swaps. */
+function typeAhead(input) {
+  var select = document.getElementById(input.getAttribute("data-filter-for"));
+  if (!select || input.dataset.bound) { return; }
+  input.dataset.bound = "1";
+  input.addEventListener("input", function () {
+    var q = input.value.trim().toLowerCase();
+    var firstMatch = null;
+    Array.prototype.forEach.call(select.querySelectorAll("option"), function (o) {
+      var hit = !q || !o.value || o.textContent.toLowerCase().indexOf(q) !== -1;
+      o.hidden = !hit;
+      if (hit && o.value && !firstMatch) { firstMatch = o; }
+    });
+    Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (g) {
+      g.hidden = !Array.prototype.some.call(g.querySelectorAll("option"), function (o) { return !o.hidden; });
+    });
+    var current = select.selectedOptions[0];
+    if (q && firstMatch && (!current || current.hidden || !current.value)) {
+      select.value = firstMatch.value;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
+}
+function bindTypeAhead(root) {
+  if (root.querySelectorAll) { Array.prototype.forEach.call(root.querySelectorAll("[data-filter-for]"), typeAhead); }
+}
+document.addEventListener("DOMContentLoaded", function () { bindTypeAhead(document); });
+document.addEventListener("htmx:afterSettle", function (event) { bindTypeAhead(event.target.parentNode || document); });

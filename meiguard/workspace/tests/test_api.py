@@ -49,7 +49,8 @@ def test_the_doctor_gets_his_capabilities_expiries_and_credits(clinic, data):  #
     h.cme(clinic, "6", "class_i")
     h.cme(clinic, "12", "class_ii")
     body = clinic.world.client("li").get(URL).json()
-    assert body["panels"] == ["capabilities", "my_expiries", "cme"]
+    assert body["panels"] == ["capabilities", "my_expiries", "cme", "aftercare"]
+    assert body["aftercare"] == {"overdue": [], "today": [], "reactions": []}  # nothing treated yet
     place = body["capabilities"]["places"][0]
     assert place["institution"] == "甲诊所" and place["is_main"] is True
     assert "derm-botulinum-toxin-injection" in [c["procedure_code"] for c in place["allowed"]]

@@ -185,30 +185,7 @@
     window.addEventListener("pagehide", close);
   }
 
-  function typeAhead(input) {
-    /* Type part of a name (Chinese or pinyin-free text as shown) to narrow the <select> it names: options
-       and whole groups that do not match are hidden, and the first match is selected. */
-    var select = document.getElementById(input.getAttribute("data-filter-for"));
-    if (!select) { return; }
-    input.addEventListener("input", function () {
-      var q = input.value.trim().toLowerCase();
-      var firstMatch = null;
-      Array.prototype.forEach.call(select.querySelectorAll("option"), function (o) {
-        var hit = !q || !o.value || o.textContent.toLowerCase().indexOf(q) !== -1;
-        o.hidden = !hit;
-        if (hit && o.value && !firstMatch) { firstMatch = o; }
-      });
-      Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (g) {
-        g.hidden = !Array.prototype.some.call(g.querySelectorAll("option"), function (o) { return !o.hidden; });
-      });
-      if (q && firstMatch && select.selectedOptions[0] && select.selectedOptions[0].hidden) {
-        select.value = firstMatch.value;
-      }
-    });
-  }
-
   function init() {
-    Array.prototype.forEach.call(document.querySelectorAll("[data-filter-for]"), typeAhead);
     Array.prototype.forEach.call(document.querySelectorAll("[data-signature-form]"), signaturePad);
     Array.prototype.forEach.call(document.querySelectorAll("[data-timer]"), stopwatch);
     Array.prototype.forEach.call(document.querySelectorAll("[data-scan]"), scanInput);
