@@ -4,13 +4,17 @@ received here is denied with one counterfeit/diversion alert to the compliance o
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 
+from meiguard.audit.models import AuditEntry
 from meiguard.clinical.models import Usage
 from meiguard.inventory import actions
 from meiguard.inventory.models import InventoryAlert, StockMovement, TraceCode
 from meiguard.notify.models import Notification
+from meiguard.registry.models import Lot
 
 from .conftest import Inv, trace_codes
 
@@ -117,11 +121,30 @@ def test_resolving_and_using_a_trace_code_costs_a_fixed_number_of_queries(
     jia = inv.clinic.jia.pk
     spare = _spare_usage(usage)
     li = inv.actor("li")
-    with django_assert_num_queries(1):  # one indexed look-up, locked
+    with django_assert_num_queries(1):  # one indexed look-up, locked (compiled: the same SQL every time)
         unit = actions.take_trace_code(jia, codes[1])
-    # claim the unit (conditional update), the issue movement, the lot's cached total, and the audit entry
-    # (the organisation, the chain head: get, bump, re-read; the entry, its hash link)
-    with django_assert_num_queries(9):
+    # Three statements: claim the unit (a conditional update), the issue movement, the lot's cached total. Was
+    # 9 with an audit entry of its own (organisation, chain head get/bump/re-read, entry, hash link); the use
+    # is now named in the usage's own entry (clinical.usage.added), so a scan adds no entry of its own.
+    with django_assert_num_queries(3) as captured:
+        movement_id = actions.record_use(li, unit, usage_id=spare)
+    sql = [q["sql"].upper() for q in captured.captured_queries]
+    assert sql[0].startswith("UPDATE") and sql[1].startswith("INSERT") and sql[2].startswith("UPDATE")
+    used = TraceCode.objects.get(code=codes[1])
+    assert (used.status, used.usage_id) == ("used", spare)
+    movement = StockMovement.objects.get(pk=movement_id)
+    assert (movement.kind, movement.quantity, movement.usage_id, movement.lot_id, movement.location_id) == (
+        "issue",
+        Decimal(-1),
+        spare,
+        line.lot_id,
+        used.location_id,
+    )
+    lot = Lot.objects.get(pk=line.lot_id)
+    ledger = StockMovement.objects.filter(lot_id=lot.pk).aggregate(s=Sum("quantity"))["s"]
+    assert lot.quantity == ledger == Decimal(1)  # 3 received, 2 used: the cache still equals the ledger
+    # The claim is conditional: the same unit a second time claims nothing and writes nothing.
+    with django_assert_num_queries(1), pytest.raises(actions.TraceCodeDenied):
         actions.record_use(li, unit, usage_id=spare)
     from meiguard.inventory import queries
 
@@ -141,3 +164,21 @@ def _spare_usage(usage: Usage) -> int:
         decision_id=usage.decision_id,
     )
     return spare.pk
+
+
+def test_the_usage_audit_entry_says_which_unit_went_into_whom(inv: Inv):
+    """A scan writes no audit entry of its own: the usage's entry, in the same transaction and hash chain,
+    names the trace code, the issue movement, the lot and the client."""
+    line, codes = inv.box(2)
+    case = inv.open_case()
+    before = set(AuditEntry.objects.values_list("pk", flat=True))
+    usage = inv.use(case, codes[0])
+    new = AuditEntry.objects.exclude(pk__in=before)
+    assert not new.filter(action="inventory.tracecode.used").exists()
+    entry = new.get(action="clinical.usage.added", object_id=str(usage.pk))
+    movement = StockMovement.objects.get(usage_id=usage.pk)
+    assert entry.changes["trace_code"] == [None, codes[0]]
+    assert entry.changes["stock_movement"] == [None, movement.pk]
+    assert entry.changes["lot"] == [None, line.lot_id]
+    assert entry.changes["client"] == [None, case.client_id]
+    assert entry.organization_id == inv.clinic.jia.organization_id
