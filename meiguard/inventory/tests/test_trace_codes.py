@@ -30,6 +30,7 @@ def test_a_unit_is_used_once_and_a_second_scan_is_denied_with_one_alert(inv: Inv
     assert (unit.status, unit.usage_id) == ("used", usage.pk) and unit.used_at is not None
     issue = StockMovement.objects.get(usage_id=usage.pk)
     assert (issue.kind, issue.quantity, issue.location_id) == ("issue", -1, inv.fridge.pk)
+    assert line.lot is not None
     line.lot.refresh_from_db()
     assert line.lot.quantity == 2
     assert inv.use(case, codes[0]).pk == usage.pk  # the same scan resent: recorded once, no alert
@@ -140,6 +141,7 @@ def test_resolving_and_using_a_trace_code_costs_a_fixed_number_of_queries(
         line.lot_id,
         used.location_id,
     )
+    assert line.lot_id is not None
     lot = Lot.objects.get(pk=line.lot_id)
     ledger = StockMovement.objects.filter(lot_id=lot.pk).aggregate(s=Sum("quantity"))["s"]
     assert lot.quantity == ledger == Decimal(1)  # 3 received, 2 used: the cache still equals the ledger
