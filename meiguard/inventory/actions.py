@@ -1,8 +1,8 @@
 """Every state change of the inventory: atomic, tenancy-checked (``writable_by`` / stock roles), audited.
 
-The ledger (``_post``) is the only writer of ``StockMovement`` rows and of the cached ``Lot.quantity``
-(ADR 0016). A trace code is used through ``take_trace_code`` + ``record_use`` inside clinical's usage
-transaction; a denied code raises ``TraceCodeDenied`` and the caller records the alert with ``raise_alert``
+The ledger (``_post``, and ``record_use`` for a trace-coded unit's issue on the hot path) is the only writer of
+``StockMovement`` rows and of the cached ``Lot.quantity`` (ADR 0016). A trace code is used through
+``take_trace_code`` + ``record_use`` inside clinical's usage transaction (whose audit entry names the use); a denied code raises ``TraceCodeDenied`` and the caller records the alert with ``raise_alert``
 after its own transaction has rolled back, so the alert survives the refusal.
 """
 
