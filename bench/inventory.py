@@ -246,18 +246,26 @@ def measure(args: argparse.Namespace, world: dict[str, Any]) -> tuple[dict[str, 
     lot_ids = [lot for lot, _inst in world["lots"]]
     actor = build_actor(User.objects.get(pk=world["user_id"]))
     # Distinct codes for each measurement (a code is used once): lookups, resolutions, uses.
-    picks = rng.sample(range(args.codes), args.samples * 4 + 400)
-    look, resolve, use = (
+    picks = rng.sample(range(args.codes), args.samples * 5 + 550)
+    look, resolve, use, counted, look_compiled = (
         picks[: args.samples + 100],
         picks[args.samples + 100 : 2 * args.samples + 200],
-        picks[2 * args.samples + 200 :],
+        picks[2 * args.samples + 200 : 4 * args.samples + 400],
+        picks[4 * args.samples + 400 : 4 * args.samples + 450],
+        picks[4 * args.samples + 450 :],
     )
+    from meiguard.lib.fixedsql import FixedQuery
+
+    compiled = FixedQuery(lambda c: TraceCode.objects.filter(code=c).values_list("pk", "lot_id", "status"))
 
     def inst_of(x: int) -> int:
         return lot_inst[lot_ids[x % nlots]]
 
     def lookup(x: int) -> Any:
         return TraceCode.objects.filter(code=code_of(x)).first()
+
+    def lookup_compiled(x: int) -> Any:
+        return compiled.run(code_of(x))
 
     def resolve_only(x: int) -> Any:
         with transaction.atomic():
@@ -289,6 +297,7 @@ def measure(args: argparse.Namespace, world: dict[str, Any]) -> tuple[dict[str, 
     use, in_tx = use[:half_use], use[half_use:]
     ops = [
         ("lookup", lookup, look),
+        ("lookup_compiled", lookup_compiled, look_compiled),
         ("resolve", resolve_only, resolve),
         ("resolve_use", resolve_and_use, use),
     ]
@@ -319,7 +328,7 @@ def measure(args: argparse.Namespace, world: dict[str, Any]) -> tuple[dict[str, 
         ns["resolve_use_in_tx"] += in_usage_transaction(in_tx[part])
     # The marginal statements: counted inside one open transaction, so BEGIN/COMMIT (the usage's) are not.
     with transaction.atomic():
-        queries["resolve_use_in_tx"], _ = common.count_queries(in_tx[-50:], use_in_open_tx, lambda _x: None)
+        queries["resolve_use_in_tx"], _ = common.count_queries(counted, use_in_open_tx, lambda _x: None)
     return {k: Timing.of(v) for k, v in ns.items()}, queries
 
 
@@ -336,6 +345,17 @@ def build_rows(t: dict[str, Timing], q: dict[str, Counter]) -> tuple[list[Row], 
         )
     ]
     verdicts: dict[str, bool] = {}
+    compiled = t["lookup_compiled"].p50
+    rows.append(
+        Row(
+            "second baseline: the same lookup compiled once (FixedQuery, as the resolve is) p50",
+            us(compiled),
+            f"lookup {us(base)}",
+            f"{compiled / base:.2f}×",
+            "",
+            "info",
+        )
+    )
     labels = {
         "resolve": "resolve a scanned code (locked indexed look-up, in a transaction)",
         "resolve_use": "resolve + record its use in its own transaction (committed)",
@@ -358,7 +378,18 @@ def build_rows(t: dict[str, Timing], q: dict[str, Counter]) -> tuple[list[Row], 
                     f"{label} p50 [{qn} q]", us(t[key].p50), f"lookup {us(base)}", f"{ratio:.2f}×", "", "info"
                 )
             )
-    for key in ("lookup", *labels):
+    marginal = t["resolve_use_in_tx"].p50
+    rows.append(
+        Row(
+            "marginal resolve + use against the compiled lookup p50",
+            us(marginal),
+            f"compiled {us(compiled)}",
+            f"{marginal / compiled:.2f}×",
+            "",
+            "info",
+        )
+    )
+    for key in ("lookup", "lookup_compiled", *labels):
         rows.append(Row(f"  {key} p99", us(t[key].p99), "", "", "", "info"))
     return rows, verdicts
 
