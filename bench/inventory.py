@@ -211,18 +211,18 @@ def generate(args: argparse.Namespace, rows: Counter[str]) -> dict[str, Any]:
         with transaction.atomic(), connection.cursor() as cursor:
             if vendor == "postgresql":
                 series = f"SELECT generate_series({start}, {stop - 1}) AS x"
-                code = f"'86' || lpad(((x::numeric * {MULTIPLIER}) % {MODULUS})::text, 18, '0')"
+                code = f"'86' || lpad(((x::numeric * {MULTIPLIER}) %% {MODULUS})::text, 18, '0')"
             else:
                 series = (
                     f"WITH RECURSIVE s(x) AS (SELECT {start} UNION ALL SELECT x + 1 FROM s WHERE x < {stop - 1}) "
                     "SELECT x FROM s"
                 )
-                code = f"'86' || printf('%018d', (x * {MULTIPLIER}) % {MODULUS})"
+                code = f"'86' || printf('%%018d', (x * {MULTIPLIER}) %% {MODULUS})"
             cursor.execute(
                 "INSERT INTO inventory_tracecode (code, institution_id, lot_id, location_id, receipt_line_id, "
                 "status, created_at) "
                 f"SELECT {code}, m.inst, m.lot, m.loc, m.line, 'received', %s "
-                f"FROM ({series}) AS g JOIN bench_lotmap m ON m.idx = g.x % {nlots}",
+                f"FROM ({series}) AS g JOIN bench_lotmap m ON m.idx = g.x %% {nlots}",
                 [now],
             )
         log(f"  {stop:,} codes")
