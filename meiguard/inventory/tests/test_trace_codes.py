@@ -184,3 +184,14 @@ def test_the_usage_audit_entry_says_which_unit_went_into_whom(inv: Inv):
     assert entry.changes["lot"] == [None, line.lot_id]
     assert entry.changes["client"] == [None, case.client_id]
     assert entry.organization_id == inv.clinic.jia.organization_id
+
+
+def test_the_usage_entry_reads_as_the_code_and_the_movement_not_as_ids(inv: Inv):
+    from meiguard.audit.display import Renderer
+
+    _line, codes = inv.box(1)
+    usage = inv.use(inv.open_case(), codes[0])
+    entry = AuditEntry.objects.get(action="clinical.usage.added", object_id=str(usage.pk))
+    shown = {c.field: (c.label, c.new) for c in Renderer().changes(entry.object_type, entry.changes)}
+    assert shown["trace_code"] == ("药品追溯码", codes[0])
+    assert shown["stock_movement"] == ("库存变动", "病例使用出库 -1")
