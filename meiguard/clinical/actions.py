@@ -1344,9 +1344,14 @@ def _add_usage(
                 decision=checked.log,
                 recorded_by_id=actor.user_id,
             )
-            audit.record(actor, "clinical.usage.added", usage, before={})
+            after = audit.snapshot(usage)
             if trace is not None:
-                stock.record_use(actor, trace, usage_id=usage.pk)
+                # The unit is claimed, issued and taken off the lot here; this usage's one audit entry names
+                # the trace code and the issue movement beside the lot and the client (which unit went into
+                # whom), so a scan costs no entry of its own (docs/inventory.md, "Performance").
+                after["trace_code"] = trace.code
+                after["stock_movement"] = stock.record_use(actor, trace, usage_id=usage.pk)
+            audit.record(actor, "clinical.usage.added", usage, before={}, after=after)
             return usage
     details = _denials(checked)
     with transaction.atomic():

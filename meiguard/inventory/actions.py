@@ -1,8 +1,8 @@
 """Every state change of the inventory: atomic, tenancy-checked (``writable_by`` / stock roles), audited.
 
-The ledger (``_post``) is the only writer of ``StockMovement`` rows and of the cached ``Lot.quantity``
-(ADR 0016). A trace code is used through ``take_trace_code`` + ``record_use`` inside clinical's usage
-transaction; a denied code raises ``TraceCodeDenied`` and the caller records the alert with ``raise_alert``
+The ledger (``_post``, and ``record_use`` for a trace-coded unit's issue on the hot path) is the only writer of
+``StockMovement`` rows and of the cached ``Lot.quantity`` (ADR 0016). A trace code is used through
+``take_trace_code`` + ``record_use`` inside clinical's usage transaction (whose audit entry names the use); a denied code raises ``TraceCodeDenied`` and the caller records the alert with ``raise_alert``
 after its own transaction has rolled back, so the alert survives the refusal.
 """
 
@@ -12,9 +12,9 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from meiguard.core.apierrors import NotFoundField
 from meiguard.core.choices import OrganizationKind, Role
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.models import Organization
+from meiguard.lib.fixedsql import FixedInsert, FixedQuery
 from meiguard.registry import queries as rq
 from meiguard.registry.choices import DoseUnit, LotStatus, ProductCategory, ProductKind, RiskClass
 from meiguard.registry.models import DistributionAuthorization, Institution, Lot, Product, Supplier, add_years
@@ -835,45 +836,100 @@ def is_trace_code(code: str) -> bool:
     return bool(TRACE_CODE_RE.match((code or "").strip()))
 
 
-def take_trace_code(institution_id: int, code: str, *, field: str = "code") -> TraceCode:
-    """The trace code received at this institution and not yet used, locked for the caller's transaction
-    (one indexed query). A used/scrapped code or one never received here raises ``TraceCodeDenied``."""
-    code = code.strip()
-    found = TraceCode.objects.select_for_update().filter(code=code).first()
-    if found is None or found.institution_id != institution_id:
-        raise TraceCodeDenied(AlertKind.NOT_RECEIVED, code, institution_id, field=field)
-    if found.status != TraceCodeStatus.RECEIVED:
-        raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, code, institution_id, field=field)
-    return found
+class TakenCode(NamedTuple):
+    """A received trace code, locked for the caller's transaction (what ``take_trace_code`` returns)."""
+
+    pk: int
+    code: str
+    institution_id: int
+    lot_id: int
+    location_id: int
 
 
-def record_use(actor: Actor, trace: TraceCode, *, usage_id: int, lot: Lot | None = None) -> None:
-    """Mark the unit used by ``usage_id`` and write its issue movement, in the caller's transaction. The
-    update is conditional, so of two devices using one code at once exactly one succeeds."""
-    now = _now()
-    claimed = TraceCode.objects.filter(pk=trace.pk, status=TraceCodeStatus.RECEIVED).update(
-        status=TraceCodeStatus.USED, usage_id=usage_id, used_at=now
+# The hot path (a unit scanned into a case) as compiled statements (ADR 0013/0020, ``lib.fixedsql``): building
+# and compiling an ORM query costs more than running it, and on PostgreSQL the look-up is prepared once per
+# connection. The three writes are built once per database from the models' own table and column names.
+_TAKE = FixedQuery(
+    lambda code: (
+        TraceCode.objects.select_for_update()
+        .filter(code=code)
+        .values_list("pk", "institution_id", "lot_id", "location_id", "status")
     )
+)
+_ISSUE = FixedInsert(
+    StockMovement, ("institution", "lot", "location", "kind", "quantity", "reason", "at", "by", "usage")
+)
+_USE_SQL: dict[str, tuple[str, str]] = {}
+
+
+def _use_sql(alias: str) -> tuple[str, str]:
+    """The claim (a conditional update: only a unit still *received* is taken) and the lot's cached total."""
+    sql = _USE_SQL.get(alias)
+    if sql is None:
+        q = connections[alias].ops.quote_name
+        t, lot = TraceCode._meta, Lot._meta
+        col = {f.name: q(f.column) for f in t.concrete_fields}
+        lcol = {f.name: q(f.column) for f in lot.concrete_fields}
+        claim = (
+            f"UPDATE {q(t.db_table)} SET {col['status']} = %s, {col['usage']} = %s, {col['used_at']} = %s "
+            f"WHERE {col['id']} = %s AND {col['status']} = %s"
+        )
+        total = (
+            f"UPDATE {q(lot.db_table)} SET {lcol['quantity']} = {lcol['quantity']} - 1, {lcol['updated_at']} = %s "
+            f"WHERE {lcol['id']} = %s"
+        )
+        sql = _USE_SQL[alias] = (claim, total)
+    return sql
+
+
+def take_trace_code(institution_id: int, code: str, *, field: str = "code") -> TakenCode:
+    """The trace code received at this institution and not yet used, locked for the caller's transaction
+    (one indexed, compiled query). A used/scrapped code or one never received here raises ``TraceCodeDenied``."""
+    code = code.strip()
+    rows = _TAKE.run(code)
+    if not rows or rows[0][1] != institution_id:
+        raise TraceCodeDenied(AlertKind.NOT_RECEIVED, code, institution_id, field=field)
+    pk, inst, lot_id, location_id, status = rows[0]
+    if status != TraceCodeStatus.RECEIVED:
+        raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, code, institution_id, field=field)
+    return TakenCode(pk, code, inst, lot_id, location_id)
+
+
+def record_use(actor: Actor, trace: TakenCode | TraceCode, *, usage_id: int | None) -> int:
+    """Mark the unit used by ``usage_id``, write its issue movement (−1 at its location) and take it off the
+    lot's cached total, in the caller's transaction; returns the movement's id. Three compiled statements.
+
+    The claim is conditional (``status = received``), so of two devices using one code at once exactly one
+    succeeds; the other raises ``TraceCodeDenied`` and its transaction rolls back. Not audited here: the
+    caller's own audit entry must name the code and the movement (clinical's ``clinical.usage.added`` does),
+    so the record of which unit went into whom is one entry in the same transaction."""
+    alias = "default"
+    connection = connections[alias]
+    claim_sql, total_sql = _use_sql(alias)
+    now = _now()
+    at = TraceCode._meta.get_field("used_at").get_db_prep_save(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(claim_sql, [TraceCodeStatus.USED, usage_id, at, trace.pk, TraceCodeStatus.RECEIVED])
+        claimed = cursor.rowcount
     if claimed != 1:
         raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, trace.code, trace.institution_id)
-    movement = _post(
-        actor,
+    movement = StockMovement(
         institution_id=trace.institution_id,
-        lot=lot or Lot(pk=trace.lot_id),
+        lot_id=trace.lot_id,
         location_id=trace.location_id,
         kind=MovementKind.ISSUE,
         quantity=Decimal(-1),
+        reason="",
+        at=now,
+        by_id=actor.user_id or None,
         usage_id=usage_id,
-        check_stock=False,
-        audit_it=False,
     )
-    audit.record(
-        actor,
-        "inventory.tracecode.used",
-        trace,
-        changes={"status": TraceCodeStatus.USED, "usage": usage_id, "movement": movement.pk},
-        organization_id=_org_of(trace.institution_id),
-    )
+    _ISSUE.insert(movement, using=alias)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            total_sql, [Lot._meta.get_field("updated_at").get_db_prep_save(now, connection), trace.lot_id]
+        )
+    return int(movement.pk)
 
 
 def _org_of(institution_id: int) -> int | None:

@@ -258,6 +258,11 @@ class StockMovement(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.quantity.normalize()}"
 
+    @property
+    def display_name(self) -> str:
+        """As the audit trail names it: the kind's label and the signed quantity."""
+        return f"{self.get_kind_display()} {self.quantity.normalize()}"
+
     def audit_organization_id(self) -> int | None:
         return self.institution.organization_id
 

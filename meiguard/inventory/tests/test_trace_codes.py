@@ -4,13 +4,17 @@ received here is denied with one counterfeit/diversion alert to the compliance o
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 
+from meiguard.audit.models import AuditEntry
 from meiguard.clinical.models import Usage
 from meiguard.inventory import actions
 from meiguard.inventory.models import InventoryAlert, StockMovement, TraceCode
 from meiguard.notify.models import Notification
+from meiguard.registry.models import Lot
 
 from .conftest import Inv, trace_codes
 
@@ -26,6 +30,7 @@ def test_a_unit_is_used_once_and_a_second_scan_is_denied_with_one_alert(inv: Inv
     assert (unit.status, unit.usage_id) == ("used", usage.pk) and unit.used_at is not None
     issue = StockMovement.objects.get(usage_id=usage.pk)
     assert (issue.kind, issue.quantity, issue.location_id) == ("issue", -1, inv.fridge.pk)
+    assert line.lot is not None
     line.lot.refresh_from_db()
     assert line.lot.quantity == 2
     assert inv.use(case, codes[0]).pk == usage.pk  # the same scan resent: recorded once, no alert
@@ -117,11 +122,31 @@ def test_resolving_and_using_a_trace_code_costs_a_fixed_number_of_queries(
     jia = inv.clinic.jia.pk
     spare = _spare_usage(usage)
     li = inv.actor("li")
-    with django_assert_num_queries(1):  # one indexed look-up, locked
+    with django_assert_num_queries(1):  # one indexed look-up, locked (compiled: the same SQL every time)
         unit = actions.take_trace_code(jia, codes[1])
-    # claim the unit (conditional update), the issue movement, the lot's cached total, and the audit entry
-    # (the organisation, the chain head: get, bump, re-read; the entry, its hash link)
-    with django_assert_num_queries(9):
+    # Three statements: claim the unit (a conditional update), the issue movement, the lot's cached total. Was
+    # 9 with an audit entry of its own (organisation, chain head get/bump/re-read, entry, hash link); the use
+    # is now named in the usage's own entry (clinical.usage.added), so a scan adds no entry of its own.
+    with django_assert_num_queries(3) as captured:
+        movement_id = actions.record_use(li, unit, usage_id=spare)
+    sql = [q["sql"].upper() for q in captured.captured_queries]
+    assert sql[0].startswith("UPDATE") and sql[1].startswith("INSERT") and sql[2].startswith("UPDATE")
+    used = TraceCode.objects.get(code=codes[1])
+    assert (used.status, used.usage_id) == ("used", spare)
+    movement = StockMovement.objects.get(pk=movement_id)
+    assert (movement.kind, movement.quantity, movement.usage_id, movement.lot_id, movement.location_id) == (
+        "issue",
+        Decimal(-1),
+        spare,
+        line.lot_id,
+        used.location_id,
+    )
+    assert line.lot_id is not None
+    lot = Lot.objects.get(pk=line.lot_id)
+    ledger = StockMovement.objects.filter(lot_id=lot.pk).aggregate(s=Sum("quantity"))["s"]
+    assert lot.quantity == ledger == Decimal(1)  # 3 received, 2 used: the cache still equals the ledger
+    # The claim is conditional: the same unit a second time claims nothing and writes nothing.
+    with django_assert_num_queries(1), pytest.raises(actions.TraceCodeDenied):
         actions.record_use(li, unit, usage_id=spare)
     from meiguard.inventory import queries
 
@@ -141,3 +166,32 @@ def _spare_usage(usage: Usage) -> int:
         decision_id=usage.decision_id,
     )
     return spare.pk
+
+
+def test_the_usage_audit_entry_says_which_unit_went_into_whom(inv: Inv):
+    """A scan writes no audit entry of its own: the usage's entry, in the same transaction and hash chain,
+    names the trace code, the issue movement, the lot and the client."""
+    line, codes = inv.box(2)
+    case = inv.open_case()
+    before = set(AuditEntry.objects.values_list("pk", flat=True))
+    usage = inv.use(case, codes[0])
+    new = AuditEntry.objects.exclude(pk__in=before)
+    assert not new.filter(action="inventory.tracecode.used").exists()
+    entry = new.get(action="clinical.usage.added", object_id=str(usage.pk))
+    movement = StockMovement.objects.get(usage_id=usage.pk)
+    assert entry.changes["trace_code"] == [None, codes[0]]
+    assert entry.changes["stock_movement"] == [None, movement.pk]
+    assert entry.changes["lot"] == [None, line.lot_id]
+    assert entry.changes["client"] == [None, case.client_id]
+    assert entry.organization_id == inv.clinic.jia.organization_id
+
+
+def test_the_usage_entry_reads_as_the_code_and_the_movement_not_as_ids(inv: Inv):
+    from meiguard.audit.display import Renderer
+
+    _line, codes = inv.box(1)
+    usage = inv.use(inv.open_case(), codes[0])
+    entry = AuditEntry.objects.get(action="clinical.usage.added", object_id=str(usage.pk))
+    shown = {c.field: (c.label, c.new) for c in Renderer().changes(entry.object_type, entry.changes)}
+    assert shown["trace_code"] == ("药品追溯码", codes[0])
+    assert shown["stock_movement"] == ("库存变动", "病例使用出库 -1")
