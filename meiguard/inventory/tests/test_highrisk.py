@@ -220,3 +220,79 @@ def test_reconciliation_takes_a_fixed_number_of_queries_whatever_a_year_of_usage
 
 
 QUERIES_WITH_ONE_DISCREPANCY = 23
+
+
+# ---- the register ----------------------------------------------------------------------------------
+
+
+def _register_day(inv: Inv) -> tuple[Any, Any]:
+    line, _codes = inv.box(5)
+    case = inv.open_case()
+    req = _issue(inv, line.lot_id, n=2, case_id=case.pk)
+    highrisk.confirm_issue(inv.actor("wang"), req.pk)
+    _usage_by_lot(inv, case.pk, line.lot_id, "reg-1")
+    highrisk.reconcile(timezone.localdate())
+    return line, case
+
+
+def test_the_register_lists_receipts_issues_with_both_people_usage_and_reconciliation(inv: Inv):
+    from meiguard.inventory import register
+
+    line, case = _register_day(inv)
+    today = timezone.localdate()
+    reg = register.build(
+        inv.actor("qian"),
+        institution_id=inv.clinic.jia.pk,
+        product_id=inv.clinic.toxin.pk,
+        start=today,
+        end=today,
+    )
+    assert reg.opening == 0 and reg.closing == Decimal(3)
+    assert [(e.quantity, e.balance) for e in reg.entries] == [
+        (Decimal(5), Decimal(5)),
+        (Decimal(-2), Decimal(3)),
+    ]
+    issue = reg.entries[1]
+    assert (issue.by, issue.confirmed_by) == (
+        str(inv.clin.world.users["zhao"]),
+        str(inv.clin.world.users["wang"]),
+    )
+    assert case.code in issue.detail
+    assert [u["case__code"] for u in reg.usages] == [case.code]
+    assert [r.matched for r in reg.reconciliations] == [False]
+    assert reg.keep_until == line.expiry_date.replace(year=line.expiry_date.year + 5)
+    assert "国食药监办〔2008〕405号" in reg.source
+
+    pdf = register.render_pdf(reg)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+
+    import io
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(register.render_xlsx(reg)))
+    sheet = wb.worksheets[0]
+    rows = [r for r in sheet.iter_rows(values_only=True) if r and r[0]]
+    header = rows.index(next(r for r in rows if r[0] == "时间"))
+    body = rows[header + 1 :]
+    assert [(r[4], r[5], r[6], r[7]) for r in body] == [
+        (5, 5, str(inv.clin.world.users["zhao"]), None),
+        (-2, 3, str(inv.clin.world.users["zhao"]), str(inv.clin.world.users["wang"])),
+    ]
+    assert [r[1] for r in wb.worksheets[1].iter_rows(min_row=2, values_only=True)] == [case.code]
+    assert [r[4] for r in wb.worksheets[2].iter_rows(min_row=2, values_only=True)] == ["不符"]
+
+
+def test_the_register_refuses_a_product_that_is_not_high_risk_and_too_long_a_period(inv: Inv):
+    from meiguard.inventory import register
+
+    with pytest.raises(FieldErrors):
+        register.build(
+            inv.actor("zhao"),
+            institution_id=inv.clinic.jia.pk,
+            product_id=inv.clinic.rf.pk,
+            start=timezone.localdate(),
+            end=timezone.localdate(),
+        )
+    with pytest.raises(FieldErrors):
+        register.period(dt.date(2025, 1, 1), dt.date(2026, 6, 1))
