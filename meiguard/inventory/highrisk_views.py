@@ -94,11 +94,12 @@ def _back(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def issue_request(request: HttpRequest) -> HttpResponse:
+    lot_id, _sep, location_id = request.POST.get("pick", "").partition("-")
     try:
         highrisk.request_issue(
             _actor(request),
-            lot_id=int_param_post(request, "lot"),
-            location_id=int_param_post(request, "location"),
+            lot_id=_int(lot_id),
+            location_id=_int(location_id),
             quantity=request.POST.get("quantity", ""),
             purpose=request.POST.get("purpose", ""),
         )
@@ -107,11 +108,15 @@ def issue_request(request: HttpRequest) -> HttpResponse:
     return _back(request)
 
 
-def int_param_post(request: HttpRequest, name: str) -> int:
+def _int(value: str) -> int:
     try:
-        return int(request.POST.get(name, "0"))
+        return int(value)
     except ValueError:
         return 0
+
+
+def int_param_post(request: HttpRequest, name: str) -> int:
+    return _int(request.POST.get(name, "0"))
 
 
 @login_required

@@ -127,8 +127,7 @@ def test_pages_per_role(inv: Inv):
         "/inventory/high-risk/issues/",
         {
             "institution": inv.clinic.jia.pk,
-            "lot": line.lot_id,
-            "location": inv.fridge.pk,
+            "pick": f"{line.lot_id}-{inv.fridge.pk}",
             "quantity": "1",
             "purpose": "注射",
         },
