@@ -28,6 +28,7 @@ def _no_sideways_scroll(page: Page) -> None:
 def test_two_person_issue_and_a_daily_reconciliation_with_a_discrepancy(page, clin, shot):  # noqa: F811
     inv = make_inv(clin)
     line, _codes = inv.box(3)
+    assert line.lot_id is not None
     case = inv.open_case()
     tablet(page)
     login(page, "zhao")

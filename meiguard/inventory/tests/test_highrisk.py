@@ -296,3 +296,17 @@ def test_the_register_refuses_a_product_that_is_not_high_risk_and_too_long_a_per
         )
     with pytest.raises(FieldErrors):
         register.period(dt.date(2025, 1, 1), dt.date(2026, 6, 1))
+
+
+def test_the_register_takes_a_fixed_number_of_queries(inv: Inv, django_assert_num_queries: Any):
+    from meiguard.inventory import register
+
+    _register_day(inv)
+    today = timezone.localdate()
+    actor = inv.actor("zhao")
+    # institution, product, opening balance, movements, their issue requests, usages, reconciliations, last expiry
+    with django_assert_num_queries(8):
+        reg = register.build(
+            actor, institution_id=inv.clinic.jia.pk, product_id=inv.clinic.toxin.pk, start=today, end=today
+        )
+    assert len(reg.entries) == 2 and len(reg.usages) == 1

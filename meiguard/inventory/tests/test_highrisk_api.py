@@ -157,3 +157,15 @@ def test_pages_per_role(inv: Inv):
     assert audit.status_code == 200 and "提交出库申请" not in audit.content.decode()
     assert "立即对账" not in audit.content.decode()
     assert inv.clin.world.client("li").get("/inventory/high-risk/").status_code == 403
+
+
+def test_the_cabinet_page_in_english(inv: Inv):
+    inv.box(1)
+    page = inv.clin.world.client("zhao").get("/inventory/high-risk/", HTTP_ACCEPT_LANGUAGE="en")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert (
+        "High-risk drug cabinet" in text
+        and "Submit the issue request" in text
+        and "Daily reconciliation" in text
+    )
