@@ -140,7 +140,9 @@ def request_issue(
 
 
 def _open_request(actor: Actor, request_id: int) -> IssueRequest:
-    req = IssueRequest.objects.writable_by(actor).select_for_update(of=("self",)).filter(pk=request_id).first()
+    req = (
+        IssueRequest.objects.writable_by(actor).select_for_update(of=("self",)).filter(pk=request_id).first()
+    )
     if req is None:
         if IssueRequest.objects.visible_to(actor).filter(pk=request_id).exists():
             raise ActionError("FORBIDDEN", _("无权确认或取消高风险药品出库"), status=403)
