@@ -70,3 +70,14 @@ def test_two_person_issue_and_a_daily_reconciliation_with_a_discrepancy(page, cl
 
     page.get_by_role("link", name="专用账册").first.click()
     expect(page.get_by_role("region", name="收发记录")).to_contain_text(str(inv.clin.world.users["wang"]))
+
+    # the cabinet and the register at phone and desktop widths: no sideways scrolling
+    for width, height in ((390, 844), (1366, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        for url in (
+            f"/inventory/high-risk/?institution={inv.clinic.jia.pk}",
+            f"/inventory/high-risk/register/?institution={inv.clinic.jia.pk}",
+        ):
+            page.goto(url)
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            _no_sideways_scroll(page)
