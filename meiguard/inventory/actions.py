@@ -343,6 +343,12 @@ def _line(
         except (InvalidOperation, ValueError):
             errors.setdefault(f("temperature_c"), []).append(_("温度须在 -50 至 60℃ 之间"))
             temperature = None
+    if product is not None and location is not None:
+        from .highrisk import location_refusal
+
+        refusal = location_refusal(product, location)
+        if refusal:
+            errors.setdefault(f("location_id"), []).append(refusal)
     packaging = data.get("packaging_intact")
     if not isinstance(packaging, bool):
         errors.setdefault(f("packaging_intact"), []).append(_("请确认包装是否完好"))
@@ -675,6 +681,7 @@ def record_movement(
         target = _location(actor, to_location_id, None, "to_location_id")
         if target.pk == source.pk:
             raise FieldErrors({"to_location_id": [_("目标库位不能与来源库位相同")]})
+        _refuse_location(lot, target, "to_location_id")
         moving = _codes_at(lot, source.pk, codes, "trace_codes") if codes else []
         target_lot = lot
         if target.institution_id != lot.institution_id:
@@ -720,6 +727,8 @@ def record_movement(
         if scrapped:
             TraceCode.objects.filter(pk__in=[t.pk for t in scrapped]).update(status=TraceCodeStatus.SCRAPPED)
         return [movement]
+    if kind == MovementKind.RETURN:
+        _refuse_location(lot, source, "location_id")
     return [
         _post(
             actor,
@@ -731,6 +740,15 @@ def record_movement(
             reason=reason,
         )
     ]
+
+
+def _refuse_location(lot: Lot, location: StorageLocation, field: str) -> None:
+    """High-risk drugs go only into the locked cabinet (DD-01; ``highrisk.location_refusal``)."""
+    from .highrisk import location_refusal
+
+    refusal = location_refusal(lot.product, location)
+    if refusal:
+        raise FieldErrors({field: [refusal]})
 
 
 def _lot_at(actor: Actor, lot: Lot, institution_id: int) -> Lot:

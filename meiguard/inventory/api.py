@@ -449,3 +449,165 @@ def scan_share(request: HttpRequest, filters: Query[ShareFilters]) -> Any:
         }
         for r in rows
     ]
+
+
+# ---- high-risk drugs: two-person issue, daily reconciliation, the register (issue 13 part 4) ------------
+
+
+class IssueIn(In):
+    lot_id: int = Id
+    location_id: int = Id
+    quantity: Decimal = Quantity
+    purpose: str = Field(..., min_length=1, max_length=200)
+    case_id: int | None = OptId
+
+
+class IssueCancelIn(In):
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+class IssueOut(Schema):
+    id: int
+    institution_id: int
+    lot_id: int
+    location_id: int
+    quantity: Decimal
+    purpose: str
+    case_id: int | None
+    status: str
+    requested_by_id: int
+    requested_at: dt.datetime
+    confirmed_by_id: int | None
+    confirmed_at: dt.datetime | None
+    cancel_reason: str
+    movement_id: int | None
+
+
+class IssueFilters(FilterIn):
+    institution_id: int | None = OptId
+    status: Literal["requested", "confirmed", "cancelled"] | None = None
+
+
+@router.get("/issues", response=list[IssueOut], summary="高风险药品双人出库列表")
+@paginate(Pagination)
+def list_issues(request: HttpRequest, filters: Query[IssueFilters]) -> Any:
+    from .models import IssueRequest
+
+    qs = IssueRequest.objects.visible_to(_actor(request))
+    if filters.institution_id is not None:
+        qs = qs.filter(institution_id=filters.institution_id)
+    if filters.status is not None:
+        qs = qs.filter(status=filters.status)
+    return qs.order_by("-requested_at", "-pk")
+
+
+@router.post("/issues", response={201: IssueOut, **ERRORS}, summary="高风险药品出库申请(待第二人确认)")
+def request_issue(request: HttpRequest, payload: IssueIn) -> Any:
+    from . import highrisk
+
+    return 201, highrisk.request_issue(
+        _actor(request),
+        lot_id=payload.lot_id,
+        location_id=payload.location_id,
+        quantity=payload.quantity,
+        purpose=payload.purpose,
+        case_id=payload.case_id,
+    )
+
+
+@router.post("/issues/{issue_id}/confirm", response={200: IssueOut, **ERRORS}, summary="第二人复核确认出库")
+def confirm_issue(request: HttpRequest, issue_id: int) -> Any:
+    from . import highrisk
+
+    return highrisk.confirm_issue(_actor(request), issue_id)
+
+
+@router.post("/issues/{issue_id}/cancel", response={200: IssueOut, **ERRORS}, summary="取消未确认的出库申请")
+def cancel_issue(request: HttpRequest, issue_id: int, payload: IssueCancelIn) -> Any:
+    from . import highrisk
+
+    return highrisk.cancel_issue(_actor(request), issue_id, reason=payload.reason)
+
+
+class ReconciliationOut(Schema):
+    id: int
+    institution_id: int
+    product_id: int
+    day: dt.date
+    used: Decimal
+    issued: Decimal
+    on_hand: Decimal
+    matched: bool
+    alert_id: int | None
+    ran_at: dt.datetime
+
+
+class ReconciliationFilters(FilterIn):
+    institution_id: int | None = OptId
+    product_id: int | None = OptId
+    start: dt.date | None = None
+    end: dt.date | None = None
+    matched: bool | None = None
+
+
+@router.get("/reconciliations", response=list[ReconciliationOut], summary="高风险药品每日对账结果")
+@paginate(Pagination)
+def list_reconciliations(request: HttpRequest, filters: Query[ReconciliationFilters]) -> Any:
+    from .models import Reconciliation
+
+    qs = Reconciliation.objects.visible_to(_actor(request))
+    if filters.institution_id is not None:
+        qs = qs.filter(institution_id=filters.institution_id)
+    if filters.product_id is not None:
+        qs = qs.filter(product_id=filters.product_id)
+    if filters.start is not None:
+        qs = qs.filter(day__gte=filters.start)
+    if filters.end is not None:
+        qs = qs.filter(day__lte=filters.end)
+    if filters.matched is not None:
+        qs = qs.filter(matched=filters.matched)
+    return qs.order_by("-day", "product_id")
+
+
+class ReconcileIn(In):
+    institution_id: int = Id
+    day: dt.date
+
+
+class ReconcileOut(Schema):
+    reconciled: int
+    discrepancies: int
+    alerts: int
+
+
+@router.post("/reconciliations/run", response={200: ReconcileOut, **ERRORS}, summary="立即执行某日对账")
+def run_reconciliation(request: HttpRequest, payload: ReconcileIn) -> Any:
+    from . import highrisk
+
+    return highrisk.run_reconciliation(_actor(request), institution_id=payload.institution_id, on=payload.day)
+
+
+class RegisterFilters(FilterIn):
+    institution_id: int = Id
+    product_id: int = Id
+    start: dt.date | None = None
+    end: dt.date | None = None
+    format: Literal["pdf", "xlsx"] = "xlsx"
+
+
+@router.get("/register", response={200: None, **ERRORS}, summary="高风险药品专用账册导出(PDF / Excel)")
+def export_register(request: HttpRequest, filters: Query[RegisterFilters]) -> Any:
+    from . import register
+    from .highrisk_views import XLSX, attachment
+
+    start, end = register.period(filters.start, filters.end)
+    reg = register.build(
+        _actor(request),
+        institution_id=filters.institution_id,
+        product_id=filters.product_id,
+        start=start,
+        end=end,
+    )
+    if filters.format == "pdf":
+        return attachment(register.render_pdf(reg), "application/pdf", register.filename(reg, "pdf"))
+    return attachment(register.render_xlsx(reg), XLSX, register.filename(reg, "xlsx"))

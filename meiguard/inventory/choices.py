@@ -77,3 +77,20 @@ class TraceCodeStatus(models.TextChoices):
 class AlertKind(models.TextChoices):
     SCANNED_AGAIN = "scanned_again", _("追溯码重复扫码")
     NOT_RECEIVED = "not_received", _("追溯码未在本机构入库")
+    RECONCILIATION = "reconciliation", _("高风险药品每日对账不符")
+
+
+# High-risk drugs kept in the locked cabinet (专柜双人双锁): botulinum toxin type A, managed as a toxic drug
+# (DD-01). The registry has no narcotic/psychotropic class (PR-09) yet; such a category would be added here.
+HIGH_RISK_DRUG_CATEGORIES = frozenset({"botulinum_toxin_a"})
+# The register (专用账册) is kept at least 5 years after the lot's expiry (PR-09, narcotics/psychotropics);
+# DD-01 gives no figure for the toxin's register (only prescriptions, 2 years, unconfirmed): the longer applies.
+REGISTER_KEEP_YEARS_AFTER_EXPIRY = 5
+# Who issues from and confirms at the high-risk cabinet: the stock keepers (each request needs two of them).
+ISSUE_ROLES = STOCK_ROLES
+
+
+class IssueStatus(models.TextChoices):
+    REQUESTED = "requested", _("待第二人确认")
+    CONFIRMED = "confirmed", _("已双人确认出库")
+    CANCELLED = "cancelled", _("已取消")

@@ -18,6 +18,7 @@ from .choices import (
     STOCK_ROLES,
     AlertKind,
     IdentifiedBy,
+    IssueStatus,
     LineStatus,
     LocationKind,
     MovementKind,
@@ -356,6 +357,144 @@ class InventoryAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id
+
+
+# ---- high-risk drugs: two-person issue and daily reconciliation (issue 13 part 4) -----------------------
+
+
+class IssueRequest(models.Model):
+    """Issuing high-risk stock (双人双锁): one keeper asks, a second, different keeper confirms; the issue
+    movement is written only on confirmation. Kept with the register (5 years after the lot's expiry)."""
+
+    institution = models.ForeignKey(
+        "registry.Institution",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("所属机构"),
+    )
+    lot = models.ForeignKey(
+        "registry.Lot", on_delete=models.PROTECT, related_name="+", verbose_name=_("批次")
+    )
+    location = models.ForeignKey(
+        StorageLocation, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("库位")
+    )
+    quantity = models.DecimalField(_("数量"), max_digits=12, decimal_places=3)
+    case = models.ForeignKey(
+        "clinical.Case",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("病例"),
+    )
+    purpose = models.CharField(_("用途"), max_length=200)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=IssueStatus.choices, default=IssueStatus.REQUESTED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("发药人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"))
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("复核人"),
+    )
+    confirmed_at = models.DateTimeField(_("复核时间"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("取消人"),
+    )
+    cancel_reason = models.CharField(_("取消原因"), max_length=500, blank=True)
+    movement = models.OneToOneField(
+        StockMovement,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("出库变动"),
+    )
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = _policy()
+
+    class Meta:
+        verbose_name = _("高风险药品双人出库")
+        verbose_name_plural = _("高风险药品双人出库")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="inv_issue_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(confirmed_by__isnull=True) | ~Q(confirmed_by=models.F("requested_by")),
+                name="inv_issue_two_people",
+            ),
+        ]
+        indexes = [models.Index(fields=["institution", "status"], name="inv_issue_inst_status")]
+
+    def __str__(self) -> str:
+        return f"{self.lot_id} × {self.quantity.normalize()}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id
+
+
+class Reconciliation(models.Model):
+    """The daily reconciliation of one high-risk product at one institution (每日对账): usage recorded in cases
+    against issue movements, in the stock unit, with the closing balance. One row per (institution, product,
+    day); a run again the same day recomputes it, the alert is raised once."""
+
+    institution = models.ForeignKey(
+        "registry.Institution",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("所属机构"),
+    )
+    product = models.ForeignKey(
+        "registry.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("产品")
+    )
+    day = models.DateField(_("对账日期"))
+    used = models.DecimalField(_("病例使用量"), max_digits=14, decimal_places=3)
+    issued = models.DecimalField(_("出库量"), max_digits=14, decimal_places=3)
+    on_hand = models.DecimalField(_("日终结存"), max_digits=14, decimal_places=3)
+    matched = models.BooleanField(_("账物相符"))
+    alert = models.ForeignKey(
+        InventoryAlert,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("预警"),
+    )
+    ran_at = models.DateTimeField(_("对账时间"))
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = _policy()
+
+    class Meta:
+        verbose_name = _("高风险药品每日对账")
+        verbose_name_plural = _("高风险药品每日对账")
+        ordering = ["-day", "product_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "product", "day"], name="uniq_inv_recon_day")
+        ]
+        indexes = [models.Index(fields=["institution", "day"], name="inv_recon_inst_day")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.day}"
 
     def audit_organization_id(self) -> int | None:
         return self.institution.organization_id

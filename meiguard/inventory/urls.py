@@ -14,3 +14,14 @@ urlpatterns = [
     path("lots/<int:pk>/", views.lot_movements, name="lot"),
     path("alerts/", views.alerts, name="alerts"),
 ]
+
+# High-risk drugs: the cabinet (two-person issue, daily reconciliation) and the register (issue 13 part 4).
+from . import highrisk_views  # noqa: E402
+
+urlpatterns += [
+    path("high-risk/", highrisk_views.cabinet, name="highrisk"),
+    path("high-risk/issues/", highrisk_views.issue_request, name="highrisk_issue"),
+    path("high-risk/issues/<int:pk>/decide/", highrisk_views.issue_decide, name="highrisk_decide"),
+    path("high-risk/reconcile/", highrisk_views.reconcile, name="highrisk_reconcile"),
+    path("high-risk/register/", highrisk_views.register_page, name="highrisk_register"),
+]

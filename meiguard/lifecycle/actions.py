@@ -253,6 +253,15 @@ def aftercare_clocks(on: dt.date) -> Counts:
     return run_clocks(min(now, end_of_day))
 
 
+def reconcile_high_risk(on: dt.date) -> Counts:
+    """The daily reconciliation of high-risk drugs (DD-01, PR-09) for the day before ``on`` (a finished day):
+    usage in cases against issue movements per institution and product; each discrepancy raises one alert and
+    tells the compliance officers once (``inventory.highrisk.reconcile``)."""
+    from meiguard.inventory.highrisk import reconcile
+
+    return reconcile(on - dt.timedelta(days=1))
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
@@ -263,6 +272,7 @@ JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
     Job.AFTERCARE_CLOCKS: aftercare_clocks,
+    Job.RECONCILE_HIGH_RISK: reconcile_high_risk,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

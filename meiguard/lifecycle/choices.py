@@ -42,6 +42,7 @@ class Job(models.TextChoices):
     REMIND_DUE_CHECKLISTS = "remind_due_checklists", _("手术安全核查未完成提醒")
     REMIND_DEVICE_UPKEEP = "remind_device_upkeep", _("设备巡检校准到期提醒")
     AFTERCARE_CLOCKS = "aftercare_clocks", _("随访与不良反应计时")
+    RECONCILE_HIGH_RISK = "reconcile_high_risk", _("高风险药品每日对账")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

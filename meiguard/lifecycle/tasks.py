@@ -71,6 +71,12 @@ def aftercare_clocks(on_iso: str, run_id: int | None = None) -> dict[str, int]:
 
 
 @task()
+def reconcile_high_risk(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """Reconcile high-risk drugs for the previous day; discrepancies alerted once per day and product."""
+    return actions.run_job(Job.RECONCILE_HIGH_RISK, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -91,4 +97,5 @@ TASKS: dict[str, Any] = {
     Job.REMIND_DUE_CHECKLISTS: remind_due_checklists,
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
     Job.AFTERCARE_CLOCKS: aftercare_clocks,
+    Job.RECONCILE_HIGH_RISK: reconcile_high_risk,
 }

@@ -1,4 +1,5 @@
-"""An inventory on top of the clinical world: 甲's fridge (cold chain) and shelf, the toxin supplier (衡力,
+"""An inventory on top of the clinical world: 甲's locked fridge and second cabinet (the toxin is a high-risk
+drug: only high-risk cabinets hold it, DD-01), an ordinary shelf, the toxin supplier (衡力,
 authorised to distribute), the toxin flagged cold chain, and helpers that receive a box with trace codes."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Inv:
     clin: Clin
     fridge: StorageLocation
     shelf: StorageLocation
+    ordinary: StorageLocation
 
     @property
     def clinic(self) -> Any:
@@ -95,9 +97,10 @@ def make_inv(clin_: Clin) -> Inv:
     clin_.clinic.toxin.refresh_from_db()
     zhao = clin_.actor("zhao")
     jia = clin_.clinic.jia.pk
-    fridge = actions.create_location(zhao, institution_id=jia, name="药房冷藏柜", kind="cold_chain")
-    shelf = actions.create_location(zhao, institution_id=jia, name="耗材库 A 架", kind="ordinary")
-    return Inv(clin_, fridge, shelf)
+    fridge = actions.create_location(zhao, institution_id=jia, name="药房冷藏柜", kind="high_risk")
+    shelf = actions.create_location(zhao, institution_id=jia, name="毒麻药品专柜 B", kind="high_risk")
+    ordinary = actions.create_location(zhao, institution_id=jia, name="耗材库 A 架", kind="ordinary")
+    return Inv(clin_, fridge, shelf, ordinary)
 
 
 @pytest.fixture

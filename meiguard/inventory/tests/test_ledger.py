@@ -50,7 +50,7 @@ def test_quantity_on_hand_is_the_sum_of_movements(inv: Inv):
         trace_codes=codes[:1],
     )
     assert TraceCode.objects.get(code=codes[0]).status == "scrapped"
-    assert _on_hand(inv) == {("T2026R1", "药房冷藏柜"): 7, ("T2026R1", "耗材库 A 架"): 2}
+    assert _on_hand(inv) == {("T2026R1", "药房冷藏柜"): 7, ("T2026R1", "毒麻药品专柜 B"): 2}
     lot.refresh_from_db()
     total = sum(StockMovement.objects.filter(lot=lot).values_list("quantity", flat=True))
     assert lot.quantity == total == 9

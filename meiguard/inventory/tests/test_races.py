@@ -34,3 +34,27 @@ def test_two_devices_using_one_trace_code_record_one_usage(inv: Inv):
     assert unit.status == "used" and unit.usage_id == wins[0].pk
     assert StockMovement.objects.filter(kind="issue", lot_id=line.lot_id).count() == 1
     assert InventoryAlert.objects.filter(code=codes[0]).count() == 1
+
+
+def test_two_confirmations_of_one_high_risk_issue_at_once_write_one_movement(inv: Inv):
+    from decimal import Decimal
+
+    from meiguard.core.errors import ActionError
+    from meiguard.inventory import highrisk
+    from meiguard.inventory.models import IssueRequest
+
+    line, _codes = inv.box(3)
+    req = highrisk.request_issue(
+        inv.actor("zhao"), lot_id=line.lot_id, location_id=inv.fridge.pk, quantity=Decimal(2), purpose="注射"
+    )
+
+    def confirm() -> Any:
+        return highrisk.confirm_issue(inv.actor("wang"), req.pk)
+
+    results = _race(confirm, confirm)
+    wins = [r for r in results if isinstance(r, IssueRequest)]
+    losses = [r for r in results if isinstance(r, ActionError)]
+    assert len(wins) == 1 and len(losses) == 1, results
+    assert losses[0].code == "ISSUE_NOT_OPEN"
+    assert StockMovement.objects.filter(kind="issue", lot_id=line.lot_id).count() == 1
+    assert actions.on_hand(line.lot_id, inv.fridge.pk) == Decimal(1)

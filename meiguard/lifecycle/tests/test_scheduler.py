@@ -25,6 +25,7 @@ JOBS = [
     "remind_due_checklists",
     "remind_device_upkeep",
     "aftercare_clocks",
+    "reconcile_high_risk",
 ]
 
 
