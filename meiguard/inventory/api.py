@@ -449,3 +449,7 @@ def scan_share(request: HttpRequest, filters: Query[ShareFilters]) -> Any:
         }
         for r in rows
     ]
+
+
+# Recalls (DD-09): their routes are declared on this router in recall_api.
+from . import recall_api  # noqa: E402,F401

@@ -16,3 +16,12 @@ CODES: dict[str, Any] = {
     "inventory.tracecode.used": _("追溯码扫码使用"),
     "inventory.alert.raised": _("假冒/流弊预警"),
 }
+CODES.update(
+    {
+        "inventory.recall.created": _("召回通知登记"),
+        "inventory.recall.lot_recalled": _("批次召回并隔离库存"),
+        "inventory.recall.returned": _("召回批次退回供应商"),
+        "inventory.recall.destroyed": _("召回批次销毁"),
+        "inventory.recall.completed": _("召回处理完成"),
+    }
+)
