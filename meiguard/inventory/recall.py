@@ -482,6 +482,12 @@ def create_notice(
     return notice_obj
 
 
+def lot_for_recall(actor: Actor, lot_id: int) -> Lot:
+    """The lot, if the actor keeps stock at its institution (404 otherwise, 403 for a reader)."""
+    lot = actions._lot(actor, lot_id)
+    return Lot.objects.select_related("product", "institution").get(pk=lot.pk)
+
+
 def recall_lot(actor: Actor, lot_id: int, *, level: int, reason: str, reference_no: str = "") -> RecallNotice:
     """Recall one lot directly (the institution's own finding): an internal notice for that lot."""
     lot = actions._lot(actor, lot_id)

@@ -81,9 +81,7 @@ def test_recalling_a_lot_denies_the_next_check_quarantines_lists_clients_and_not
     assert (notice.source, notice.level, notice.lot_nos) == ("internal", 1, [lot_a.lot_no])
 
     clients = recall.affected_clients(zhao, [row])
-    assert [(c.name, c.lot_no) for c in clients] == [("乙女士", lot_a.lot_no), ("甲女士", lot_a.lot_no)] or [
-        c.name for c in clients
-    ] == ["甲女士", "乙女士"]
+    assert sorted((c.name, c.lot_no) for c in clients) == [("乙女士", lot_a.lot_no), ("甲女士", lot_a.lot_no)]
     assert {c.name for c in clients} == {"甲女士", "乙女士"} and all(
         c.phone.startswith("138") for c in clients
     )
@@ -301,3 +299,69 @@ def test_api_recall_flow_and_strict_errors(inv: Inv):
     again = post(c, f"/recalls/{out['id']}/complete", {"institution_id": inv.clinic.jia.pk})
     assert again.status_code == 409 and again.json()["code"] == "ALREADY_COMPLETED"
     assert c.get(f"{BASE}/recalls/{out['id']}/report.xlsx").status_code == 200
+
+
+def test_affected_clients_is_one_query(inv: Inv, django_assert_num_queries):
+    lot_a, _lot_b, _codes = _world(inv)
+    zhao = inv.actor("zhao")
+    notice = recall.recall_lot(zhao, lot_a.pk, level=1, reason="无菌检查不合格")
+    rows = recall.recall_lots(zhao, notice)
+    with django_assert_num_queries(1):
+        assert len(recall.affected_clients(zhao, rows)) == 2
+
+
+def test_pages_recall_a_lot_list_clients_dispose_complete(inv: Inv):
+    lot_a, _lot_b, _codes = _world(inv)
+    c = inv.clin.world.client("zhao")
+    page = c.get(f"/inventory/lots/{lot_a.pk}/")
+    assert page.status_code == 200 and f"/inventory/lots/{lot_a.pk}/recall/" in page.content.decode()
+    bad = c.post(f"/inventory/lots/{lot_a.pk}/recall/", {"level": "", "reason": ""})
+    assert bad.status_code == 422 and "召回级别" in bad.content.decode()
+    assert Lot.objects.get(pk=lot_a.pk).status == "available"
+    done = c.post(f"/inventory/lots/{lot_a.pk}/recall/", {"level": "1", "reason": "无菌检查不合格"})
+    notice = RecallNotice.objects.get()
+    assert done.status_code == 302 and done["Location"] == f"/inventory/recalls/{notice.pk}/"
+
+    detail = c.get(done["Location"]).content.decode()
+    assert "甲女士" in detail and "乙女士" in detail and "丙女士" not in detail
+    assert "医疗器械召回管理办法" in detail and "seed" not in detail.lower()
+    admin = inv.clin.world.client("wang").get(done["Location"]).content.decode()
+    assert "甲女士" not in admin and "2 位求美者" in admin
+    assert inv.clin.world.client("sun").get(done["Location"]).status_code == 404
+
+    listed = c.get(f"/inventory/recalls/?institution={inv.clinic.jia.pk}").content.decode()
+    assert f"/inventory/recalls/{notice.pk}/" in listed and 'data-state="open"' in listed
+    RecallNotice.objects.filter(pk=notice.pk).update(due_on=timezone.localdate() - dt.timedelta(days=1))
+    listed = c.get(f"/inventory/recalls/?institution={inv.clinic.jia.pk}").content.decode()
+    assert 'data-state="overdue"' in listed and 'role="alert"' in listed
+
+    row = RecallLot.objects.get()
+    over = c.post(
+        f"/inventory/recalls/{notice.pk}/lots/{row.pk}/dispose/",
+        {"disposal": "returned", "quantity": "9", "reason": "退回"},
+    )
+    assert over.status_code == 422
+    ok = c.post(
+        f"/inventory/recalls/{notice.pk}/lots/{row.pk}/dispose/",
+        {"disposal": "returned", "quantity": "3", "reason": "退回"},
+    )
+    assert ok.status_code == 302 and RecallLot.objects.get().returned == 3
+    fin = c.post(
+        f"/inventory/recalls/{notice.pk}/complete/",
+        {"institution_id": inv.clinic.jia.pk, "note": "已电话告知"},
+    )
+    assert fin.status_code == 302 and RecallLot.objects.get().completed_at is not None
+    assert 'data-state="done_late"' in c.get(fin["Location"]).content.decode()
+    assert c.get(f"/inventory/recalls/{notice.pk}/report.pdf")["Content-Type"] == "application/pdf"
+
+    new = c.post(
+        f"/inventory/recalls/new/?institution={inv.clinic.jia.pk}",
+        {
+            "product_id": inv.clinic.toxin.pk,
+            "lot_nos": "T2026R2\nNOPE",
+            "level": "3",
+            "source": "maker",
+            "reason": "x",
+        },
+    )
+    assert new.status_code == 422 and "NOPE" in new.content.decode()
