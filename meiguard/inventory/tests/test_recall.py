@@ -365,3 +365,26 @@ def test_pages_recall_a_lot_list_clients_dispose_complete(inv: Inv):
         },
     )
     assert new.status_code == 422 and "NOPE" in new.content.decode()
+
+
+def test_the_daily_lot_job_reminds_of_overdue_recalls_once(inv: Inv):
+    from meiguard.lifecycle import actions as lifecycle
+
+    inv.box(2)
+    notice = recall.create_notice(
+        inv.actor("zhao"),
+        product_id=inv.clinic.toxin.pk,
+        institution_id=inv.clinic.jia.pk,
+        data={"level": 1, "source": "maker", "reason": "无菌检查不合格", "lot_nos": ["T2026R1"]},
+    )
+    late = notice.due_on + dt.timedelta(days=1)
+    counts = lifecycle.run_job("flag_expired_lots", late.isoformat())
+    assert (counts["overdue_recalls"], counts["recall_reminders"]) == (1, 1)
+    reminder = Notification.objects.get(
+        dedupe_key=f"inventory-recall-overdue:{notice.pk}:{inv.clinic.jia.pk}"
+    )
+    assert reminder.recipient_id == inv.clin.world.users["zhao"].pk and "召回已超时未完成" in reminder.title
+    assert (
+        lifecycle.run_job("flag_expired_lots", (late + dt.timedelta(days=1)).isoformat())["recall_reminders"]
+        == 0
+    )
