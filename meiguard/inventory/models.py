@@ -440,7 +440,7 @@ class RecallLot(models.Model):
     quarantined = models.DecimalField(_("隔离数量"), max_digits=12, decimal_places=3, default=0)
     returned = models.DecimalField(_("退回供应商数量"), max_digits=12, decimal_places=3, default=0)
     destroyed = models.DecimalField(_("销毁数量"), max_digits=12, decimal_places=3, default=0)
-    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -121,7 +121,7 @@ def render_xlsx(actor: Actor, notice_id: int) -> bytes:
             _("受影响求美者(人)"),
             _("仍在隔离区"),
             _("处理状态"),
-            _("完成时间"),
+            _("处理完成时间"),
         ]
     )
     for part in data.parts:

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 ('quarantined', models.DecimalField(decimal_places=3, default=0, max_digits=12, verbose_name='隔离数量')),
                 ('returned', models.DecimalField(decimal_places=3, default=0, max_digits=12, verbose_name='退回供应商数量')),
                 ('destroyed', models.DecimalField(decimal_places=3, default=0, max_digits=12, verbose_name='销毁数量')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='完成时间')),
+                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='处理完成时间')),
                 ('completion_note', models.CharField(blank=True, max_length=500, verbose_name='完成说明')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='完成人')),
