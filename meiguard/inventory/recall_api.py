@@ -81,18 +81,18 @@ class LotRecallIn(In):
     reference_no: str = Field("", max_length=64)
 
 
-class DisposeIn(In):
+class RecallDisposeIn(In):
     disposal: RecallDisposal
     quantity: Decimal = Quantity
     reason: str = Field(..., min_length=1, max_length=500)
 
 
-class CompleteIn(In):
+class RecallCompleteIn(In):
     institution_id: int = Id
     note: str = Field("", max_length=500)
 
 
-class ClientOut(Schema):
+class RecallClientOut(Schema):
     institution_id: int
     client_id: int
     name: str
@@ -185,7 +185,7 @@ def get_recall(request: HttpRequest, notice_id: int) -> Any:
 
 
 @router.get(
-    "/recalls/{notice_id}/clients", response={200: list[ClientOut], **ERRORS}, summary="受影响的求美者"
+    "/recalls/{notice_id}/clients", response={200: list[RecallClientOut], **ERRORS}, summary="受影响的求美者"
 )
 def recall_clients(request: HttpRequest, notice_id: int) -> Any:
     actor = _actor(request)
@@ -196,7 +196,7 @@ def recall_clients(request: HttpRequest, notice_id: int) -> Any:
 
 
 def _client(c: recall.AffectedClient) -> dict[str, Any]:
-    return {f: getattr(c, f) for f in ClientOut.model_fields}
+    return {f: getattr(c, f) for f in RecallClientOut.model_fields}
 
 
 @router.post(
@@ -204,7 +204,7 @@ def _client(c: recall.AffectedClient) -> dict[str, Any]:
     response={200: RecallLotOut, **ERRORS},
     summary="隔离库存退回供应商或销毁",
 )
-def dispose(request: HttpRequest, recall_lot_id: int, payload: DisposeIn) -> Any:
+def dispose(request: HttpRequest, recall_lot_id: int, payload: RecallDisposeIn) -> Any:
     row = recall.dispose(
         _actor(request),
         recall_lot_id,
@@ -218,7 +218,7 @@ def dispose(request: HttpRequest, recall_lot_id: int, payload: DisposeIn) -> Any
 @router.post(
     "/recalls/{notice_id}/complete", response={200: RecallOut, **ERRORS}, summary="登记本机构召回处理完成"
 )
-def complete(request: HttpRequest, notice_id: int, payload: CompleteIn) -> Any:
+def complete(request: HttpRequest, notice_id: int, payload: RecallCompleteIn) -> Any:
     recall.complete(_actor(request), notice_id, institution_id=payload.institution_id, note=payload.note)
     return _detail(request, notice_id)
 

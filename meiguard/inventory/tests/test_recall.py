@@ -388,3 +388,31 @@ def test_the_daily_lot_job_reminds_of_overdue_recalls_once(inv: Inv):
         lifecycle.run_job("flag_expired_lots", (late + dt.timedelta(days=1)).isoformat())["recall_reminders"]
         == 0
     )
+
+
+def test_recall_schema_names_are_unique_across_the_api_modules():
+    """core/tests/test_schema_names.py scans ``<app>.api`` modules; the recall schemas live in recall_api."""
+    import importlib
+    import inspect
+
+    from django.apps import apps
+    from pydantic import BaseModel
+
+    from meiguard.inventory import recall_api
+
+    def names(module: Any) -> set[str]:
+        return {
+            n
+            for n, obj in vars(module).items()
+            if inspect.isclass(obj) and issubclass(obj, BaseModel) and obj.__module__ == module.__name__
+        }
+
+    ours = names(recall_api)
+    assert "RecallOut" in ours
+    for config in apps.get_app_configs():
+        if config.name.startswith("meiguard."):
+            try:
+                module = importlib.import_module(f"{config.name}.api")
+            except ModuleNotFoundError:
+                continue
+            assert not ours & names(module), config.name
