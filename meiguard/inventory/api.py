@@ -611,3 +611,7 @@ def export_register(request: HttpRequest, filters: Query[RegisterFilters]) -> An
     if filters.format == "pdf":
         return attachment(register.render_pdf(reg), "application/pdf", register.filename(reg, "pdf"))
     return attachment(register.render_xlsx(reg), XLSX, register.filename(reg, "xlsx"))
+
+
+# Recalls (DD-09): their routes are declared on this router in recall_api.
+from . import recall_api  # noqa: E402,F401

@@ -21,3 +21,12 @@ CODES: dict[str, Any] = {
     "inventory.reconciliation.run": _("高风险药品对账执行"),
     "inventory.reconciliation.discrepancy": _("高风险药品对账不符"),
 }
+CODES.update(
+    {
+        "inventory.recall.created": _("召回通知登记"),
+        "inventory.recall.lot_recalled": _("批次召回并隔离库存"),
+        "inventory.recall.returned": _("召回批次退回供应商"),
+        "inventory.recall.destroyed": _("召回批次销毁"),
+        "inventory.recall.completed": _("召回处理完成"),
+    }
+)

@@ -29,6 +29,7 @@ class LocationKind(models.TextChoices):
     ORDINARY = "ordinary", _("普通库位")
     COLD_CHAIN = "cold_chain", _("冷链(2–8℃)")
     HIGH_RISK = "high_risk", _("高风险药品专柜(双人双锁)")
+    QUARANTINE = "quarantine", _("召回隔离区")
 
 
 class IdentifiedBy(models.TextChoices):
@@ -62,6 +63,7 @@ class MovementKind(models.TextChoices):
     TRANSFER_IN = "transfer_in", _("调拨入库")
     SCRAP = "scrap", _("报废")
     ADJUSTMENT = "adjustment", _("盘点调整")
+    SUPPLIER_RETURN = "supplier_return", _("召回退回供应商")
 
 
 # Kinds an API caller or a page may post directly (receipts and issues come from their own actions).
@@ -94,3 +96,33 @@ class IssueStatus(models.TextChoices):
     REQUESTED = "requested", _("待第二人确认")
     CONFIRMED = "confirmed", _("已双人确认出库")
     CANCELLED = "cancelled", _("已取消")
+
+
+# ---- recalls (DD-09) ------------------------------------------------------------------------------
+
+# The registrant notifies users within 1 / 3 / 7 days of deciding a level 1 / 2 / 3 recall (医疗器械召回管理办法,
+# DD-09). The institution, as the user, passes the notice on to its affected clients on the same clock.
+RECALL_DAYS = {1: 1, 2: 3, 3: 7}
+RECALL_SOURCES = ("device-recall-rules",)
+# Who sees the affected clients' contact details: the compliance officers (授权专员) and 医务科.
+RECALL_CONTACT_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.MEDICAL_DIRECTOR})
+QUARANTINE_LOCATION_NAME = "召回隔离区"
+MAX_RECALL_LOTS = 100
+
+
+class RecallSource(models.TextChoices):
+    MAKER = "maker", _("生产企业/注册人召回通知")
+    REGULATOR = "regulator", _("药品监督管理部门通知")
+    INTERNAL = "internal", _("本机构发现")
+
+
+class RecallDisposal(models.TextChoices):
+    RETURNED = "returned", _("退回供应商")
+    DESTROYED = "destroyed", _("销毁")
+
+
+class ClockState(models.TextChoices):
+    OPEN = "open", _("处理中")
+    OVERDUE = "overdue", _("已超时")
+    DONE = "done", _("已按时完成")
+    DONE_LATE = "done_late", _("超时完成")

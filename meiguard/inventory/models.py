@@ -6,13 +6,15 @@ Stock is never typed: the quantity on hand of a lot at a location is the sum of 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.access import TenantPolicy, TenantQuerySet
-from meiguard.registry.choices import DoseUnit
+from meiguard.registry.choices import DoseUnit, RecallLevel
 
 from .choices import (
     STOCK_ROLES,
@@ -22,6 +24,7 @@ from .choices import (
     LineStatus,
     LocationKind,
     MovementKind,
+    RecallSource,
     TraceCodeStatus,
 )
 
@@ -498,3 +501,117 @@ class Reconciliation(models.Model):
 
     def audit_organization_id(self) -> int | None:
         return self.institution.organization_id
+
+
+class RecallNotice(models.Model):
+    """A recall (DD-09): the maker's or the regulator's notice, or the institution's own finding, naming a
+    product and some (or all) of its lots. ``institution`` empty: a notice for every institution holding the lots
+    (entered by a platform administrator); set: that institution's own. Each affected lot is a ``RecallLot``.
+
+    The clock (1 / 3 / 7 days for levels 1 / 2 / 3) runs from the recall decision named on the notice
+    (``issued_on``; the day it was received when the notice does not say): the registrant must have told the
+    users by then, and the institution passes it on to its own clients on the same clock."""
+
+    institution = models.ForeignKey(
+        "registry.Institution",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("所属机构"),
+    )
+    product = models.ForeignKey(
+        "registry.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("产品")
+    )
+    lot_nos = models.JSONField(_("召回批号"), default=list, blank=True)
+    all_lots = models.BooleanField(_("该产品全部批次"), default=False)
+    level = models.PositiveSmallIntegerField(_("召回级别"), choices=RecallLevel.choices)
+    source = models.CharField(_("召回来源"), max_length=16, choices=RecallSource.choices)
+    reference_no = models.CharField(_("召回通知编号"), max_length=64, blank=True)
+    reason = models.CharField(_("召回原因"), max_length=500)
+    issued_on = models.DateField(_("召回决定日期"), null=True, blank=True)
+    received_at = models.DateTimeField(_("收到通知时间"))
+    due_on = models.DateField(_("完成期限"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("登记人"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = TenantPolicy(
+        read_paths=(_INST, "recall_lots__institution__organization"),
+        write_path=_INST,
+        write_roles=STOCK_ROLES,
+    )
+
+    class Meta:
+        verbose_name = _("召回通知")
+        verbose_name_plural = _("召回通知")
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.reference_no or self.pk} {self.get_level_display()}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id if self.institution is not None else None
+
+
+class RecallLot(models.Model):
+    """One institution's lot under a recall: what was quarantined, returned or destroyed, and when the
+    institution completed the recall (clients told, stock settled)."""
+
+    notice = models.ForeignKey(
+        RecallNotice, on_delete=models.PROTECT, related_name="recall_lots", verbose_name=_("召回通知")
+    )
+    institution = models.ForeignKey(
+        "registry.Institution", on_delete=models.PROTECT, related_name="+", verbose_name=_("所属机构")
+    )
+    lot = models.ForeignKey(
+        "registry.Lot", on_delete=models.PROTECT, related_name="+", verbose_name=_("批次")
+    )
+    quarantine = models.ForeignKey(
+        StorageLocation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("隔离库位"),
+    )
+    quarantined = models.DecimalField(_("隔离数量"), max_digits=12, decimal_places=3, default=0)
+    returned = models.DecimalField(_("退回供应商数量"), max_digits=12, decimal_places=3, default=0)
+    destroyed = models.DecimalField(_("销毁数量"), max_digits=12, decimal_places=3, default=0)
+    completed_at = models.DateTimeField(_("处理完成时间"), null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("完成人"),
+    )
+    completion_note = models.CharField(_("完成说明"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = _policy()
+
+    class Meta:
+        verbose_name = _("召回批次")
+        verbose_name_plural = _("召回批次")
+        ordering = ["notice_id", "institution_id", "pk"]
+        constraints = [models.UniqueConstraint(fields=["notice", "lot"], name="uniq_inv_recall_lot")]
+        indexes = [models.Index(fields=["institution", "completed_at"], name="inv_recall_inst_done")]
+
+    def __str__(self) -> str:
+        return f"{self.notice_id}/{self.lot_id}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id
+
+    @property
+    def in_quarantine(self) -> Any:
+        return self.quarantined - self.returned - self.destroyed

@@ -36,3 +36,7 @@ def can_keep(actor: Actor, organization_id: int | None) -> bool:
 
 
 _permission("inventory.view")(lambda actor, obj: uses_inventory(actor))
+# Recall a lot (DD-09): the roles that keep stock at the lot's institution.
+_permission("inventory.recall")(
+    lambda actor, lot: lot is not None and can_keep(actor, lot.institution.organization_id)
+)

@@ -25,3 +25,17 @@ urlpatterns += [
     path("high-risk/reconcile/", highrisk_views.reconcile, name="highrisk_reconcile"),
     path("high-risk/register/", highrisk_views.register_page, name="highrisk_register"),
 ]
+
+# Recalls (DD-09)
+from . import recall_views  # noqa: E402
+
+urlpatterns += [
+    path("recalls/", recall_views.recalls, name="recalls"),
+    path("recalls/new/", recall_views.recall_new, name="recall_new"),
+    path("recalls/<int:pk>/", recall_views.recall_detail, name="recall"),
+    path("recalls/<int:pk>/lots/<int:row>/dispose/", recall_views.recall_dispose, name="recall_dispose"),
+    path("recalls/<int:pk>/complete/", recall_views.recall_complete, name="recall_complete"),
+    path("recalls/<int:pk>/report.xlsx", recall_views.recall_xlsx, name="recall_xlsx"),
+    path("recalls/<int:pk>/report.pdf", recall_views.recall_pdf, name="recall_pdf"),
+    path("lots/<int:pk>/recall/", recall_views.lot_recall, name="lot_recall"),
+]

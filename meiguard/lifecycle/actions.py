@@ -169,7 +169,8 @@ def scan_expiries(on: dt.date, *, inline: bool = False) -> Counts:
 
 
 def flag_expired_lots(on: dt.date) -> Counts:
-    """Lots still held (available or quarantined) past their expiry date: tell the institution once per lot.
+    """Lots still held (available or quarantined) past their expiry date: tell the institution once per lot;
+    and open recalls past their clock: remind the institution's compliance officers once per notice.
 
     The lot's status is left alone: the engine already refuses an expired lot (LOT_EXPIRED) whatever its status.
     """
@@ -182,7 +183,10 @@ def flag_expired_lots(on: dt.date) -> Counts:
     )
     rows = [r for r in source.rows(qs) if (r["pk"], r["expiry_date"]) not in done]
     notified = sum(_deliver(source, r, source.item(r, on), EXPIRED_NOTICE, on) for r in rows)
-    return {"expired_lots": len(rows), "notified": notified}
+    # The same daily lot job reminds of recalls past their 1 / 3 / 7-day clock (DD-09), once per notice.
+    from meiguard.inventory.recall import remind_overdue
+
+    return {"expired_lots": len(rows), "notified": notified, **remind_overdue(on)}
 
 
 def expire_authorizations(on: dt.date) -> Counts:

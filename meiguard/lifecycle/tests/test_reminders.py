@@ -170,7 +170,12 @@ def test_expired_lots_still_held_are_flagged_once(c, world, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         first = actions.run_job("flag_expired_lots", ON.isoformat())
         second = actions.run_job("flag_expired_lots", days(1).isoformat())
-    assert first == {"expired_lots": 1, "notified": 1} and second == {"expired_lots": 0, "notified": 0}
+    none = {"overdue_recalls": 0, "recall_reminders": 0}
+    assert first == {"expired_lots": 1, "notified": 1, **none} and second == {
+        "expired_lots": 0,
+        "notified": 0,
+        **none,
+    }
     assert reminders(item_kind="lot") == [("lot", lot.pk, lot.expiry_date, 0)]
     note = Notification.objects.get(recipient=world.users["zhao"])
     assert note.kind == NotificationKind.EXPIRY and "已过期" in note.title

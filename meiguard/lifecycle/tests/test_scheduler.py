@@ -46,7 +46,12 @@ def test_once_enqueues_the_daily_jobs_and_records_the_runs(c, django_capture_on_
     assert set(runs) == set(JOBS)
     assert all(r.status == "succeeded" and r.started_at and r.finished_at for r in runs.values())
     assert runs["scan_expiries"].counts == {"expiring": 1, "due": 1, "already_sent": 0}
-    assert runs["flag_expired_lots"].counts == {"expired_lots": 1, "notified": 1}
+    assert runs["flag_expired_lots"].counts == {
+        "expired_lots": 1,
+        "notified": 1,
+        "overdue_recalls": 0,
+        "recall_reminders": 0,
+    }
     assert runs["expire_authorizations"].counts == {"expired": 0}
     assert Reminder.objects.count() == 2
     actions_logged = list(
