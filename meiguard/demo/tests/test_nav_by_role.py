@@ -10,7 +10,7 @@ from django.test import Client
 
 from meiguard.core.models import User
 
-NAV = re.compile(r'<nav aria-label="主导航">(.*?)</nav>', re.S)
+NAV = re.compile(r'<nav[^>]*aria-label="主导航"[^>]*>(.*?)</nav>', re.S)
 HREF = re.compile(r'href="(/[^"#]*)"')
 SKIP = ("/static/", "/i18n/", "/admin/", "/api/")
 
