@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import random
@@ -568,31 +567,17 @@ def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
 
 
 def print_report(result: dict[str, Any], as_json: bool) -> None:
-    rows: list[Row] = result.pop("_rows")
-    out = sys.stderr if as_json else sys.stdout
-    m = result["machine"]
-    print(file=out)
-    print(
-        f"meiguard clinical benchmark — {result['database'].split(' ')[0]}, {m['cpus']} CPUs, "
-        f"Python {m['python']}, Django {m['django']}, SQLite {m['sqlite']}"
-        + (f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""),
-        file=out,
-    )
     r = result["rows_generated"]
-    print(
+    common.report_table(
+        result,
+        as_json,
+        "clinical",
         f"{r.get('Client', 0):,} clients, {r.get('Usage', 0):,} usages, {r.get('Case', 0):,} cases, "
         f"{r.get('Lot', 0):,} lots, {r.get('Institution', 0):,} institutions (largest "
         f"{result['largest_institution_clients']:,} clients, median {result['median_institution_clients']:,}); "
         f"rows {sum(r.values()):,} in {result['timings']['generate_s']:.0f} s; seed {result['args']['seed']}; "
         f"1-min load after measuring {result['load_average']}",
-        file=out,
     )
-    print(file=out)
-    print(common.render(rows), file=out)
-    passed = sum(1 for v in result["verdicts"].values() if v == "PASS")
-    print(f"\n{passed}/{len(result['verdicts'])} targets met", file=out)
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1400,6 +1400,28 @@ def run(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     }
 
 
+def report_table(result: dict[str, Any], as_json: bool, name: str, summary: str) -> None:
+    """A size bench's report (clinical, inventory): the machine, one line about the generated data, the table of
+    rows and the targets met; with ``--json`` the report goes to stderr and the JSON to stdout."""
+    rows: list[Row] = result.pop("_rows")
+    out = sys.stderr if as_json else sys.stdout
+    m = result["machine"]
+    print(file=out)
+    print(
+        f"meiguard {name} benchmark — {result['database'].split(' ')[0]}, {m['cpus']} CPUs, "
+        f"Python {m['python']}, Django {m['django']}, SQLite {m['sqlite']}"
+        + (f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""),
+        file=out,
+    )
+    print(summary, file=out)
+    print(file=out)
+    print(render(rows), file=out)
+    passed = sum(1 for v in result["verdicts"].values() if v == "PASS")
+    print(f"\n{passed}/{len(result['verdicts'])} targets met", file=out)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 def print_report(result: dict[str, Any], as_json: bool) -> None:
     rows: list[Row] = result.pop("_rows")
     out = sys.stderr if as_json else sys.stdout

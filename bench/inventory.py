@@ -23,7 +23,6 @@ See docs/benchmarks.md, "Inventory".
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -53,15 +52,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--samples", type=int, help="timed operations per measurement (default 2,000; --quick 1,000)"
     )
     p.add_argument("--seed", type=int, default=20261202)
-    p.add_argument("--db", type=Path, help="SQLite file to create (default: a temporary directory)")
-    p.add_argument("--database-url", help="postgres://user@host:port/inventory_bench (dropped, re-created)")
-    p.add_argument("--keep", action="store_true", help="keep the generated database afterwards")
-    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    common.database_args(p, "inventory_bench")
     args = p.parse_args(argv)
-    if args.codes is None:
-        args.codes = 1_000_000 if args.quick else 10_000_000
-    if args.samples is None:
-        args.samples = 1_000 if args.quick else 2_000
+    common.fill_defaults(
+        args,
+        {"codes": 1_000_000 if args.quick else 10_000_000, "samples": 1_000 if args.quick else 2_000},
+    )
     if args.codes < args.samples * 3:
         p.error("--codes must be at least three times --samples")
     return args
@@ -431,29 +427,15 @@ def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
 
 
 def print_report(result: dict[str, Any], as_json: bool) -> None:
-    rows: list[Row] = result.pop("_rows")
-    out = sys.stderr if as_json else sys.stdout
-    m = result["machine"]
-    print(file=out)
-    print(
-        f"meiguard inventory benchmark — {result['database'].split(' ')[0]}, {m['cpus']} CPUs, "
-        f"Python {m['python']}, Django {m['django']}, SQLite {m['sqlite']}"
-        + (f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""),
-        file=out,
-    )
     r = result["rows_generated"]
-    print(
+    common.report_table(
+        result,
+        as_json,
+        "inventory",
         f"{r.get('TraceCode', 0):,} received trace codes over {r.get('Lot', 0):,} lots at "
         f"{r.get('Institution', 0):,} institutions; generated in {result['timings']['generate_s']:.0f} s; "
         f"seed {result['args']['seed']}; 1-min load after measuring {result['load_average']}",
-        file=out,
     )
-    print(file=out)
-    print(common.render(rows), file=out)
-    passed = sum(1 for v in result["verdicts"].values() if v == "PASS")
-    print(f"\n{passed}/{len(result['verdicts'])} targets met", file=out)
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
