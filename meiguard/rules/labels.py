@@ -60,3 +60,13 @@ def procedure_name(code: str | None) -> str:
         return code
     zh, en = names
     return en if (en and (translation.get_language() or "").startswith("en")) else zh
+
+
+def codes_named(text: str, limit: int = 50) -> list[str]:
+    """Catalog codes whose Chinese or English name contains ``text`` (ignoring case), for searching records that
+    hold only the code; at most ``limit``, in catalog order."""
+    needle = (text or "").strip().lower()
+    if not needle:
+        return []
+    names = {**_catalog(), **_extra}
+    return [code for code, (zh, en) in names.items() if needle in zh.lower() or needle in en.lower()][:limit]

@@ -22,6 +22,7 @@ from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.core.access import Actor
 from meiguard.registry.models import Institution, Lot, Practitioner, Product
 from meiguard.rules.impact import outcome_label
+from meiguard.rules.labels import codes_named, procedure_name
 from meiguard.workflow.models import Application
 
 MAX_TERM = 64
@@ -69,6 +70,13 @@ def search(actor: Actor, term: str) -> list[Group]:
     n = _number(term)
     text = term.lstrip("#") if n is not None else term
     groups: list[Group] = []
+    # Records keep procedure codes; a procedure's name (either language) finds them too.
+    named = codes_named(text)
+    by_procedure = (
+        Q(procedure_code__icontains=text) | Q(procedure_code__in=named)
+        if named
+        else Q(procedure_code__icontains=text)
+    )
 
     def add(key: str, label: str | Promise, qs: QuerySet[Any], render: Any) -> None:
         rows, more = _take(qs)
@@ -133,7 +141,7 @@ def search(actor: Actor, term: str) -> list[Group]:
         .filter(
             _by_number(
                 Q(practitioner__name__icontains=text)
-                | Q(procedure_code__icontains=text)
+                | by_procedure
                 | Q(product_brand__icontains=text)
                 | Q(device_model__icontains=text)
                 | Q(technology_name__icontains=text),
@@ -144,7 +152,8 @@ def search(actor: Actor, term: str) -> list[Group]:
         .order_by("-pk"),
         lambda a: Hit(
             f"#{a.pk} {a.practitioner.name if a.practitioner else a.institution.name}",
-            f"{a.get_kind_display()} · {a.procedure_code or a.subject or a.product_brand or a.device_model or a.technology_name}"
+            f"{a.get_kind_display()} · "
+            f"{procedure_name(a.procedure_code) or a.subject or a.product_brand or a.device_model or a.technology_name}"
             f" · {a.get_status_display()}",
             reverse("authz:authorization_detail", args=[a.pk]),
         ),
@@ -153,7 +162,7 @@ def search(actor: Actor, term: str) -> list[Group]:
         "applications",
         pgettext_lazy("search results", "授权申请"),
         Application.objects.visible_to(actor)
-        .filter(_by_number(Q(practitioner__name__icontains=text) | Q(procedure_code__icontains=text), n))
+        .filter(_by_number(Q(practitioner__name__icontains=text) | by_procedure, n))
         .select_related("practitioner", "institution")
         .order_by("-pk"),
         lambda a: Hit(
@@ -166,12 +175,12 @@ def search(actor: Actor, term: str) -> list[Group]:
         "decisions",
         pgettext_lazy("search results", "核验记录"),
         DecisionLog.objects.visible_to(actor)
-        .filter(_by_number(Q(practitioner__name__icontains=text) | Q(procedure_code__icontains=text), n))
+        .filter(_by_number(Q(practitioner__name__icontains=text) | by_procedure, n))
         .select_related("practitioner")
         .order_by("-created_at", "-pk"),
         lambda d: Hit(
             f"#{d.pk} {d.practitioner.name}",
-            f"{d.procedure_code} · {outcome_label(d.outcome)} · {timezone.localtime(d.at):%Y-%m-%d %H:%M}",
+            f"{procedure_name(d.procedure_code)} · {outcome_label(d.outcome)} · {timezone.localtime(d.at):%Y-%m-%d %H:%M}",
             reverse("authz:decision_detail", args=[d.pk]),
         ),
     )

@@ -108,3 +108,15 @@ def test_the_page_costs_a_fixed_number_of_queries(clinic, rows, django_assert_nu
     # · the session's activity stamp (savepoint, update, release)
     with django_assert_num_queries(15):
         assert c.get("/workspace/search/", {"q": clinic.li.name}).status_code == 200
+
+
+def test_a_procedure_name_finds_the_records_that_hold_its_code(clinic, rows):
+    """Records keep procedure codes; a name in either language finds them, and hits read as names."""
+    wang = clinic.world.actor("wang")
+    by_name = search.search(wang, "肉毒毒素注射")  # derm-botulinum-toxin-injection, the check's procedure
+    decisions = next(g for g in by_name if g.key == "decisions")
+    assert any(h.title.startswith(f"#{rows['log'].pk} ") for h in decisions.hits)
+    assert all("derm-botulinum" not in h.detail for h in decisions.hits)  # the name, not the code
+    english = _kinds(search.search(wang, "Botulinum toxin"))
+    assert any(t.startswith(f"#{rows['log'].pk} ") for t in english["decisions"])
+    assert "decisions" not in _kinds(search.search(wang, "眼睑"))  # a name nobody was checked for
