@@ -31,7 +31,8 @@ function labelCells(root) {
       Array.prototype.forEach.call(copy.querySelectorAll("[aria-hidden], .sr-only"), function (el) { el.remove(); });
       return copy.textContent.replace(/\s+/g, " ").trim();
     });
-    if (!heads.length) { return; }
+    // Lists become cards; a grid of many columns (the privilege matrix) keeps scrolling in its region.
+    if (!heads.length || heads.length > 12 || table.hasAttribute("data-no-cards")) { return; }
     table.classList.add("cards-sm");
     Array.prototype.forEach.call(table.querySelectorAll("tbody tr"), function (tr) {
       var col = 0;
