@@ -8,20 +8,12 @@ from django import template
 
 from meiguard.registry.choices import InstitutionStatus, PractitionerStatus
 from meiguard.rules.choices import Profession
+from meiguard.rules.templatetags.rules_extras import choice_label
 
 from ..choices import AuthorizationKind, AuthorizationStatus
 from ..reasons import message_for
 
 register = template.Library()
-
-
-def _choice(choices: Any, value: Any) -> str:
-    if value in (None, ""):
-        return ""
-    try:
-        return str(choices(value).label)
-    except ValueError:
-        return str(value)
 
 
 @register.filter
@@ -34,24 +26,24 @@ def reason_text(reason: Any) -> str:
 
 @register.filter
 def authorization_kind_label(value: Any) -> str:
-    return _choice(AuthorizationKind, value)
+    return choice_label(AuthorizationKind, value)
 
 
 @register.filter
 def authorization_status_label(value: Any) -> str:
-    return _choice(AuthorizationStatus, value)
+    return choice_label(AuthorizationStatus, value)
 
 
 @register.filter
 def institution_status_label(value: Any) -> str:
-    return _choice(InstitutionStatus, value)
+    return choice_label(InstitutionStatus, value)
 
 
 @register.filter
 def practitioner_status_label(value: Any) -> str:
-    return _choice(PractitionerStatus, value)
+    return choice_label(PractitionerStatus, value)
 
 
 @register.filter
 def profession_label(value: Any) -> str:
-    return _choice(Profession, value)
+    return choice_label(Profession, value)

@@ -23,7 +23,8 @@ from meiguard.rules.choices import (
 register = template.Library()
 
 
-def _label(choices: Any, value: Any) -> str:
+def choice_label(choices: Any, value: Any) -> str:
+    """A stored choice value as its label in the active language (the value itself if unknown, "" if empty)."""
     try:
         return str(choices(value).label)
     except ValueError:
@@ -32,37 +33,37 @@ def _label(choices: Any, value: Any) -> str:
 
 @register.filter
 def kind_label(value: str) -> str:
-    return _label(RuleKind, value)
+    return choice_label(RuleKind, value)
 
 
 @register.filter
 def op_label(value: str) -> str:
-    return _label(RuleOp, value)
+    return choice_label(RuleOp, value)
 
 
 @register.filter
 def level_label(value: str) -> str:
-    return _label(RuleLevel, value)
+    return choice_label(RuleLevel, value)
 
 
 @register.filter
 def subject_label(value: str) -> str:
-    return _label(Subject, value)
+    return choice_label(Subject, value)
 
 
 @register.filter
 def invasive_label(value: str) -> str:
-    return _label(Invasiveness, value)
+    return choice_label(Invasiveness, value)
 
 
 @register.filter
 def anesthesia_label(value: str | None) -> str:
-    return _label(Anesthesia, value) if value else "—"
+    return choice_label(Anesthesia, value) if value else "—"
 
 
 @register.filter
 def status_label(value: str) -> str:
-    return _label(VersionStatus, value)
+    return choice_label(VersionStatus, value)
 
 
 @register.filter
@@ -156,7 +157,7 @@ def cite_stored(rule: Any) -> str:
 def source_kind_label(value: str) -> str:
     from meiguard.rules.choices import SourceKind
 
-    return _label(SourceKind, value)
+    return choice_label(SourceKind, value)
 
 
 @register.filter
