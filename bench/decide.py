@@ -1456,8 +1456,12 @@ def print_report(result: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_bench(
+    args: argparse.Namespace,
+    measure: Callable[[argparse.Namespace, Database], dict[str, Any]],
+    report: Callable[[dict[str, Any], bool], None],
+) -> int:
+    """Every bench's main: the environment, a fresh database, Django, the run, cleanup, the report."""
     configure_environment()
     db = prepare_database(args)
     import django
@@ -1465,12 +1469,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     django.setup()
     started = time.perf_counter()
     try:
-        result = run(args, db)
+        result = measure(args, db)
     finally:
         db.cleanup()
     result["timings"]["total_s"] = round(time.perf_counter() - started, 1)
-    print_report(result, args.json)
+    report(result, args.json)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_bench(parse_args(argv), run, print_report)
 
 
 if __name__ == "__main__":

@@ -440,19 +440,7 @@ def print_report(result: dict[str, Any], as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    common.configure_environment()
-    db = common.prepare_database(args)
-    import django
-
-    django.setup()
-    started = time.perf_counter()
-    try:
-        result = run(args, db)
-    finally:
-        db.cleanup()
-    result["timings"]["total_s"] = round(time.perf_counter() - started, 1)
-    print_report(result, args.json)
-    return 0
+    return common.run_bench(args, run, print_report)
 
 
 if __name__ == "__main__":
