@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from meiguard.rules.choices import SourceKind
 from meiguard.rules.sources import Citation, cites, source_text
 
 ACK_HOURS_RULE = "INST.complaint-ack-hours"
@@ -49,12 +51,21 @@ def citations() -> tuple[Citation, ...]:
 
 def source(lang: str | None = "zh-hans") -> str:
     """《医疗机构投诉管理办法》 with its issuer and year, readable in ``lang``."""
+    english = (lang or translation.get_language() or "").startswith("en")
     parts = []
     for c in citations():
-        english = bool(lang) and str(lang).startswith("en")
         issuer = (c.issuer_en or c.issuer) if english else c.issuer
-        parts.append(f"{c.text(lang)} ({issuer}, {c.issued})" if issuer else c.text(lang))
-    return "; ".join(parts) if parts else source_text(citations(), lang)
+        kind = SourceKind(c.kind).label if c.kind in SourceKind.values else ""
+        if english:
+            parts.append(f"{c.text(lang)} ({issuer}, {c.issued}; {_en(kind)})")
+        else:
+            parts.append(f"{c.text(lang)}({issuer},{c.issued};{kind})")
+    return ("; " if english else ";").join(parts) if parts else source_text(citations(), lang)
+
+
+def _en(label: Any) -> str:
+    with translation.override("en"):
+        return str(label)
 
 
 def tracking_number(at: dt.datetime) -> str:
