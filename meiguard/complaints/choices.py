@@ -71,7 +71,7 @@ class EventKind(models.TextChoices):
 
 class SlaState(models.TextChoices):
     RUNNING = "running", _("计时中")
-    DUE_SOON = "due_soon", _("即将到期")
+    DUE_SOON = "due_soon", _("临近时限")
     OVERDUE = "overdue", _("已超时")
     ON_TIME = "on_time", _("按时完成")
     LATE = "late", _("超时完成")

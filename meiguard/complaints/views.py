@@ -159,7 +159,7 @@ def _detail_ctx(request: HttpRequest, pk: int) -> dict[str, Any]:
                 memberships__role__in=sorted(COMPLAINT_TAKERS),
                 memberships__is_active=True,
             )
-            .exclude(pk=c.owner_id)
+            .exclude(pk=c.owner_id or 0)
             .distinct()
             .order_by("display_name", "username")
         )
