@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.access import Actor, TenantPolicy, TenantQuerySet
@@ -210,7 +211,9 @@ class Complaint(models.Model):
             "category_label": str(self.get_category_display()),
             "status": self.status,
             "status_label": str(self.get_status_display()),
-            "received_on": self.received_at.date().isoformat() if self.received_at else None,
+            "received_on": timezone.localtime(self.received_at).date().isoformat()
+            if self.received_at
+            else None,
             "acknowledged": self.acknowledged_at is not None,
             "ack_due_at": self.ack_due_at,
             "resolve_due_at": self.resolve_due_at,

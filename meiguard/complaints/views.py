@@ -7,6 +7,7 @@ page with the action's status (422 / 403 / 409), never a 500 and never a partial
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -24,6 +25,7 @@ from meiguard.core.models import User
 from meiguard.core.params import actor as _actor
 from meiguard.core.params import int_param, paginate, param
 from meiguard.core.permissions import can, require
+from meiguard.registry.models import Practitioner
 
 from . import actions, permissions, policy, queries
 from .choices import COMPLAINT_TAKERS, STAFF_CHANNELS, Category, Channel, SlaState, Status
@@ -77,6 +79,20 @@ def _bool(request: HttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("on", "true", "1")
 
 
+def _local_time(raw: str) -> dt.datetime | None:
+    """``YYYY-MM-DDTHH:MM`` (a datetime-local input) or ``YYYY-MM-DD HH:MM`` in local time."""
+    raw = raw.strip().replace("T", " ")
+    if not raw or len(raw) > 16:
+        return None
+    try:
+        naive = dt.datetime.strptime(raw, "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    if not 2000 <= naive.year <= 2199:
+        return None
+    return timezone.make_aware(naive)
+
+
 def _int(raw: str | None) -> int | None:
     raw = (raw or "").strip()
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
@@ -102,6 +118,12 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
             satisfaction = _int(raw_sat)
             if raw_sat.strip() and satisfaction is None:
                 bad["satisfaction"] = [_("满意度须为 1–5 的整数")]
+            received_at = _local_time(request.POST.get("received_at", ""))
+            if request.POST.get("received_at", "").strip() and received_at is None:
+                bad["received_at"] = [_("时间格式应为 YYYY-MM-DD HH:MM")]
+            people = [_int(v) for v in request.POST.getlist("practitioner_ids")[:50]]
+            if any(p is None for p in people):
+                bad["practitioner_ids"] = [_("编号无效")]
             if bad:
                 raise FieldErrors(bad)
             c = actions.receive(
@@ -113,6 +135,8 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
                 complainant_contact=request.POST.get("complainant_contact", ""),
                 description=request.POST.get("description", ""),
                 case_id=case_id,
+                practitioner_ids=[p for p in people if p is not None],
+                received_at=received_at,
                 multi_department=_bool(request, "multi_department"),
                 on_spot=_bool(request, "on_spot"),
                 resolution=request.POST.get("resolution", ""),
@@ -127,8 +151,14 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("投诉已受理,编号 %(no)s") % {"no": c.tracking_no})
             return redirect("complaints:detail", pk=c.pk)
     values = actions.settings_for(found[0], timezone.now())
+    staff = (
+        Practitioner.objects.visible_to(actor)
+        .filter(main_institution__in=found, status="active")
+        .order_by("name", "pk")[:200]
+    )
     ctx = {
         "institutions": found,
+        "staff": list(staff),
         "channels": [(c, Channel(c).label) for c in STAFF_CHANNELS],
         "categories": Category.choices,
         "errs": errs,

@@ -54,11 +54,17 @@ def test_intake_form_takes_a_complaint_and_reports_errors(clin, clock):
             "complainant_contact": PHONE,
             "description": "照片未经同意被用于宣传",
             "multi_department": "on",
+            "practitioner_ids": [str(clin.clinic.li.pk)],
+            "received_at": "2026-12-04T09:30",
         },
     )
     made = Complaint.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/complaints/{made.pk}/"
     assert made.multi_department and made.owner_id == clin.world.users["zhang"].pk
+    assert list(made.practitioners.all()) == [clin.clinic.li]
+    assert made.received_at == T0.replace(hour=9, minute=30)
+    r = c.post("/complaints/new/", {"institution": clin.clinic.jia.pk, "received_at": "yesterday"})
+    assert r.status_code == 422 and "YYYY-MM-DD" in r.content.decode()
     assert (
         clin.world.client("sun").post("/complaints/new/", {"institution": clin.clinic.jia.pk}).status_code
         == 422
