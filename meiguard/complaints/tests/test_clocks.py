@@ -184,3 +184,23 @@ def test_the_tick_command(clin, clock, liu):
     call_command("complaints_tick", stdout=out)
     assert "complaints_ack_breached=1" in out.getvalue()
     assert Complaint.objects.get().ack_breached_at is not None
+
+
+def test_each_institution_sets_its_own_limits_in_its_policy(clin, clock):
+    from meiguard.authz import snapshot
+    from meiguard.rules import institution
+
+    zhao = clin.actor("zhao")
+    draft = institution.save_draft(
+        zhao,
+        clin.clinic.jia.pk,
+        values={"complaint_ack_hours": 8, "complaint_resolve_working_days": 3},
+    )
+    institution.publish(zhao, clin.clinic.jia.pk, draft.version, effective_from=timezone.localdate())
+    snapshot.clear()
+    c = take(clin, "zhao")
+    assert c.ack_due_at == T0 + dt.timedelta(hours=8)
+    assert c.resolve_due_at == _at(2026, 12, 10)  # Fri → Mon, Tue, Wed: end of Wednesday
+    multi = take(clin, "zhao", multi_department=True)
+    assert multi.resolve_due_at == _at(2026, 12, 19)  # the unchanged 10-day default
+    assert actions.tick(T0 + dt.timedelta(hours=8))["complaints_ack_breached"] == 2
