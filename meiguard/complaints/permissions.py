@@ -14,7 +14,6 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from meiguard.core.access import Actor
-from meiguard.core.choices import OrganizationKind
 from meiguard.core.permissions import permission as _permission
 from meiguard.registry.models import Institution
 
@@ -23,20 +22,6 @@ from .choices import ASSOCIATION_HANDLERS, COMPLAINT_TAKERS, Status
 
 def takes_complaints(actor: Actor | None) -> bool:
     return actor is not None and actor.is_authenticated and bool(actor.org_ids_with_roles(COMPLAINT_TAKERS))
-
-
-def association_org_ids(actor: Actor) -> frozenset[int]:
-    """The oversight organisations where the actor handles escalated complaints."""
-    from meiguard.core.models import Organization
-
-    ids = actor.org_ids_with_roles(ASSOCIATION_HANDLERS)
-    if not ids:
-        return frozenset()
-    return frozenset(
-        Organization.objects.filter(pk__in=sorted(ids), kind=OrganizationKind.OVERSIGHT).values_list(
-            "pk", flat=True
-        )
-    )
 
 
 def uses_complaints(actor: Actor | None) -> bool:
