@@ -4,6 +4,7 @@ from meiguard.aftercare.api import router as aftercare_router
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
+from meiguard.complaints.api import router as complaints_router
 from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
@@ -40,4 +41,5 @@ api.add_router("/workspace", workspace_router)
 api.add_router("/clinical", clinical_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/aftercare", aftercare_router)
+api.add_router("/complaints", complaints_router)
 api.add_router("/inventory", inventory_router)

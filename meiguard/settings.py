@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "meiguard.clinical",
     "meiguard.equipment",
     "meiguard.aftercare",
+    "meiguard.complaints",
     "meiguard.inventory",
     "meiguard.demo",
     "django_tasks",

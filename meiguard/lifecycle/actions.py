@@ -249,12 +249,18 @@ def remind_device_upkeep(on: dt.date) -> Counts:
 def aftercare_clocks(on: dt.date) -> Counts:
     """Follow-ups missed / lost / due and adverse-reaction clocks (``aftercare.actions.run_clocks``), each
     notice once. Run for a past date it looks at the end of that day; for today, at this moment.
-    ``manage.py aftercare_tick`` runs the same every few minutes from cron (the 2-hour clocks need it)."""
+    ``manage.py aftercare_tick`` runs the same every few minutes from cron (the 2-hour clocks need it).
+    The complaint clocks (``complaints.actions.tick``, docs/complaints.md) run in the same job; their counts
+    are appended (``manage.py complaints_tick`` from cron for the same more often)."""
     from meiguard.aftercare.actions import run_clocks
+    from meiguard.complaints.actions import tick as complaint_clocks
 
     now = timezone.now()
     end_of_day = timezone.make_aware(dt.datetime.combine(on + dt.timedelta(days=1), dt.time.min))
-    return run_clocks(min(now, end_of_day))
+    at = min(now, end_of_day)
+    counts = run_clocks(at)
+    counts.update(complaint_clocks(at))
+    return counts
 
 
 def reconcile_high_risk(on: dt.date) -> Counts:

@@ -23,6 +23,7 @@ class NotificationKind(models.TextChoices):
     REGISTRATION = "registration", _("多点执业申请")
     AFTERCARE = "aftercare", _("随访与不良反应")
     INVENTORY = "inventory", _("库存与追溯")
+    COMPLAINT = "complaint", _("投诉")
 
 
 class Notification(models.Model):

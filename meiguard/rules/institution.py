@@ -115,6 +115,43 @@ AFTERCARE_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...
 )
 
 
+# Complaint clocks (issue 14 part 4, docs/complaints.md): 《医疗机构投诉管理办法》(2019) leaves the limits to the
+# institution; the product defaults are 24 h to acknowledge, 5 working days to resolve, 10 for a complaint that
+# involves several departments. Same shape as AFTERCARE_SETTINGS.
+COMPLAINT_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...] = (
+    (
+        "complaint_ack_hours",
+        "INST.complaint-ack-hours",
+        _("投诉回应时限(受理后小时数)"),
+        "h",
+        "投诉回应时限",
+        "Hours to acknowledge a complaint",
+        24,
+        "hours",
+    ),
+    (
+        "complaint_resolve_working_days",
+        "INST.complaint-resolve-working-days",
+        _("投诉处理时限(工作日)"),
+        "",
+        "投诉处理时限",
+        "Working days to resolve a complaint",
+        5,
+        "working_days",
+    ),
+    (
+        "complaint_resolve_working_days_multi",
+        "INST.complaint-resolve-working-days-multi",
+        _("涉及多个部门的投诉处理时限(工作日)"),
+        "",
+        "涉及多个部门的投诉处理时限",
+        "Working days to resolve a complaint involving several departments",
+        10,
+        "working_days",
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One value a compliance officer may set: which rule, which field, what kind of value."""
@@ -283,6 +320,25 @@ SETTINGS: tuple[Setting, ...] = (
             },
         )
         for key, rule_id, label, unit, title, title_en, default, unit_name in AFTERCARE_SETTINGS
+    ),
+    # Complaints (issue 14 part 4): product defaults until an institution sets its own (docs/complaints.md).
+    *(
+        Setting(
+            key,
+            rule_id,
+            "value",
+            "integer",
+            label,
+            unit,
+            group=_("投诉"),
+            fallback={
+                "kind": RuleKind.REQUIREMENT,
+                "title": title,
+                "title_en": title_en,
+                "data": {"metric": key, "value": default, "unit": unit_name},
+            },
+        )
+        for key, rule_id, label, unit, title, title_en, default, unit_name in COMPLAINT_SETTINGS
     ),
     Setting(
         "near_expiry_days",
