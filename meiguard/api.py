@@ -1,6 +1,7 @@
 """Mounts every app's router under /api/v1 (OpenAPI docs at /api/v1/docs)."""
 
 from meiguard.aftercare.api import router as aftercare_router
+from meiguard.compliance.api import router as compliance_router
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
@@ -40,4 +41,5 @@ api.add_router("/workspace", workspace_router)
 api.add_router("/clinical", clinical_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/aftercare", aftercare_router)
+api.add_router("/compliance", compliance_router)
 api.add_router("/inventory", inventory_router)

@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "meiguard.clinical",
     "meiguard.equipment",
     "meiguard.aftercare",
+    "meiguard.compliance",
     "meiguard.inventory",
     "meiguard.demo",
     "django_tasks",

@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("clinical/", include("meiguard.clinical.urls")),
     path("equipment/", include("meiguard.equipment.urls")),
     path("aftercare/", include("meiguard.aftercare.urls")),
+    path("compliance/", include("meiguard.compliance.urls")),
     path("inventory/", include("meiguard.inventory.urls")),
     # The language switch also remembers a signed-in person's choice (their e-mails are written in it).
     path("i18n/setlang/", core_views.set_language, name="set_language"),

@@ -75,5 +75,6 @@ for _app in (
     "equipment",
     "aftercare",
     "inventory",
+    "compliance",
 ):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)
