@@ -1,10 +1,10 @@
 """Mounts every app's router under /api/v1 (OpenAPI docs at /api/v1/docs)."""
 
 from meiguard.aftercare.api import router as aftercare_router
-from meiguard.compliance.api import router as compliance_router
 from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
+from meiguard.compliance.api import router as compliance_router
 from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router

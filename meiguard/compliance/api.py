@@ -109,7 +109,15 @@ class ReportOut(Schema):
         return len(obj.off_target)
 
 
-class ReportDetailOut(ReportOut):
+class ReportDetailOut(Schema):
+    id: int
+    institution_id: int
+    institution_name: str
+    month: str
+    version: int
+    trigger: str
+    generated_at: dt.datetime
+    off_target: int
     figures: list[FigureOut]
     rectifications: list[RectificationOut]
     carried_over: list[RectificationOut]
@@ -144,7 +152,14 @@ def _figures(report: MonthlyReport) -> list[dict[str, Any]]:
 
 def _detail(report: MonthlyReport) -> dict[str, Any]:
     return {
-        **ReportOut.from_orm(report).model_dump(),
+        "id": report.pk,
+        "institution_id": report.institution_id,
+        "institution_name": report.institution.name,
+        "month": report.period,
+        "version": report.version,
+        "trigger": report.trigger,
+        "generated_at": report.generated_at,
+        "off_target": len(report.off_target),
         "figures": _figures(report),
         "rectifications": queries.rectifications_of(report),
         "carried_over": queries.carried_over(report),

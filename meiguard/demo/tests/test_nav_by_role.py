@@ -24,6 +24,7 @@ MANAGERS = [
     "/applications/",
     "/equipment/",
     "/reviews/",
+    "/compliance/",
     "/bulk/",
     "/authz/check/",
 ]
@@ -36,6 +37,7 @@ EXPECTED = {
         "/applications/",
         "/equipment/",
         "/reviews/",
+        "/compliance/",
         "/bulk/",
         "/admin/",
         "/authz/check/",
@@ -55,6 +57,7 @@ EXPECTED = {
         "/applications/",
         "/equipment/",
         "/reviews/",
+        "/compliance/",
         "/authz/check/",
     ],
     "chen": EVERYONE,
