@@ -46,7 +46,7 @@ def _owners(org_ids: Sequence[int]) -> dict[int, dict[str, list[int]]]:
     return out
 
 
-def _generate(
+def generate_for(
     actor: Actor, institutions: Sequence[Institution], month: dt.date, *, trigger: str, at: dt.datetime
 ) -> list[MonthlyReport]:
     """Reports for ``institutions`` and ``month`` (a new version each), their rectification items and notices.
@@ -185,7 +185,7 @@ def generate_report(
     month = _month(month, at)
     # Serialise versions of one institution-month: lock the institution row.
     Institution.objects.select_for_update().filter(pk=inst.pk).first()
-    return _generate(actor, [inst], month, trigger=Trigger.ON_DEMAND, at=at)[0]
+    return generate_for(actor, [inst], month, trigger=Trigger.ON_DEMAND, at=at)[0]
 
 
 def generate_monthly(on: dt.date, *, at: dt.datetime | None = None) -> dict[str, int]:
@@ -201,7 +201,7 @@ def generate_monthly(on: dt.date, *, at: dt.datetime | None = None) -> dict[str,
     created = 0
     for i in range(0, len(todo), CHUNK):
         with transaction.atomic():
-            created += len(_generate(actor, todo[i : i + CHUNK], month, trigger=Trigger.SCHEDULED, at=at))
+            created += len(generate_for(actor, todo[i : i + CHUNK], month, trigger=Trigger.SCHEDULED, at=at))
     return {"reports": created, "already_generated": len(done)}
 
 

@@ -53,7 +53,8 @@ def _x(value: float) -> float:
 
 
 def _css(status: str) -> str:
-    return {FigureStatus.MET: "s-ok", FigureStatus.OFF_TARGET: "s-off"}.get(status, "s-none")
+    css: dict[str, str] = {FigureStatus.MET: "s-ok", FigureStatus.OFF_TARGET: "s-off"}
+    return css.get(status, "s-none")
 
 
 def target_chart(rows: list[dict[str, Any]], labels: dict[str, str]) -> TargetChart:
