@@ -41,6 +41,7 @@ class Row:
     status_label: str
     owner: str
     details: list[tuple[str, str, int]] = field(default_factory=list)  # (code, label, n)
+    detail_codes: bool = False  # the details are decision reason codes (shown as a chip beside the label)
 
 
 def rows_of(report: MonthlyReport) -> list[Row]:
@@ -70,6 +71,7 @@ def rows_of(report: MonthlyReport) -> list[Row]:
                 status_label=str(FigureStatus(r["status"]).label),
                 owner=role_label(r.get("owner_role", "")),
                 details=details,
+                detail_codes=bool(figure and figure.detail_prefix),
             )
         )
     return out
