@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -62,20 +62,25 @@ def generate_for(
         .annotate(v=Max("version"))
         .values_list("institution_id", "v")
     )
-    reports = MonthlyReport.objects.bulk_create(
-        [
-            MonthlyReport(
-                institution=inst,
-                month=month,
-                version=(last.get(inst.pk) or 0) + 1,
-                trigger=trigger,
-                generated_at=at,
-                generated_by_id=actor.user_id,
-                figures=rows[inst.pk],
-            )
-            for inst in institutions
-        ]
-    )
+    fresh = [
+        MonthlyReport(
+            institution=inst,
+            month=month,
+            version=(last.get(inst.pk) or 0) + 1,
+            trigger=trigger,
+            generated_at=at,
+            generated_by_id=actor.user_id,
+            figures=rows[inst.pk],
+        )
+        for inst in institutions
+    ]
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent generator took the same version first
+            reports = MonthlyReport.objects.bulk_create(fresh)
+    except IntegrityError:
+        raise ActionError(
+            "REPORT_BEING_GENERATED", _("该月报告正在生成,请稍后刷新"), field="month", status=409
+        ) from None
     if any(r.pk is None for r in reports):  # backends without RETURNING: read the ids back
         found = {
             r.institution_id: r
