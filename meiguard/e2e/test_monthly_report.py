@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from meiguard.aftercare import actions as aftercare
 from meiguard.aftercare.models import AdverseReaction, FollowUp, ReactionStep
 from meiguard.clinical import actions
+from meiguard.clinical.models import Case
 from meiguard.clinical.tests.conftest import FILLER, clin  # noqa: F401  (fixture)
 from meiguard.clinical.tests.test_record import filler  # noqa: F401  (fixture)
 from meiguard.compliance import policy
@@ -29,7 +30,7 @@ from .conftest import login, tablet
 from .helpers import switch_user
 
 
-def _treat(clin, lot) -> object:  # noqa: F811
+def _treat(clin, lot) -> Case:  # noqa: F811
     case = clin.ready(FILLER)
     li = clin.actor("li")
     actions.open_record(li, case.pk)
