@@ -140,3 +140,10 @@ def test_reactions_on_time_and_loss_to_follow_up_in_the_monthly_report(page, cli
         Rectification.objects.get(figure_code="loss_to_follow_up").closing_note
         == "逐例电话回访,补充随访联系人"
     )
+
+    # Phone width: the report and the list fit without sideways scrolling.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.goto("/compliance/")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

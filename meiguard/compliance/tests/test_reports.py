@@ -125,3 +125,25 @@ def test_an_open_item_past_its_deadline_shows_red_on_the_next_report(clin, clock
     actions.close_rectification(clin.actor("zhao"), item.pk, note="已整改")
     page = clin.world.client("zhao").get(f"/compliance/reports/{december.pk}/").content.decode()
     assert "逾期未整改" not in page
+
+
+def test_an_institution_sets_its_own_targets_and_rectification_days(clin, clock, november):
+    from meiguard.authz import snapshot
+    from meiguard.rules import institution
+
+    zhao = clin.actor("zhao")
+    clock.set(local(2026, 10, 30, 9))
+    draft = institution.save_draft(
+        zhao, clin.clinic.jia.pk, values={"loss_to_follow_up_max": 60, "rectification_days": 10}
+    )
+    institution.publish(zhao, clin.clinic.jia.pk, draft.version, effective_from=dt.date(2026, 11, 1))
+    snapshot.clear()
+    clock.set(local(2026, 12, 1, 1))
+    actions.generate_monthly(dt.date(2026, 12, 1))
+    report = MonthlyReport.objects.get(institution=clin.clinic.jia, month=NOV)
+    loss = next(r for r in report.figures if r["code"] == "loss_to_follow_up")
+    assert loss["target"]["value"] == 60 and loss["target"]["policy"] is True
+    item = Rectification.objects.get(institution=clin.clinic.jia, figure_code="checklist_coverage")
+    assert item.due_on == dt.date(2026, 12, 11)  # the institution's 10 days, not the default 30
+    other = MonthlyReport.objects.get(institution=clin.clinic.yi, month=NOV)
+    assert next(r for r in other.figures if r["code"] == "loss_to_follow_up")["target"]["value"] == 5
