@@ -129,3 +129,15 @@ def test_the_pdf_renders_chinese_with_a_cjk_font_and_the_excel_opens(clin, repor
     assert c.get(f"/compliance/reports/{report.pk}/report.xlsx").status_code == 200
     r = c.get(f"/api/v1/compliance/reports/{report.pk}/report.pdf")
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+
+
+def test_the_page_in_english_and_the_trend_from_stored_reports(clin, report, world, clock):
+    clock.set(local(2027, 1, 1, 1))
+    actions.generate_monthly(dt.date(2027, 1, 1))
+    december = MonthlyReport.objects.get(institution=clin.clinic.jia, month=dt.date(2026, 12, 1))
+    c = world.client("zhao")
+    html = c.get(f"/compliance/reports/{december.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Surgical safety checklist coverage" in html and "Monthly compliance report" in html
+    assert "2026 annual work plan" in html  # the target's source in English
+    # The trend of checklist coverage: November (0 %) from its stored report, December without surgery.
+    assert "2026-11 0.0%" in html and "2026-12 —" in html
