@@ -147,3 +147,15 @@ def test_reactions_on_time_and_loss_to_follow_up_in_the_monthly_report(page, cli
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.goto("/compliance/")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    # The association sees its member side by side, the loss rate off target in red.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    switch_user(page, "qian")
+    page.goto("/compliance/")
+    page.get_by_role("link", name="协会汇总(成员机构对比)").click()
+    page.get_by_label("报告月份").fill(f"{last_month:%Y-%m}")
+    page.get_by_role("button", name="查看").click()
+    cell = page.locator(f'tr[data-figure="loss_to_follow_up"] td[data-institution="{clin.clinic.jia.pk}"]')
+    expect(cell).to_have_attribute("data-status", "off_target")
+    expect(cell).to_contain_text("50.0%")
+    shot(page, "association-rollup")
