@@ -5,7 +5,8 @@ the institution-policy setting that may override it, and the readable source) an
 
     provider(institution_ids: list[int], start: date, end: date) -> dict[int, dict[str, int]]
 
-``start`` is the first and ``end`` the last day of the month (local dates, both included). A provider answers
+``start`` is the first and ``end`` the last day of the month (local dates, both included); a figure with
+``period="range"`` gets aware local datetimes ``[start, end)`` instead (the 1st 00:00 to the next 1st 00:00). A provider answers
 for every institution at once with a few bounded ``GROUP BY`` queries (never a loop over rows) and returns,
 per institution id, named integers; the figure names which of them are its numerator and denominator (a share)
 or its count. Institutions without rows may be missing from the answer (they count as zeros). Keys starting
@@ -15,9 +16,9 @@ Several figures may share a provider (it runs once per evaluation). A provider m
 imported when first used, so an app that is not installed costs nothing until a figure asks for it. Adding a
 figure is one entry in ``FIGURES`` — e.g. the incidents and complaints figures of other parts of issue 14::
 
-    Figure("incidents_overdue", _("逾期未报的监管报告"), Unit.COUNT,
-           "meiguard.aftercare.incident_figures.monthly_counts", count="overdue_reports",
-           target=Target(0, Comparison.EQUAL, sources=("RP-03 第十四条",)))
+    Figure("complaint_breaches", _("投诉处理超时未办结"), Unit.COUNT,
+           "meiguard.complaints.figures.monthly_counts", count="breaches_open", period="range",
+           target=Target(0, Comparison.EQUAL, sources=("<source id> <article>",)))
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class Figure:
     explain: Promise | str = ""  # what is counted, one sentence
     detail_prefix: str = ""
     details: tuple[tuple[str, Promise], ...] = field(default=())  # further counts shown with the figure
+    # How the provider takes the month: "dates" (first and last day, both included) or "range" (aware local
+    # datetimes [1st 00:00, 1st of the next month 00:00), e.g. ``complaints.figures.monthly_counts``).
+    period: str = "dates"
 
     def resolve(self) -> Provider:
         if callable(self.provider):
@@ -350,10 +354,16 @@ FIGURES_BY_CODE: dict[str, Figure] = {f.code: f for f in FIGURES}
 def evaluate_counts(
     figures: Sequence[Figure], ids: Sequence[int], start: dt.date, end: dt.date
 ) -> dict[Any, Counts]:
-    """Run every distinct provider of ``figures`` once: {provider: counts}."""
+    """Run every distinct provider of ``figures`` once: {(provider, period): counts}."""
     answers: dict[Any, Counts] = {}
     for figure in figures:
-        key = figure.provider
+        key = (figure.provider, figure.period)
         if key not in answers:
-            answers[key] = figure.resolve()(list(ids), start, end) if ids else {}
+            if not ids:
+                answers[key] = {}
+            elif figure.period == "range":
+                lo, hi = bounds(start, end)
+                answers[key] = figure.resolve()(list(ids), lo, hi)  # type: ignore[arg-type]
+            else:
+                answers[key] = figure.resolve()(list(ids), start, end)
     return answers

@@ -139,7 +139,9 @@ def evaluate(
     answers = evaluate_counts(figures, ids, start, end)
     own = settings_in_force(ids, end) if ids else {}
     rows = {
-        inst: [figure_row(f, answers[f.provider].get(inst, {}), own.get(inst, {})) for f in figures]
+        inst: [
+            figure_row(f, answers[(f.provider, f.period)].get(inst, {}), own.get(inst, {})) for f in figures
+        ]
         for inst in ids
     }
     return rows, own

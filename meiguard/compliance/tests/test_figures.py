@@ -257,3 +257,27 @@ def test_a_new_provider_is_one_entry(clin, clock):
     rows, _ = policy.evaluate([jia.pk], NOV, figures=[*FIGURES_BY_CODE.values(), extra])
     row = rows[jia.pk][-1]
     assert (row["code"], row["count"], row["status"]) == ("incidents_overdue", 2, "off_target")
+
+
+def test_a_provider_may_take_the_month_as_an_aware_range(clin, clock):
+    """Like ``complaints.figures.monthly_counts``: (ids, start, end) as aware datetimes, end excluded."""
+    jia = clin.clinic.jia
+    seen = []
+
+    def complaints(ids, start, end):
+        seen.append((start, end))
+        return {jia.pk: {"ack_due": 4, "ack_on_time": 3}}
+
+    extra = Figure(
+        "complaint_ack",
+        "投诉按时确认率",
+        "percent",
+        complaints,
+        numerator="ack_on_time",
+        denominator="ack_due",
+        target=Target(100, "gte", ("operating-plan-2026 二",)),
+        period="range",
+    )
+    rows, _ = policy.evaluate([jia.pk], NOV, figures=[extra])
+    assert seen == [(LO, HI)]
+    assert (rows[jia.pk][0]["value"], rows[jia.pk][0]["status"]) == (75.0, "off_target")
