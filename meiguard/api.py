@@ -5,6 +5,7 @@ from meiguard.authz.api import router as authz_router
 from meiguard.bulk.api import router as bulk_router
 from meiguard.clinical.api import router as clinical_router
 from meiguard.complaints.api import router as complaints_router
+from meiguard.compliance.api import router as compliance_router
 from meiguard.core import apierrors, ratelimit
 from meiguard.core.api import API_AUTH
 from meiguard.core.api import router as core_router
@@ -42,4 +43,5 @@ api.add_router("/clinical", clinical_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/aftercare", aftercare_router)
 api.add_router("/complaints", complaints_router)
+api.add_router("/compliance", compliance_router)
 api.add_router("/inventory", inventory_router)

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "meiguard.equipment",
     "meiguard.aftercare",
     "meiguard.complaints",
+    "meiguard.compliance",
     "meiguard.inventory",
     "meiguard.demo",
     "django_tasks",

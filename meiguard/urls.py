@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("equipment/", include("meiguard.equipment.urls")),
     path("aftercare/", include("meiguard.aftercare.urls")),
     path("complaints/", include("meiguard.complaints.urls")),
+    path("compliance/", include("meiguard.compliance.urls")),
     path("inventory/", include("meiguard.inventory.urls")),
     # The language switch also remembers a signed-in person's choice (their e-mails are written in it).
     path("i18n/setlang/", core_views.set_language, name="set_language"),

@@ -76,5 +76,6 @@ for _app in (
     "aftercare",
     "inventory",
     "complaints",
+    "compliance",
 ):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

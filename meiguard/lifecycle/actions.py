@@ -272,6 +272,14 @@ def reconcile_high_risk(on: dt.date) -> Counts:
     return reconcile(on - dt.timedelta(days=1))
 
 
+def monthly_compliance_report(on: dt.date) -> Counts:
+    """On the 1st only: the previous month's compliance report for every institution that has none yet (once per
+    institution-month; ``compliance.actions.generate_monthly``). Other days it does nothing."""
+    from meiguard.compliance.actions import generate_monthly
+
+    return generate_monthly(on)
+
+
 JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.EXPIRE_AUTHORIZATIONS: expire_authorizations,
     Job.FLAG_EXPIRED_LOTS: flag_expired_lots,
@@ -283,6 +291,7 @@ JOB_BODIES: dict[str, Callable[[dt.date], Counts]] = {
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
     Job.AFTERCARE_CLOCKS: aftercare_clocks,
     Job.RECONCILE_HIGH_RISK: reconcile_high_risk,
+    Job.MONTHLY_COMPLIANCE_REPORT: monthly_compliance_report,
 }
 DAILY_JOBS: tuple[str, ...] = tuple(Job.values)
 

@@ -43,6 +43,7 @@ class Job(models.TextChoices):
     REMIND_DEVICE_UPKEEP = "remind_device_upkeep", _("设备巡检校准到期提醒")
     AFTERCARE_CLOCKS = "aftercare_clocks", _("随访与不良反应计时")
     RECONCILE_HIGH_RISK = "reconcile_high_risk", _("高风险药品每日对账")
+    MONTHLY_COMPLIANCE_REPORT = "monthly_compliance_report", _("月度合规报告(每月1日生成上月报告)")
 
 
 def bucket_for(days_left: int, thresholds: Iterable[int] = THRESHOLDS) -> int | None:

@@ -77,6 +77,12 @@ def reconcile_high_risk(on_iso: str, run_id: int | None = None) -> dict[str, int
 
 
 @task()
+def monthly_compliance_report(on_iso: str, run_id: int | None = None) -> dict[str, int]:
+    """On the 1st: the previous month's compliance report for each institution (once per institution-month)."""
+    return actions.run_job(Job.MONTHLY_COMPLIANCE_REPORT, on_iso, run_id)
+
+
+@task()
 def send_reminder(
     kind: str, object_id: int, threshold: int, expires_on_iso: str, on_iso: str | None = None
 ) -> int:
@@ -98,4 +104,5 @@ TASKS: dict[str, Any] = {
     Job.REMIND_DEVICE_UPKEEP: remind_device_upkeep,
     Job.AFTERCARE_CLOCKS: aftercare_clocks,
     Job.RECONCILE_HIGH_RISK: reconcile_high_risk,
+    Job.MONTHLY_COMPLIANCE_REPORT: monthly_compliance_report,
 }

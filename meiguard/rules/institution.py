@@ -151,6 +151,51 @@ COMPLAINT_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...
     ),
 )
 
+# Monthly compliance report (issue 14 part 5): targets an institution may set for itself and the days it has to
+# rectify a figure off target. Same shape as AFTERCARE_SETTINGS; read for every institution at once.
+COMPLIANCE_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...] = (
+    (
+        "follow_up_completion_min",
+        "INST.follow-up-completion-target",
+        _("随访完成率目标(%,不低于)"),
+        "%",
+        "随访完成率目标",
+        "Follow-up completion target",
+        100,
+        "percent",
+    ),
+    (
+        "loss_to_follow_up_max",
+        "INST.loss-to-follow-up-target",
+        _("失访率目标(%,不高于)"),
+        "%",
+        "失访率目标",
+        "Loss to follow-up target",
+        5,
+        "percent",
+    ),
+    (
+        "reactions_on_time_min",
+        "INST.reactions-on-time-target",
+        _("不良反应处置及时率目标(%,不低于)"),
+        "%",
+        "不良反应处置及时率目标",
+        "Adverse reactions handled on time target",
+        98,
+        "percent",
+    ),
+    (
+        "rectification_days",
+        "INST.rectification-days",
+        _("月度合规报告偏离项整改期限(天)"),
+        "d",
+        "月度合规报告偏离项整改期限",
+        "Days to rectify a figure off target in the monthly compliance report",
+        30,
+        "days",
+    ),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -339,6 +384,25 @@ SETTINGS: tuple[Setting, ...] = (
             },
         )
         for key, rule_id, label, unit, title, title_en, default, unit_name in COMPLAINT_SETTINGS
+    ),
+    # The monthly compliance report (issue 14 part 5): targets and rectification days (docs/compliance-report.md).
+    *(
+        Setting(
+            key,
+            rule_id,
+            "value",
+            "integer",
+            label,
+            unit,
+            group=_("月度合规报告"),
+            fallback={
+                "kind": RuleKind.REQUIREMENT,
+                "title": title,
+                "title_en": title_en,
+                "data": {"metric": key, "value": default, "unit": unit_name},
+            },
+        )
+        for key, rule_id, label, unit, title, title_en, default, unit_name in COMPLIANCE_SETTINGS
     ),
     Setting(
         "near_expiry_days",

@@ -25,6 +25,7 @@ MANAGERS = [
     "/applications/",
     "/equipment/",
     "/reviews/",
+    "/compliance/",
     "/bulk/",
     "/authz/check/",
 ]
@@ -37,6 +38,7 @@ EXPECTED = {
         "/applications/",
         "/equipment/",
         "/reviews/",
+        "/compliance/",
         "/bulk/",
         "/admin/",
         "/authz/check/",
@@ -73,6 +75,7 @@ EXPECTED = {
         "/applications/",
         "/equipment/",
         "/reviews/",
+        "/compliance/",
         "/authz/check/",
     ],
     "chen": EVERYONE,

@@ -26,6 +26,7 @@ JOBS = [
     "remind_device_upkeep",
     "aftercare_clocks",
     "reconcile_high_risk",
+    "monthly_compliance_report",
 ]
 
 

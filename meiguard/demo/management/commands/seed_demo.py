@@ -85,6 +85,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "equipment",
     "aftercare",
     "complaints",
+    "compliance",
 )
 
 
