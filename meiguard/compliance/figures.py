@@ -50,6 +50,9 @@ PLAN_FOLLOW_UP = "operating-plan-2026 一(三)1"
 PLAN_FOLLOW_UP_TARGETS = "operating-plan-2026 一(三)3"
 PLAN_TRACE = "operating-plan-2026 二(一)2"
 PLAN_STAFF = "operating-plan-2026 二(二)1"
+# 《医疗机构投诉管理办法》(2019): first-contact responsibility and answer deadlines, set by each institution.
+COMPLAINT_RULES = "complaint-rules"
+COMPLAINTS_PROVIDER = "meiguard.complaints.figures.monthly_counts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +349,53 @@ FIGURES: tuple[Figure, ...] = (
         target=Target(0, Comparison.EQUAL, (PLAN_STAFF,)),
         owner_role=Role.COMPLIANCE_OFFICER,
         explain=_("截止日期已过、但状态仍为生效的授权数量(应为0)"),
+    ),
+    # Complaints (issue 14 part 4): the institution's own SLAs (complaints.policy), RP-05 leaving them open.
+    Figure(
+        "complaints_received",
+        _("本月收到的投诉"),
+        Unit.COUNT,
+        COMPLAINTS_PROVIDER,
+        count="complaints",
+        target=None,
+        period="range",
+        explain=_("本月受理的投诉数量(仅作统计),其中提交行业协会的另列"),
+        details=(("escalated", _("提交行业协会")),),
+    ),
+    Figure(
+        "complaints_ack_on_time",
+        _("投诉按时回应率"),
+        Unit.PERCENT,
+        COMPLAINTS_PROVIDER,
+        numerator="ack_on_time",
+        denominator="ack_due",
+        target=Target(100, Comparison.AT_LEAST, (COMPLAINT_RULES,)),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_("回应时限在本月到期的投诉中,在本机构设定的回应时限内回应的比例"),
+    ),
+    Figure(
+        "complaints_resolved_on_time",
+        _("投诉按时办结率"),
+        Unit.PERCENT,
+        COMPLAINTS_PROVIDER,
+        numerator="resolution_on_time",
+        denominator="resolution_due",
+        target=Target(100, Comparison.AT_LEAST, (COMPLAINT_RULES,)),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_("处理时限在本月到期的投诉中,在本机构设定的处理时限(工作日)内办结的比例"),
+    ),
+    Figure(
+        "complaints_breaches_open",
+        _("月末仍超时未办的投诉"),
+        Unit.COUNT,
+        COMPLAINTS_PROVIDER,
+        count="breaches_open",
+        target=Target(0, Comparison.EQUAL, (COMPLAINT_RULES,)),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_("月末时已超过回应或处理时限、仍未完成的投诉数量(应为0)"),
     ),
 )
 FIGURES_BY_CODE: dict[str, Figure] = {f.code: f for f in FIGURES}

@@ -13,6 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from meiguard.aftercare.models import AdverseReaction, FollowUp
 from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.clinical.models import Case, ChecklistNode, OperationRecord, Usage
+from meiguard.complaints import actions as complaint_actions
+from meiguard.complaints.models import Complaint
+from meiguard.complaints.tests.conftest import take as take_complaint
+from meiguard.complaints.tests.test_figures import _expected as complaints_expected
 from meiguard.compliance import policy
 from meiguard.compliance.figures import FIGURES_BY_CODE, Figure, Target
 from meiguard.registry.models import Qualification
@@ -127,6 +131,25 @@ def build_rows(clin, clock):
     Authorization.objects.filter(pk=auths[1].pk).update(valid_until=dt.date(2026, 11, 20))
     q = Qualification.objects.filter(practitioner__main_institution=jia).first()
     Qualification.objects.filter(pk=q.pk).update(valid_until=dt.date(2026, 12, 20))
+    # Complaints: one acknowledged and resolved in time, one acknowledged late and never resolved (a breach at
+    # month end), one escalated, one received on 1 December (outside).
+    zhao = clin.actor("zhao")
+    clock.set(local(2026, 11, 2, 9))
+    done = take_complaint(clin, "zhao")
+    clock.advance(hours=2)
+    complaint_actions.acknowledge(zhao, done.pk)
+    clock.advance(days=1)
+    complaint_actions.resolve_complaint(zhao, done.pk, resolution="当面致歉,已处理")
+    clock.set(local(2026, 11, 16, 9))
+    late = take_complaint(clin, "zhao")
+    clock.advance(hours=30)
+    complaint_actions.acknowledge(zhao, late.pk)
+    clock.set(local(2026, 11, 25, 9))
+    escalated = take_complaint(clin, "zhao")
+    clock.advance(hours=1)
+    complaint_actions.escalate(zhao, escalated.pk, reason="协商未果")
+    clock.set(local(2026, 12, 1, 9))
+    take_complaint(clin, "zhao")
     return jia
 
 
@@ -172,7 +195,14 @@ def expected(jia_id: int) -> dict[str, tuple[int, int]]:
     expiring = sum(1 for a in auths if a.valid_until and window[0] <= a.valid_until <= window[1]) + sum(
         1 for q in quals if q.valid_until and window[0] <= q.valid_until <= window[1]
     )
+    complaints = complaints_expected(
+        [c for c in Complaint.objects.all() if c.institution_id == jia_id], LO, HI
+    )
     return {
+        "complaints_received": (complaints["complaints"], 0),
+        "complaints_ack_on_time": (complaints["ack_on_time"], complaints["ack_due"]),
+        "complaints_resolved_on_time": (complaints["resolution_on_time"], complaints["resolution_due"]),
+        "complaints_breaches_open": (complaints["breaches_open"], 0),
         "checklist_coverage": (len(signed), len(surgical)),
         "scan_before_use": (sum(1 for u in usages if u.scanned_code), len(usages)),
         "follow_up_completion": (sum(1 for f in contacts if f.status == "done"), len(contacts)),
@@ -203,6 +233,9 @@ def test_the_figures_match_a_recount_from_raw_rows(clin, clock):
     assert want["reactions_on_time"] == (1, 3)
     assert want["denied_checks"] == (2, 0)
     assert want["authorizations_expired_active"] == (1, 0)
+    assert want["complaints_received"] == (3, 0)
+    assert want["complaints_ack_on_time"][0] >= 1 and want["complaints_ack_on_time"][1] >= 2
+    assert want["complaints_breaches_open"][0] >= 1
     by_code = {r["code"]: r for r in rows[jia.pk]}
     assert by_code["checklist_coverage"]["value"] == 50.0
     assert by_code["checklist_coverage"]["status"] == "off_target"
@@ -225,7 +258,7 @@ def test_the_number_of_queries_does_not_grow_with_institutions(clin, clock):
         policy.evaluate([jia.pk], NOV)
     with CaptureQueriesContext(connection) as two:
         policy.evaluate([jia.pk, clin.clinic.yi.pk], NOV)
-    assert len(one) == len(two) <= 14
+    assert len(one) == len(two) <= 15  # 14 + one grouped query for the complaints
 
 
 def test_targets_compare_exactly_without_rounding():
