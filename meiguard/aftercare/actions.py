@@ -367,6 +367,9 @@ def _report(
     if lot_ids:
         rx.lots.set(lot_ids)
     audit.record(actor, "aftercare.adversereaction.reported", rx, before={})
+    from .incidents import after_reaction  # incidents builds on this module
+
+    after_reaction(rx, lot_ids)
     rx = AdverseReaction.objects.select_related("institution", "case", "case__operator", "assignee").get(
         pk=rx.pk
     )
@@ -534,6 +537,9 @@ def run_clocks(at: dt.datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         counts = _tick_follow_ups(at)
         counts.update(_tick_reactions(at))
+        from .incidents import tick_reports  # incidents builds on this module
+
+        counts.update(tick_reports(at))
     return counts
 
 
