@@ -4,10 +4,8 @@ Errors use the one envelope: bad input 422, an object the caller cannot see 404,
 医务科 / 授权专员 / admin grading or submitting 403, a state conflict 409.
 """
 
-from __future__ import annotations
-
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
@@ -237,6 +235,23 @@ def report_incident(request: HttpRequest, payload: IncidentIn) -> Any:
     return queries.incident(_actor(request), i.pk)
 
 
+class ClusterIn(In):
+    institution_id: int = Id
+    lot_id: int | None = OptId
+    product_id: int | None = OptId
+
+
+@router.post("/cluster", response={200: IncidentDetailOut, **ERRORS}, summary="群体事件判定 / Check cluster")
+def detect_cluster(request: HttpRequest, payload: ClusterIn) -> Any:
+    i = incidents.detect_cluster(
+        _actor(request),
+        institution_id=payload.institution_id,
+        lot_id=payload.lot_id,
+        product_id=payload.product_id,
+    )
+    return queries.incident(_actor(request), i.pk)
+
+
 @router.get("/{incident_id}", response={200: IncidentDetailOut, **ERRORS})
 def get_incident(request: HttpRequest, incident_id: int) -> Any:
     return queries.incident(_actor(request), incident_id)
@@ -285,7 +300,9 @@ def close_incident(request: HttpRequest, incident_id: int) -> Any:
 
 
 class SealIn(In):
-    items: str = Field(..., min_length=1, max_length=2000)
+    items: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        ..., min_length=1, max_length=20, description="封存物品,每项一件"
+    )
     lot_id: int | None = OptId
     sealed_at: dt.datetime
     place: str = Field(..., min_length=1, max_length=128)
@@ -299,7 +316,9 @@ class SealIn(In):
 @router.post("/{incident_id}/seals", response={200: SealOut, **ERRORS}, summary="实物封存 / Seal evidence")
 def seal(request: HttpRequest, incident_id: int, payload: SealIn) -> Any:
     queries.incident(_actor(request), incident_id)  # 404 when not visible
-    s = incidents.record_seal(_actor(request), incident_id, **payload.dict())
+    data = payload.dict()
+    data["items"] = "\n".join(item.strip() for item in payload.items)
+    s = incidents.record_seal(_actor(request), incident_id, **data)
     return queries.seal(_actor(request), s.pk)
 
 
@@ -318,23 +337,6 @@ def unseal(request: HttpRequest, seal_id: int, payload: UnsealIn) -> Any:
     queries.seal(_actor(request), seal_id)
     incidents.record_unseal(_actor(request), seal_id, **payload.dict())
     return queries.seal(_actor(request), seal_id)
-
-
-class ClusterIn(In):
-    institution_id: int = Id
-    lot_id: int | None = OptId
-    product_id: int | None = OptId
-
-
-@router.post("/cluster", response={200: IncidentDetailOut, **ERRORS}, summary="群体事件判定 / Check cluster")
-def detect_cluster(request: HttpRequest, payload: ClusterIn) -> Any:
-    i = incidents.detect_cluster(
-        _actor(request),
-        institution_id=payload.institution_id,
-        lot_id=payload.lot_id,
-        product_id=payload.product_id,
-    )
-    return queries.incident(_actor(request), i.pk)
 
 
 class ExportFilter(FilterIn):
