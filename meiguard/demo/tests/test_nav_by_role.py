@@ -19,6 +19,7 @@ MANAGERS = [
     *EVERYONE,
     "/clinical/",
     "/aftercare/",
+    "/aftercare/incidents/",  # 医务科, 授权专员 and admins keep the incident register
     "/rules/",
     "/rules/policy/",
     "/applications/",
