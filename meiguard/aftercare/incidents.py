@@ -644,7 +644,7 @@ def _detect(
     created = cluster is None
     if cluster is None:
         lot = Lot.objects.select_related("product").filter(pk=lot_id).first() if lot_id else None
-        product = lot.product if lot is not None else Product.objects.get(pk=product_id)
+        product = lot.product if lot is not None else Product.objects.get(pk=product_id or 0)
         kind = default_kind(product)
         name = product.brand_name or product.generic_name
         cluster = Incident(
