@@ -3,8 +3,8 @@
 - ``plan_on_close`` (the clinical close hook): the follow-up plan of a closed case.
 - ``record_follow_up``: a contact reached (outcome) or not (a missed attempt → retry, then lost).
 - ``report_reaction`` / ``record_step``: a graded adverse reaction and the steps that stop its clock.
-- ``run_clocks``: the clock job (missed and lost follow-ups, due notices, reaction escalations), each notice
-  once (notification dedupe keys), in a fixed number of queries whatever the number of rows.
+- ``run_clocks``: the clock job (missed and lost follow-ups, due notices, reaction escalations, and the
+  incidents' report clocks through ``incidents.tick_reports``), each notice once (notification dedupe keys), in a fixed number of queries whatever the number of rows.
 """
 
 from __future__ import annotations

@@ -92,9 +92,12 @@ def _checked(request: HttpRequest, name: str) -> bool:
     return request.POST.get(name) in ("on", "true", "1")
 
 
-def _severity_choices() -> list[tuple[str, str, str]]:
-    """(kind, value, label) for the form: the severities each kind allows."""
-    return [(k, s, str(Severity(s).label)) for k, values in SEVERITIES_BY_KIND.items() for s in values]
+def _severity_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(kind label, [(value, label)]) for the form: the severities each kind allows, one group per kind."""
+    return [
+        (str(IncidentKind(k).label), [(v, str(Severity(v).label)) for v in values])
+        for k, values in SEVERITIES_BY_KIND.items()
+    ]
 
 
 def _clock_rows() -> list[dict[str, Any]]:
@@ -169,7 +172,7 @@ def incident_new(request: HttpRequest) -> HttpResponse:
     errs: list[str] = []
     if request.method == "POST":
         try:
-            chosen = int_param(request, "institution") or inst.pk
+            chosen = _optional_id(request, "institution") or inst.pk
             inc = incidents.report_incident(
                 actor,
                 institution_id=chosen,
