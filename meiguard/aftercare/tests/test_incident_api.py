@@ -223,3 +223,14 @@ def test_dates_are_bounded(clin, clock):
     li = clin.world.client("li")
     r = _post(li, BASE, _body(clin, discovered_at=(T0 - dt.timedelta(days=800)).isoformat()))
     assert r.status_code == 422 and r.json()["field"] == "discovered_at"
+
+
+def test_an_overseeing_auditor_reads_the_register_but_cannot_report_or_grade(clin, clock):
+    w = clin.world
+    pk = _post(w.client("li"), BASE, _body(clin)).json()["id"]
+    qian = w.client("qian")
+    assert qian.get(BASE).json()["count"] == 1
+    assert qian.get(f"{BASE}/{pk}").status_code == 200
+    r = _post(qian, BASE, _body(clin))
+    assert r.status_code == 404 and r.json()["field"] == "institution_id"
+    assert _post(qian, f"{BASE}/{pk}/grade", {"grade": "I", "severity": "death"}).status_code == 404
