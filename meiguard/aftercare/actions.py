@@ -3,8 +3,8 @@
 - ``plan_on_close`` (the clinical close hook): the follow-up plan of a closed case.
 - ``record_follow_up``: a contact reached (outcome) or not (a missed attempt → retry, then lost).
 - ``report_reaction`` / ``record_step``: a graded adverse reaction and the steps that stop its clock.
-- ``run_clocks``: the clock job (missed and lost follow-ups, due notices, reaction escalations), each notice
-  once (notification dedupe keys), in a fixed number of queries whatever the number of rows.
+- ``run_clocks``: the clock job (missed and lost follow-ups, due notices, reaction escalations, and the
+  incidents' report clocks through ``incidents.tick_reports``), each notice once (notification dedupe keys), in a fixed number of queries whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -367,6 +367,9 @@ def _report(
     if lot_ids:
         rx.lots.set(lot_ids)
     audit.record(actor, "aftercare.adversereaction.reported", rx, before={})
+    from .incidents import after_reaction  # incidents builds on this module
+
+    after_reaction(rx, lot_ids)
     rx = AdverseReaction.objects.select_related("institution", "case", "case__operator", "assignee").get(
         pk=rx.pk
     )
@@ -534,6 +537,9 @@ def run_clocks(at: dt.datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         counts = _tick_follow_ups(at)
         counts.update(_tick_reactions(at))
+        from .incidents import tick_reports  # incidents builds on this module
+
+        counts.update(tick_reports(at))
     return counts
 
 

@@ -334,3 +334,10 @@ def lot_flag(request: HttpRequest, lot_id: int) -> Any:
         window_days=f.window_days,
         flagged=f.flagged,
     )
+
+
+# ---- incidents and regulatory reports (incident_api.py) ---------------------------------------------
+
+from .incident_api import router as incident_router  # noqa: E402
+
+router.add_router("/incidents", incident_router)

@@ -1,6 +1,8 @@
 """Aftercare demo rows on the demo institution (长沙雅美医疗美容门诊部), idempotent: two toxin cases walked through
 the clinical actions by the demo logins (赵专员 files them, 李明 treats, 张静 assists), their follow-up plans
-(made by the close hook), one contact overdue, and one mild reaction with the nurse's guidance.
+(made by the close hook), one contact overdue, and one mild reaction with the nurse's guidance; and three
+incidents: a device adverse event whose 20-day report clock is running, a drug reaction already reported to the
+regulator, and a hazard reported by the nurse.
 
 The first case's plan is back-dated by two days after it is made (demo only), so one contact is overdue on the
 day the demo is loaded. If the demo world cannot walk a case (a changed base world), nothing is added and the
@@ -15,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from meiguard.clinical import actions as clinical
 from meiguard.clinical.models import Case, Client
@@ -22,10 +25,10 @@ from meiguard.core.access import build_actor
 from meiguard.core.errors import ActionError
 from meiguard.core.models import User
 from meiguard.demo.codes import id_number
-from meiguard.registry.models import Institution, Lot, Practitioner
+from meiguard.registry.models import Device, Institution, Lot, Practitioner
 
-from . import actions
-from .models import AdverseReaction, FollowUp
+from . import actions, incidents
+from .models import AdverseReaction, FollowUp, Incident
 
 YAMEI = "长沙雅美医疗美容门诊部"
 PROCEDURE = "surg-botulinum-toxin-a-injection"
@@ -44,6 +47,11 @@ ANSWERS = {
 
 
 def seed(stdout: Any) -> None:
+    _seed_aftercare(stdout)
+    _seed_incidents(stdout)
+
+
+def _seed_aftercare(stdout: Any) -> None:
     yamei = Institution.objects.filter(name=YAMEI).first()
     users = {u.username: u for u in User.objects.filter(username__in=["zhao", "li", "zhang"])}
     doctor = Practitioner.objects.filter(name="李明", main_institution=yamei).first()
@@ -140,3 +148,68 @@ def _treat(
     clinical.close_record(li, case.pk, notes="演示:治疗顺利")
     case.refresh_from_db()
     return case
+
+
+def _seed_incidents(stdout: Any) -> None:
+    """One device adverse event with a running clock, one drug reaction already reported to the regulator, one
+    hazard reported by the nurse. Idempotent."""
+    yamei = Institution.objects.filter(name=YAMEI).first()
+    users = {u.username: u for u in User.objects.filter(username__in=["zhao", "li", "zhang"])}
+    lot = Lot.objects.filter(institution=yamei, lot_no="HL20260315").first()
+    device = Device.objects.filter(institution=yamei).select_related("product").first()
+    if yamei is None or len(users) < 3 or lot is None:
+        stdout.write(
+            "不良事件演示数据:缺少基础演示数据,已跳过 / incident demo: base world missing, skipped\n"
+        )
+        return
+    if Incident.objects.filter(institution=yamei).exists():
+        return
+    zhao, li, zhang = (build_actor(users[n]) for n in ("zhao", "li", "zhang"))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if device is not None:
+                incidents.report_incident(
+                    li,
+                    institution_id=yamei.pk,
+                    kind="device_ae",
+                    grade="II",
+                    severity="serious",
+                    title="射频治疗后面颊二度烫伤",
+                    description="治疗后次日复诊发现右侧面颊水疱,已处理;设备停用待厂家检查。",
+                    discovered_at=now - dt.timedelta(days=2),
+                    device_id=device.pk,
+                )
+            adr = incidents.report_incident(
+                li,
+                institution_id=yamei.pk,
+                kind="drug_adr",
+                grade="III",
+                severity="other",
+                title="注射后局部荨麻疹",
+                description="注射后约 30 分钟出现局部荨麻疹,口服抗组胺药后缓解。",
+                discovered_at=now - dt.timedelta(days=10),
+                lot_id=lot.pk,
+            )
+            incidents.submit_report(
+                zhao,
+                adr.pk,
+                submitted_at=now - dt.timedelta(days=3),
+                channel="online",
+                reference="ADR-DEMO-0001",
+            )
+            incidents.report_incident(
+                zhang,
+                institution_id=yamei.pk,
+                kind="hazard",
+                grade="IV",
+                severity="",
+                title="抢救车一支肾上腺素临近失效",
+                description="每日巡查发现,已更换并登记。",
+                discovered_at=now - dt.timedelta(hours=5),
+            )
+    except ActionError as exc:
+        stdout.write(f"不良事件演示数据:未能生成,已跳过 / incident demo skipped: {exc.code} {exc}\n")
+        return
+    n = Incident.objects.filter(institution=yamei).count()
+    stdout.write(f"不良事件演示数据:{n} 条(1 条计时中、1 条已上报、1 条隐患)/ incident demo added\n")

@@ -19,13 +19,20 @@ from meiguard.core.access import TenantPolicy, TenantQuerySet
 
 from .choices import (
     AFTERCARE_WRITERS,
+    INCIDENT_REPORTERS,
     ClockState,
     FollowUpKind,
     FollowUpStatus,
+    IncidentGrade,
+    IncidentKind,
+    IncidentStatus,
     ReactionGrade,
     ReactionSource,
     ReactionStatus,
     Recovery,
+    ReportChannel,
+    ReportState,
+    Severity,
     StepKind,
 )
 
@@ -225,6 +232,271 @@ class ReactionStep(models.Model):
 
     def audit_organization_id(self) -> int | None:
         return self.reaction.institution.organization_id
+
+
+class Incident(models.Model):
+    """An adverse event, a medical error or a hazard (不良事件/医疗差错/隐患) with its internal grade and, when the
+    law asks for one, the regulatory report and its deadline clock (computed from discovery)."""
+
+    institution = models.ForeignKey(
+        "registry.Institution", on_delete=models.PROTECT, related_name="+", verbose_name=_("机构")
+    )
+    kind = models.CharField(_("类别"), max_length=16, choices=IncidentKind.choices)
+    grade = models.CharField(_("内部分级"), max_length=4, choices=IncidentGrade.choices)
+    severity = models.CharField(_("严重程度"), max_length=12, choices=Severity.choices)
+    title = models.CharField(_("事件名称"), max_length=200)
+    description = models.TextField(_("经过"))
+    discovered_at = models.DateTimeField(_("发现时间"))
+    case = models.ForeignKey(
+        "clinical.Case",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("病例"),
+    )
+    product = models.ForeignKey(
+        "registry.Product",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("产品"),
+    )
+    lot = models.ForeignKey(
+        "registry.Lot",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("批次"),
+    )
+    device = models.ForeignKey(
+        "registry.Device",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("设备"),
+    )
+    reaction = models.ForeignKey(
+        AdverseReaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        verbose_name=_("不良反应"),
+    )
+    # A cluster (群体不良事件) links its members: incidents through ``cluster``, reactions here.
+    is_cluster = models.BooleanField(_("群体不良事件"), default=False)
+    cluster = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        verbose_name=_("所属群体事件"),
+    )
+    cluster_reactions = models.ManyToManyField(
+        AdverseReaction, blank=True, related_name="clusters", verbose_name=_("群体事件中的不良反应")
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("报告人"),
+    )
+    reporter_name = models.CharField(_("报告人姓名"), max_length=64)
+    reported_at = models.DateTimeField(_("报告时间"))
+    status = models.CharField(
+        _("状态"), max_length=8, choices=IncidentStatus.choices, default=IncidentStatus.OPEN
+    )
+    graded_at = models.DateTimeField(_("定级时间"), null=True, blank=True)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("定级人"),
+    )
+    closed_at = models.DateTimeField(_("结案时间"), null=True, blank=True)
+    # The regulatory report: the clock (policy id, blank when none is required), its deadline from discovery,
+    # the moment of the "about to run out" notice, and the submission that stops the clock.
+    report_clock = models.CharField(_("上报时限规则"), max_length=32, blank=True)
+    report_due_at = models.DateTimeField(_("上报期限"), null=True, blank=True)
+    report_warn_at = models.DateTimeField(_("临近期限提醒时间"), null=True, blank=True)
+    report_warned_at = models.DateTimeField(_("已提醒时间"), null=True, blank=True)
+    report_breached_at = models.DateTimeField(_("逾期升级时间"), null=True, blank=True)
+    report_submitted_at = models.DateTimeField(_("上报时间"), null=True, blank=True)
+    report_channel = models.CharField(_("上报途径"), max_length=12, choices=ReportChannel.choices, blank=True)
+    report_reference = models.CharField(_("报告编号"), max_length=64, blank=True)
+    report_submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("上报人"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = TenantPolicy(read_paths=(INST_ORG,), write_path=INST_ORG, write_roles=INCIDENT_REPORTERS)
+
+    class Meta:
+        verbose_name = _("不良事件")
+        verbose_name_plural = _("不良事件")
+        ordering = ["-discovered_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reaction"], condition=Q(reaction__isnull=False), name="uniq_incident_reaction"
+            ),
+            models.CheckConstraint(
+                condition=Q(report_clock="") | Q(report_due_at__isnull=False),
+                name="aftercare_incident_clock_has_due",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["institution", "-discovered_at"], name="aftercare_inc_inst"),
+            models.Index(fields=["report_submitted_at", "report_due_at"], name="aftercare_inc_clock"),
+            models.Index(fields=["lot", "discovered_at"], name="aftercare_inc_lot"),
+            models.Index(fields=["product", "discovered_at"], name="aftercare_inc_product"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def audit_organization_id(self) -> int | None:
+        return self.institution.organization_id
+
+    @property
+    def needs_report(self) -> bool:
+        return bool(self.report_clock)
+
+    def report_state(self, at: dt.datetime) -> str:
+        if not self.report_clock or self.report_due_at is None:
+            return ReportState.NONE
+        if self.report_submitted_at is not None:
+            return ReportState.ON_TIME if self.report_submitted_at <= self.report_due_at else ReportState.LATE
+        return ReportState.OVERDUE if at >= self.report_due_at else ReportState.DUE
+
+
+class _AppendOnly(models.Model):
+    """Rows written once: ``save()`` refuses to change a stored row (sealing records are evidence)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+
+class EvidenceSeal(_AppendOnly):
+    """Physical evidence sealed jointly by both parties (suspected injection or drug harm, RP-04 Art. 25)."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="seals", verbose_name=_("不良事件")
+    )
+    items = models.TextField(_("封存物品"))  # one per line: vial, syringe, packaging …
+    lot = models.ForeignKey(
+        "registry.Lot",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("批次"),
+    )
+    sealed_at = models.DateTimeField(_("封存时间"))
+    place = models.CharField(_("封存地点"), max_length=128)
+    institution_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("医疗机构代表")
+    )
+    institution_rep_name = models.CharField(_("医疗机构代表姓名"), max_length=64)
+    client_party_name = models.CharField(_("患方代表姓名"), max_length=64)
+    client_party_relation = models.CharField(_("与求美者关系"), max_length=32)
+    keeper = models.CharField(_("保管方"), max_length=128)
+    institution_confirmed = models.BooleanField(_("医疗机构代表确认"), default=False)
+    client_confirmed = models.BooleanField(_("患方确认"), default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("记录人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = TenantPolicy(
+        read_paths=("incident__institution__organization",),
+        write_path="incident__institution__organization",
+        write_roles=INCIDENT_REPORTERS,
+    )
+
+    class Meta:
+        verbose_name = _("实物封存")
+        verbose_name_plural = _("实物封存")
+        ordering = ["sealed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(institution_confirmed=True, client_confirmed=True),
+                name="aftercare_seal_both_parties",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.sealed_at:%Y-%m-%d}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.incident.institution.organization_id
+
+
+class EvidenceUnseal(_AppendOnly):
+    """The opening of a seal, again with both parties present."""
+
+    seal = models.OneToOneField(
+        EvidenceSeal, on_delete=models.PROTECT, related_name="unseal", verbose_name=_("实物封存")
+    )
+    unsealed_at = models.DateTimeField(_("启封时间"))
+    place = models.CharField(_("启封地点"), max_length=128)
+    purpose = models.CharField(_("启封原因"), max_length=200)
+    institution_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("医疗机构代表")
+    )
+    institution_rep_name = models.CharField(_("医疗机构代表姓名"), max_length=64)
+    client_party_name = models.CharField(_("患方代表姓名"), max_length=64)
+    client_party_relation = models.CharField(_("与求美者关系"), max_length=32)
+    institution_confirmed = models.BooleanField(_("医疗机构代表确认"), default=False)
+    client_confirmed = models.BooleanField(_("患方确认"), default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("记录人")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = TenantPolicy(
+        read_paths=("seal__incident__institution__organization",),
+        write_path="seal__incident__institution__organization",
+        write_roles=INCIDENT_REPORTERS,
+    )
+
+    class Meta:
+        verbose_name = _("实物启封")
+        verbose_name_plural = _("实物启封")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(institution_confirmed=True, client_confirmed=True),
+                name="aftercare_unseal_both_parties",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seal_id} {self.unsealed_at:%Y-%m-%d}"
+
+    def audit_organization_id(self) -> int | None:
+        return self.seal.incident.institution.organization_id
 
 
 def _label(choices: Any, value: str) -> str:

@@ -39,3 +39,30 @@ register(
     title=gettext_noop("随访已逾期:%(what)s"),
     body=gettext_noop("应随访时间 %(at)s;未联系上请记录,系统按本机构规范安排重试。"),
 )
+register(
+    "aftercare.incident_reported",
+    title=gettext_noop("不良事件待上报:%(title)s(%(kind)s,%(grade)s),上报期限 %(due)s"),
+    body=gettext_noop("自发现起%(within)s向监管部门报告。依据:%(source)s"),
+)
+register(
+    "aftercare.incident_internal",
+    title=gettext_noop("新登记不良事件/隐患:%(title)s(%(kind)s,%(grade)s)"),
+    body=gettext_noop("无须向监管部门上报,请在本机构内定级处理。"),
+)
+register(
+    "aftercare.incident_cluster",
+    title=gettext_noop("群体不良事件:%(title)s,上报期限 %(due)s"),
+    body=gettext_noop("统计窗口内已有 %(n)s 例事件;自发现起%(within)s报告。依据:%(source)s"),
+)
+register(
+    "aftercare.incident_report_warning",
+    title=gettext_noop("不良事件上报即将到期:%(title)s,期限 %(due)s"),
+    body=gettext_noop("%(kind)s须自发现起%(within)s报告,尚未记录上报。依据:%(source)s"),
+)
+register(
+    "aftercare.incident_report_breach",
+    title=gettext_noop("不良事件上报已逾期:%(title)s,期限 %(due)s"),
+    body=gettext_noop(
+        "%(kind)s须自发现起%(within)s报告,至今未记录上报,请立即上报并说明原因。依据:%(source)s"
+    ),
+)

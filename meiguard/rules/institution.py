@@ -112,6 +112,26 @@ AFTERCARE_SETTINGS: tuple[tuple[str, str, Promise, str, str, str, int, str], ...
         30,
         "days",
     ),
+    (
+        "cluster_threshold",
+        "INST.cluster-threshold",
+        _("同一批次或产品在统计窗口内的不良事件达到此例数即记为群体不良事件"),
+        "",
+        "群体不良事件判定例数",
+        "Events on one lot or product that make a cluster",
+        3,
+        "events",
+    ),
+    (
+        "cluster_window_hours",
+        "INST.cluster-window-hours",
+        _("群体不良事件统计窗口(小时)"),
+        "h",
+        "群体不良事件统计窗口",
+        "Window for counting events on one lot or product (hours)",
+        72,
+        "hours",
+    ),
 )
 
 

@@ -20,3 +20,9 @@ def lot_reaction_flag(context: Any, lot: Any) -> queries.LotFlag | None:
     if actor is None or lot is None:
         return None
     return queries.lot_flag(actor, lot.pk)
+
+
+@register.simple_tag
+def incident_report_state(incident: Any, at: Any) -> str:
+    """``{% incident_report_state incident now as state %}``: none / due / overdue / on_time / late."""
+    return str(incident.report_state(at))

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone, translation
 
 from meiguard.aftercare import actions
-from meiguard.aftercare.models import AdverseReaction, FollowUp
+from meiguard.aftercare.models import AdverseReaction, FollowUp, Incident
 from meiguard.audit.models import AuditEntry
 from meiguard.notify.models import Notification
 
@@ -146,6 +146,8 @@ def test_moderate_handled_in_time_is_not_escalated(clin, clock, liu):
         "follow_ups_lost": 0,
         "reactions_warned": 0,
         "reactions_escalated": 0,
+        "reports_warned": 0,
+        "reports_overdue": 0,
     }
     assert not Notification.objects.filter(dedupe_key__endswith=":breach").exists()
 
@@ -236,10 +238,13 @@ def test_a_reaction_found_at_a_follow_up_is_reported_with_the_case_lots(clin, cl
 
 
 def test_the_job_queries_do_not_grow_with_the_rows(clin, clock, liu, django_assert_num_queries):
-    cases = [treat(clin, TOXIN) for _ in range(2)]
+    # Three reactions on the clinic's lot also make a cluster incident (drug: report at once), so the incident
+    # report clock ticks with rows too.
+    cases = [treat(clin, TOXIN) for _ in range(3)]
     for case in cases:
         _report(clin, case, "moderate")
-    at = T0 + dt.timedelta(days=2)  # every 24 h contact missed, every reaction breached
+    assert Incident.objects.filter(is_cluster=True).count() == 1
+    at = T0 + dt.timedelta(days=2)  # every 24 h contact missed, every reaction and report clock breached
 
     def count() -> int:
         from django.db import connection
@@ -255,10 +260,27 @@ def test_the_job_queries_do_not_grow_with_the_rows(clin, clock, liu, django_asse
     Notification.objects.filter(dedupe_key__startswith="aftercare:").delete()
     for case in [treat(clin, TOXIN) for _ in range(4)]:
         _report(clin, case, "moderate")
+    for n in range(4):  # more incidents with running-out report clocks
+        Incident.objects.create(
+            institution=clin.clinic.jia,
+            kind="quality_event",
+            grade="III",
+            severity="major",
+            title=f"差错 {n}",
+            description="-",
+            discovered_at=T0,
+            reporter_name="test",
+            reported_at=T0,
+            report_clock="quality-major",
+            report_due_at=T0 + dt.timedelta(hours=12),
+            report_warn_at=T0 + dt.timedelta(hours=9),
+        )
     FollowUp.objects.update(status="due", attempts=0)
+    Incident.objects.update(report_breached_at=None, report_warned_at=None)
+    Notification.objects.filter(dedupe_key__startswith="incident:").delete()
     with django_assert_num_queries(small):
         actions.run_clocks(at)
-    assert small <= 30
+    assert small <= 40
 
 
 def test_the_scheduler_job_and_the_cron_command_run_the_clocks(clin, clock):

@@ -20,6 +20,7 @@ MANAGERS = [
     "/clinical/",
     "/aftercare/",
     "/complaints/",
+    "/aftercare/incidents/",  # 医务科, 授权专员 and admins keep the incident register
     "/rules/",
     "/rules/policy/",
     "/applications/",

@@ -2,8 +2,9 @@
 
     manage.py aftercare_tick
 
-Missed and lost follow-ups, due/overdue notices and reaction escalations, each once (notification dedupe
-keys); running it often is safe. The daily scheduler runs the same as the ``aftercare_clocks`` job.
+Missed and lost follow-ups, due/overdue notices, reaction escalations and the incidents' regulatory report
+clocks (2 hours for an extra-major quality-safety event, 30 minutes for "at once"), each once (notification
+dedupe keys); running it often is safe. The daily scheduler runs the same as the ``aftercare_clocks`` job.
 """
 
 from __future__ import annotations
