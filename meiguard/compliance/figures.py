@@ -53,6 +53,10 @@ PLAN_STAFF = "operating-plan-2026 二(二)1"
 # 《医疗机构投诉管理办法》(2019): first-contact responsibility and answer deadlines, set by each institution.
 COMPLAINT_RULES = "complaint-rules"
 COMPLAINTS_PROVIDER = "meiguard.complaints.figures.monthly_counts"
+# 《2026年医疗美容服务年度工作计划》二: "零严重医疗事故、零重大安全事件"; the reporting deadlines of RP-01..03.
+PLAN_SAFETY = "operating-plan-2026 二"
+INCIDENT_REPORT_SOURCES = ("device-ae-rules", "adr-rules", "quality-event-reporting-2011")
+INCIDENTS_PROVIDER = "meiguard.aftercare.incident_figures.monthly_counts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +400,44 @@ FIGURES: tuple[Figure, ...] = (
         owner_role=Role.MEDICAL_DIRECTOR,
         period="range",
         explain=_("月末时已超过回应或处理时限、仍未完成的投诉数量(应为0)"),
+    ),
+    # Incidents and regulatory reports (issue 14 part 3, aftercare/incident_policy.py).
+    Figure(
+        "serious_incidents",
+        _("严重不良事件(I、II级)"),
+        Unit.COUNT,
+        INCIDENTS_PROVIDER,
+        count="serious_incidents",
+        target=Target(0, Comparison.EQUAL, (PLAN_SAFETY,)),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_("本月发现的I级(警讯)和II级(不良后果)事件数量;本月登记的全部事件(含隐患)另列"),
+        details=(("incidents", _("本月登记的全部事件")),),
+    ),
+    Figure(
+        "incident_reports_on_time",
+        _("不良事件按时上报率"),
+        Unit.PERCENT,
+        INCIDENTS_PROVIDER,
+        numerator="reports_on_time",
+        denominator="reports_due",
+        target=Target(100, Comparison.AT_LEAST, INCIDENT_REPORT_SOURCES),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_(
+            "上报时限在本月到期的监管报告(器械不良事件、药品不良反应、医疗质量安全事件)中,按时限提交的比例"
+        ),
+    ),
+    Figure(
+        "incident_reports_overdue",
+        _("月末逾期未报的监管报告"),
+        Unit.COUNT,
+        INCIDENTS_PROVIDER,
+        count="reports_overdue_open",
+        target=Target(0, Comparison.EQUAL, INCIDENT_REPORT_SOURCES),
+        owner_role=Role.MEDICAL_DIRECTOR,
+        period="range",
+        explain=_("月末时已过上报时限、仍未提交的监管报告数量(应为0)"),
     ),
 )
 FIGURES_BY_CODE: dict[str, Figure] = {f.code: f for f in FIGURES}

@@ -11,6 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from meiguard.aftercare.models import AdverseReaction, FollowUp
+from meiguard.aftercare.tests.test_incident_figures import _expected as incidents_expected
+from meiguard.aftercare.tests.test_incident_figures import _rows as incident_rows
 from meiguard.authz.models import Authorization, DecisionLog
 from meiguard.clinical.models import Case, ChecklistNode, OperationRecord, Usage
 from meiguard.complaints import actions as complaint_actions
@@ -150,6 +152,8 @@ def build_rows(clin, clock):
     complaint_actions.escalate(zhao, escalated.pk, reason="协商未果")
     clock.set(local(2026, 12, 1, 9))
     take_complaint(clin, "zhao")
+    # Incidents on both sides of the month's edges, in both institutions (aftercare's own figure test rows).
+    incident_rows(clin)
     return jia
 
 
@@ -198,7 +202,11 @@ def expected(jia_id: int) -> dict[str, tuple[int, int]]:
     complaints = complaints_expected(
         [c for c in Complaint.objects.all() if c.institution_id == jia_id], LO, HI
     )
+    incidents = incidents_expected([jia_id])[jia_id]
     return {
+        "serious_incidents": (incidents["serious_incidents"], 0),
+        "incident_reports_on_time": (incidents["reports_on_time"], incidents["reports_due"]),
+        "incident_reports_overdue": (incidents["reports_overdue_open"], 0),
         "complaints_received": (complaints["complaints"], 0),
         "complaints_ack_on_time": (complaints["ack_on_time"], complaints["ack_due"]),
         "complaints_resolved_on_time": (complaints["resolution_on_time"], complaints["resolution_due"]),
@@ -234,6 +242,7 @@ def test_the_figures_match_a_recount_from_raw_rows(clin, clock):
     assert want["denied_checks"] == (2, 0)
     assert want["authorizations_expired_active"] == (1, 0)
     assert want["complaints_received"] == (3, 0)
+    assert want["serious_incidents"] == (3, 0) and want["incident_reports_on_time"] == (1, 3)
     assert want["complaints_ack_on_time"][0] >= 1 and want["complaints_ack_on_time"][1] >= 2
     assert want["complaints_breaches_open"][0] >= 1
     by_code = {r["code"]: r for r in rows[jia.pk]}
@@ -258,7 +267,7 @@ def test_the_number_of_queries_does_not_grow_with_institutions(clin, clock):
         policy.evaluate([jia.pk], NOV)
     with CaptureQueriesContext(connection) as two:
         policy.evaluate([jia.pk, clin.clinic.yi.pk], NOV)
-    assert len(one) == len(two) <= 15  # 14 + one grouped query for the complaints
+    assert len(one) == len(two) <= 17  # 14 + one grouped query for the complaints + two for the incidents
 
 
 def test_targets_compare_exactly_without_rounding():
