@@ -613,6 +613,8 @@ def _post(
         counterpart=counterpart,
     )
     Lot.objects.filter(pk=lot.pk).update(quantity=F("quantity") + quantity, updated_at=_now())
+    if quantity > 0:
+        _back_in_stock(actor, lot)
     if audit_it:
         audit.record(
             actor,
@@ -772,6 +774,20 @@ def _lot_at(actor: Actor, lot: Lot, institution_id: int) -> Lot:
         )
         audit.record(actor, "registry.lot.created", target, before={})
     return target
+
+
+def _back_in_stock(actor: Actor, lot: Lot) -> None:
+    """A lot marked used up (已用完) that receives new stock is available again: otherwise the engine would
+    keep refusing the units just accepted (``LOT_USED_UP``). Saved with ``Lot.save`` so the decision snapshot's
+    generation is bumped as for every lot change; a recalled or quarantined lot keeps its status."""
+    if lot.status != LotStatus.USED_UP:
+        return
+    before = audit.snapshot(lot)
+    lot.status = LotStatus.AVAILABLE
+    lot.save(update_fields=["status", "updated_at"])
+    audit.record(
+        actor, "registry.lot.status_changed", lot, before=before, reason=_("新到货入库,批次恢复可用")
+    )
 
 
 @transaction.atomic
