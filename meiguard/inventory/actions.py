@@ -660,7 +660,7 @@ def record_movement(
     trace_codes: Iterable[str] = (),
 ) -> list[StockMovement]:
     """A transfer (out of one location, into another, possibly at another site of the same organisation),
-    a scrap, a return from a case or an adjustment. Each needs a reason; scrap and transfer may name the trace
+    a scrap, a return to the supplier, a return from a case or an adjustment. Each needs a reason; scrap and transfer may name the trace
     codes of the units concerned (they are scrapped or move along)."""
     lot = _lot(actor, lot_id)
     errors: dict[str, list[str]] = {}
@@ -668,8 +668,8 @@ def record_movement(
     if not reason:
         errors["reason"] = [_("请填写原因")]
     codes = _clean_codes(list(trace_codes), "trace_codes", errors)
-    if kind not in (*MANUAL_KINDS, "transfer"):
-        errors["kind"] = [_("只能登记调拨、报废、退回或调整")]
+    if kind not in (*MANUAL_KINDS, "transfer", MovementKind.SUPPLIER_RETURN):
+        errors["kind"] = [_("只能登记调拨、报废、病例退回、退回供应商或盘点调整")]
     signed = kind == MovementKind.ADJUSTMENT
     quantity = _quantity(quantity, "quantity", errors, signed=signed)
     if codes and quantity != len(codes):
@@ -715,7 +715,8 @@ def record_movement(
                 location=target, lot=target_lot, institution_id=target.institution_id
             )
         return [out, inn]
-    if kind == MovementKind.SCRAP:
+    if kind in (MovementKind.SCRAP, MovementKind.SUPPLIER_RETURN):
+        # Scrapped or sent back to the supplier: the units' trace codes leave stock (as a recall's return does).
         scrapped = _codes_at(lot, source.pk, codes, "trace_codes") if codes else []
         movement = _post(
             actor,
@@ -1022,3 +1023,26 @@ def raise_alert(actor: Actor, denied: TraceCodeDenied, *, case_id: int | None = 
                 dedupe_key=f"inventory-alert:{alert.pk}",
             )
         return alert
+
+
+@transaction.atomic
+def resolve_alert(actor: Actor, alert_id: int, *, resolution: str) -> InventoryAlert:
+    """Close a counterfeit/diversion or reconciliation alert with what was found and done (kept with it). Only
+    the stock keepers of the alert's institution; an alert is closed once (a second close is refused)."""
+    alert = rq.visible(InventoryAlert, actor, alert_id, field="alert_id")
+    if not actor.can_write_org(alert.institution.organization_id, STOCK_ROLES):
+        raise ActionError("FORBIDDEN", _("无权处理该预警"), field="alert_id", status=403)
+    errors: dict[str, list[str]] = {}
+    resolution = _text(resolution, "resolution", 500, errors, required=True)
+    if not resolution:
+        errors["resolution"] = [_("请填写处理结果")]
+    _raise(errors)
+    before = audit.snapshot(alert)
+    updated = InventoryAlert.objects.filter(pk=alert.pk, resolved_at__isnull=True).update(
+        resolved_at=_now(), resolved_by_id=actor.user_id or None, resolution=resolution
+    )
+    if updated != 1:
+        raise ActionError("ALERT_CLOSED", _("该预警已处理"), status=409)
+    alert.refresh_from_db()
+    audit.record(actor, "inventory.alert.resolved", alert, before=before, reason=resolution)
+    return alert

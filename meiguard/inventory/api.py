@@ -234,12 +234,22 @@ class MovementFilters(FilterIn):
     lot_id: int | None = OptId
     location_id: int | None = OptId
     kind: (
-        Literal["receipt", "issue", "return", "transfer_out", "transfer_in", "scrap", "adjustment"] | None
+        Literal[
+            "receipt",
+            "issue",
+            "return",
+            "transfer_out",
+            "transfer_in",
+            "scrap",
+            "adjustment",
+            "supplier_return",
+        ]
+        | None
     ) = None
 
 
 class MovementIn(In):
-    kind: Literal["transfer", "scrap", "return", "adjustment"]
+    kind: Literal["transfer", "scrap", "return", "adjustment", "supplier_return"]
     lot_id: int = Id
     location_id: int = Id
     to_location_id: int | None = OptId
@@ -262,7 +272,11 @@ def list_movements(request: HttpRequest, filters: Query[MovementFilters]) -> Any
     )
 
 
-@router.post("/movements", response={201: list[MovementOut], **ERRORS}, summary="登记调拨、报废、退回或调整")
+@router.post(
+    "/movements",
+    response={201: list[MovementOut], **ERRORS},
+    summary="登记调拨、报废、病例退回、退回供应商或盘点调整",
+)
 def create_movement(request: HttpRequest, payload: MovementIn) -> Any:
     return 201, actions.record_movement(
         _actor(request),
