@@ -36,6 +36,7 @@ from .choices import (
     ALERT_ROLES,
     COLD_CHAIN_MAX_C,
     COLD_CHAIN_MIN_C,
+    HIGH_RISK_DRUG_CATEGORIES,
     KEEP_YEARS_AFTER_EXPIRY,
     MANUAL_KINDS,
     MAX_CODES_PER_LINE,
@@ -879,6 +880,10 @@ class TakenCode(NamedTuple):
     institution_id: int
     lot_id: int
     location_id: int
+    # A high-risk unit (DD-01) is used out of a confirmed two-person issue: the request (locked) and its
+    # movement. None for every other unit (its own issue movement is written on use).
+    issue_id: int | None = None
+    issue_movement_id: int | None = None
 
 
 # The hot path (a unit scanned into a case) as compiled statements (ADR 0013/0020, ``lib.fixedsql``): building
@@ -886,9 +891,9 @@ class TakenCode(NamedTuple):
 # connection. The three writes are built once per database from the models' own table and column names.
 _TAKE = FixedQuery(
     lambda code: (
-        TraceCode.objects.select_for_update()
+        TraceCode.objects.select_for_update(of=("self",))
         .filter(code=code)
-        .values_list("pk", "institution_id", "lot_id", "location_id", "status")
+        .values_list("pk", "institution_id", "lot_id", "location_id", "status", "lot__product__category")
     )
 )
 _ISSUE = FixedInsert(
@@ -917,17 +922,61 @@ def _use_sql(alias: str) -> tuple[str, str]:
     return sql
 
 
-def take_trace_code(institution_id: int, code: str, *, field: str = "code") -> TakenCode:
+def take_trace_code(
+    institution_id: int, code: str, *, field: str = "code", case_id: int | None = None
+) -> TakenCode:
     """The trace code received at this institution and not yet used, locked for the caller's transaction
-    (one indexed, compiled query). A used/scrapped code or one never received here raises ``TraceCodeDenied``."""
+    (one indexed, compiled query). A used/scrapped code or one never received here raises ``TraceCodeDenied``.
+
+    A unit of a high-risk drug (DD-01: botulinum toxin, kept under two locks) is used only out of a confirmed
+    two-person issue of its lot — for this case, or for a session (no case) — that still has units not yet
+    scanned; without one the scan is refused (409 ``HIGH_RISK_NOT_ISSUED``, saying how to fix it) before the
+    engine runs. The issue request is locked for the caller's transaction (``record_use`` takes one unit)."""
     code = code.strip()
     rows = _TAKE.run(code)
     if not rows or rows[0][1] != institution_id:
         raise TraceCodeDenied(AlertKind.NOT_RECEIVED, code, institution_id, field=field)
-    pk, inst, lot_id, location_id, status = rows[0]
+    pk, inst, lot_id, location_id, status, category = rows[0]
     if status != TraceCodeStatus.RECEIVED:
         raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, code, institution_id, field=field)
+    if category in HIGH_RISK_DRUG_CATEGORIES:
+        issue_id, movement_id = _issue_for_scan(inst, lot_id, case_id, field)
+        return TakenCode(pk, code, inst, lot_id, location_id, issue_id, movement_id)
     return TakenCode(pk, code, inst, lot_id, location_id)
+
+
+def _not_issued(field: str) -> ActionError:
+    return ActionError(
+        "HIGH_RISK_NOT_ISSUED",
+        _(
+            "该药品按毒性药品管理,须经双人复核出库后才能扫码使用,本批次没有可用的已确认出库。"
+            "请在“高风险药品专柜”为本病例(或本次治疗)发起出库申请,由另一位库管人员确认后再扫码。"
+        ),
+        field=field,
+        status=409,
+    )
+
+
+def _issue_for_scan(
+    institution_id: int, lot_id: int, case_id: int | None, field: str
+) -> tuple[int, int | None]:
+    """The confirmed two-person issue a scanned high-risk unit is taken from: of this lot, for this case or
+    for no case (this case's first), oldest first, with units left to scan; locked. None: refused."""
+    from .choices import IssueStatus
+    from .models import IssueRequest
+
+    cases = Q(case__isnull=True) if case_id is None else Q(case_id=case_id) | Q(case__isnull=True)
+    found = (
+        IssueRequest.objects.select_for_update(of=("self",))
+        .filter(cases, institution_id=institution_id, lot_id=lot_id, status=IssueStatus.CONFIRMED)
+        .filter(scanned__lt=F("quantity"))
+        .order_by(F("case_id").asc(nulls_last=True), "confirmed_at", "pk")
+        .values_list("pk", "movement_id")
+        .first()
+    )
+    if found is None:
+        raise _not_issued(field)
+    return found[0], found[1]
 
 
 def record_use(actor: Actor, trace: TakenCode | TraceCode, *, usage_id: int | None) -> int:
@@ -948,6 +997,18 @@ def record_use(actor: Actor, trace: TakenCode | TraceCode, *, usage_id: int | No
         claimed = cursor.rowcount
     if claimed != 1:
         raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, trace.code, trace.institution_id)
+    issue_id = getattr(trace, "issue_id", None)
+    if issue_id is not None:
+        # A high-risk unit: its stock left the cabinet with the confirmed two-person issue; the scan takes one
+        # of that issue's units (never more than were issued) and names the issue's movement.
+        from .models import IssueRequest
+
+        taken = IssueRequest.objects.filter(pk=issue_id, scanned__lt=F("quantity")).update(
+            scanned=F("scanned") + 1
+        )
+        if taken != 1:
+            raise _not_issued("code")
+        return int(getattr(trace, "issue_movement_id", None) or 0)
     movement = StockMovement(
         institution_id=trace.institution_id,
         lot_id=trace.lot_id,
