@@ -356,3 +356,64 @@ def alert_chart(actor: Actor, institution_id: int, p: Period, title: str) -> Cha
     ]
     chart = bar_chart("chart-alerts", title, cats, [f"{m:%y-%m}" for m in months], series, summary)
     return replace(chart, category_label=_("月份"))
+
+
+# ---- the inventory section of a quarterly review (reviews app) ---------------------------------------
+
+# Each check of the review section, in order: what it counts. Lots used after expiry or while recalled should
+# be zero; every usage should be recorded by scanning (the seed's 100 %); discrepancies and alerts should be
+# closed. Device upkeep is read by the reviews app from the equipment rules.
+REVIEW_CHECKS = ("expired_use", "recalled_use", "not_scanned", "open_discrepancies", "open_alerts")
+REVIEW_EXAMPLES = 10
+
+
+def quarter_facts(institution_id: int, start: dt.date, end: dt.date) -> dict[str, dict[str, Any]]:
+    """The stock and usage facts of one institution for [start, end] (China calendar days), for the review's
+    checklist: per check the count and a few examples. Plain rows of ONE institution (the caller has resolved
+    it through the campaign's access check); a fixed number of queries whatever the volume."""
+    from django.db.models import Exists, F, OuterRef
+    from django.db.models.functions import TruncDate
+
+    from .models import RecallLot
+
+    since = timezone.make_aware(dt.datetime.combine(start, dt.time.min))
+    until = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min))
+    usage = apps.get_model("clinical", "Usage")
+    base = usage.objects.filter(
+        institution_id=institution_id, lot__isnull=False, created_at__gte=since, created_at__lt=until
+    )
+    expired = base.annotate(day=TruncDate("created_at")).filter(lot__expiry_date__lt=F("day"))
+    recalled = base.filter(
+        Exists(RecallLot.objects.filter(lot_id=OuterRef("lot_id"), created_at__lte=OuterRef("created_at")))
+    )
+    totals = base.aggregate(total=Count("pk"), not_scanned=Count("pk", filter=Q(scanned_code="")))
+
+    def lots(qs: QuerySet[Any]) -> list[str]:
+        return sorted(set(qs.values_list("lot__lot_no", flat=True)[:200]))[:REVIEW_EXAMPLES]
+
+    open_recon = Reconciliation.objects.filter(
+        institution_id=institution_id, day__gte=start, day__lte=end, matched=False
+    ).filter(Q(alert__isnull=True) | Q(alert__resolved_at__isnull=True))
+    open_alerts = InventoryAlert.objects.filter(
+        institution_id=institution_id,
+        kind__in=COUNTERFEIT_KINDS,
+        resolved_at__isnull=True,
+        created_at__lt=until,
+    )
+    return {
+        "expired_use": {"count": expired.count(), "examples": lots(expired)},
+        "recalled_use": {"count": recalled.count(), "examples": lots(recalled)},
+        "not_scanned": {
+            "count": totals["not_scanned"],
+            "total": totals["total"],
+            "examples": lots(base.filter(scanned_code="")),
+        },
+        "open_discrepancies": {
+            "count": open_recon.count(),
+            "examples": [f"{d:%Y-%m-%d}" for d in open_recon.values_list("day", flat=True)[:REVIEW_EXAMPLES]],
+        },
+        "open_alerts": {
+            "count": open_alerts.count(),
+            "examples": list(open_alerts.values_list("code", flat=True)[:REVIEW_EXAMPLES]),
+        },
+    }
