@@ -194,7 +194,7 @@ def usage_chart(by: str, rows: Sequence[dict[str, Any]], p: Period, title: str) 
     }
     series = [
         Series("usages", _("使用次数"), usages, "s-count"),
-        Series("scanned", _("扫码记录"), scanned, "s-allow"),
+        Series("scanned", _("扫码记录"), scanned, "s-scan"),
     ]
     label = {"product": _("产品"), "lot": _("批次"), "doctor": _("医师"), "month": _("月份")}[by]
     return replace(bar_chart(f"chart-usage-{by}", title, cats, axis, series, summary), category_label=label)
