@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from openpyxl import load_workbook
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from meiguard.clinical import actions as clinical
 from meiguard.clinical.tests.conftest import clin  # noqa: F401  (fixture)
@@ -17,13 +17,15 @@ from meiguard.inventory.tests.conftest import make_inv
 from .conftest import login, tablet
 
 
-def _no_sideways_scroll(page) -> None:
+def _no_sideways_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-def test_usage_report_by_doctor_export_and_a_stock_count(page, clin, shot, tmp_path):  # noqa: F811
+def test_usage_report_by_doctor_export_and_a_stock_count(page: Page, clin, shot, tmp_path):  # noqa: F811
     inv = make_inv(clin)
     line, codes = inv.box(4)
+    lot = line.lot
+    assert lot is not None
     case = inv.open_case()
     inv.use(case, codes[0])  # scanned, out of a two-person issue
     clinical.add_usage(
@@ -62,13 +64,13 @@ def test_usage_report_by_doctor_export_and_a_stock_count(page, clin, shot, tmp_p
     page.get_by_role("link", name="库存盘点").click()
     page.get_by_label("库位").select_option(str(inv.fridge.pk))
     page.get_by_role("button", name="开始盘点").click()
-    on_hand = StockMovement.objects.filter(lot_id=line.lot_id, location_id=inv.fridge.pk)
+    on_hand = StockMovement.objects.filter(lot_id=lot.pk, location_id=inv.fridge.pk)
     expected = sum((m.quantity for m in on_hand), Decimal(0))
-    field = page.get_by_label(f"批号 {line.lot.lot_no} 实盘数量")
+    field = page.get_by_label(f"批号 {lot.lot_no} 实盘数量")
     field.fill(str(expected - 1))
     page.get_by_role("button", name="提交盘点").click()
     expect(page.locator("#form-errors")).to_contain_text("盘点有差异时须填写原因")
-    expect(page.get_by_label(f"批号 {line.lot.lot_no} 实盘数量")).to_have_value(str(expected - 1))
+    expect(page.get_by_label(f"批号 {lot.lot_no} 实盘数量")).to_have_value(str(expected - 1))
     page.get_by_label("差异原因").fill("破损一支未登记")
     page.get_by_role("button", name="提交盘点").click()
     expect(page.get_by_role("status")).to_contain_text("产生 1 条盘点调整")

@@ -429,12 +429,24 @@ class AlertOut(Schema):
     case_id_seen: int | None
     created_at: dt.datetime
     last_seen_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by_id: int | None
+    resolution: str
 
 
 @router.get("/alerts", response=list[AlertOut], summary="假冒/串货预警")
 @paginate(Pagination)
 def list_alerts(request: HttpRequest, filters: Query[InstitutionFilter]) -> Any:
     return queries.alerts(_actor(request), filters.institution_id)
+
+
+class ResolveIn(In):
+    resolution: str = Field(..., min_length=1, max_length=500)
+
+
+@router.post("/alerts/{alert_id}/resolve", response={200: AlertOut, **ERRORS}, summary="登记预警处理结果")
+def resolve_alert(request: HttpRequest, alert_id: int, payload: ResolveIn) -> Any:
+    return actions.resolve_alert(_actor(request), alert_id, resolution=payload.resolution)
 
 
 class ShareOut(Schema):

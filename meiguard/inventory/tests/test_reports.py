@@ -253,3 +253,30 @@ def test_record_movement_refuses_unknown_kinds(inv: Inv):
             reason="x",
         )
     assert "kind" in exc.value.errors
+
+
+def test_the_api_resolves_an_alert_once(inv: Inv):
+    import json
+
+    inv.box(1)
+    case = inv.open_case()
+    from meiguard.inventory.tests.conftest import trace_codes
+
+    with pytest.raises(actions.TraceCodeDenied):
+        inv.use(case, trace_codes(1)[0])
+    alert = InventoryAlert.objects.get()
+    c = inv.clin.world.client("zhao")
+    url = f"/api/v1/inventory/alerts/{alert.pk}/resolve"
+    bad = c.post(url, data=json.dumps({"resolution": "x", "extra": 1}), content_type="application/json")
+    assert bad.status_code == 422
+    r = c.post(url, data=json.dumps({"resolution": "已报告药监部门"}), content_type="application/json")
+    assert r.status_code == 200 and r.json()["resolution"] == "已报告药监部门" and r.json()["resolved_at"]
+    again = c.post(url, data=json.dumps({"resolution": "again"}), content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "ALERT_CLOSED"
+    sun = inv.clin.world.client("sun")
+    assert (
+        sun.post(url, data=json.dumps({"resolution": "x"}), content_type="application/json").status_code
+        == 404
+    )
+    listed = c.get(f"/api/v1/inventory/alerts?institution_id={inv.clinic.jia.pk}").json()["items"]
+    assert listed[0]["resolution"] == "已报告药监部门"
