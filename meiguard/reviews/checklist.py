@@ -14,6 +14,8 @@ survive a rebuild.
    the pack's ``nurse_training_hours`` (an institution requirement, not national law).
 4. ``monthly_checks``    the fixed monthly internal-check items of the quarter, from the institution
    practice in seeds 000 and 004 (labelled as practice, not national law).
+5. ``inventory_checks``  the quarter's stock and usage: lots used after expiry or while recalled, usages not
+   recorded by scan, open reconciliation discrepancies and alerts, devices overdue for upkeep (one item each).
 """
 
 from __future__ import annotations
