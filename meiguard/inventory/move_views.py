@@ -139,7 +139,7 @@ def move_form(request: HttpRequest, kind: str) -> HttpResponse:
         "institution": inst,
         "kind": kind,
         "kind_label": KINDS[kind],
-        "stock": stock,
+        "stock": [(r, f"{r.lot.pk}:{r.location.pk}") for r in stock],
         "fefo": fefo,
         "products": sorted(products.values(), key=lambda p: (p.generic_name, p.brand_name)),
         "product_id": product_id,

@@ -208,6 +208,7 @@ def test_transfer_scrap_and_supplier_return_forms(inv: Inv):
         {"pick": pick, "to_location_id": inv.shelf.pk, "quantity": "9", "reason": "移库"},
     )
     assert r.status_code == 409 and "库存不足" in r.content.decode()
+    assert f'value="{pick}" selected' in r.content.decode()  # the choice is kept on the form
     r = c.post(
         f"/inventory/moves/transfer/?institution={jia}",
         {
