@@ -1281,7 +1281,7 @@ def _add_usage(
         serial = ""
         trace = None
         if code and stock.is_trace_code(code):
-            trace = stock.take_trace_code(case.institution_id, code)
+            trace = stock.take_trace_code(case.institution_id, code, case_id=case.pk)
             lot_id, device_id = trace.lot_id, None
         elif code:
             lot_id, device_id, serial = _resolve_code(actor, case, code)

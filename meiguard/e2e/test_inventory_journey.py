@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from meiguard.clinical import actions as clinical
 from meiguard.clinical.models import Usage
 from meiguard.clinical.tests.conftest import TOXIN, clin  # noqa: F401  (fixture)
+from meiguard.inventory import highrisk
 from meiguard.inventory.models import InventoryAlert, ReceiptLine, TraceCode
 from meiguard.inventory.tests.conftest import make_inv, trace_codes
 
@@ -83,6 +84,17 @@ def test_receive_a_box_use_units_by_scanning_and_a_second_scan_is_denied(page, c
     # 李医生 uses two units in a case by scanning their codes.
     case = clin.ready(TOXIN)
     clinical.open_record(clin.actor("li"), case.pk)
+    # The toxin is a high-risk drug: two units leave the cabinet through the two-person issue first.
+    first.refresh_from_db()
+    issued = highrisk.request_issue(
+        clin.actor("zhao"),
+        lot_id=first.lot_id,
+        location_id=first.location_id,
+        quantity=2,
+        purpose="注射",
+        case_id=case.pk,
+    )
+    highrisk.confirm_issue(clin.actor("wang"), issued.pk)
     switch_user(page, "li")
     page.goto(f"/clinical/cases/{case.pk}/")
     for code in codes[:2]:

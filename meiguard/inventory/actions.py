@@ -36,6 +36,7 @@ from .choices import (
     ALERT_ROLES,
     COLD_CHAIN_MAX_C,
     COLD_CHAIN_MIN_C,
+    HIGH_RISK_DRUG_CATEGORIES,
     KEEP_YEARS_AFTER_EXPIRY,
     MANUAL_KINDS,
     MAX_CODES_PER_LINE,
@@ -613,6 +614,8 @@ def _post(
         counterpart=counterpart,
     )
     Lot.objects.filter(pk=lot.pk).update(quantity=F("quantity") + quantity, updated_at=_now())
+    if quantity > 0:
+        _back_in_stock(actor, lot)
     if audit_it:
         audit.record(
             actor,
@@ -658,7 +661,7 @@ def record_movement(
     trace_codes: Iterable[str] = (),
 ) -> list[StockMovement]:
     """A transfer (out of one location, into another, possibly at another site of the same organisation),
-    a scrap, a return from a case or an adjustment. Each needs a reason; scrap and transfer may name the trace
+    a scrap, a return to the supplier, a return from a case or an adjustment. Each needs a reason; scrap and transfer may name the trace
     codes of the units concerned (they are scrapped or move along)."""
     lot = _lot(actor, lot_id)
     errors: dict[str, list[str]] = {}
@@ -666,8 +669,8 @@ def record_movement(
     if not reason:
         errors["reason"] = [_("请填写原因")]
     codes = _clean_codes(list(trace_codes), "trace_codes", errors)
-    if kind not in (*MANUAL_KINDS, "transfer"):
-        errors["kind"] = [_("只能登记调拨、报废、退回或调整")]
+    if kind not in (*MANUAL_KINDS, "transfer", MovementKind.SUPPLIER_RETURN):
+        errors["kind"] = [_("只能登记调拨、报废、病例退回、退回供应商或盘点调整")]
     signed = kind == MovementKind.ADJUSTMENT
     quantity = _quantity(quantity, "quantity", errors, signed=signed)
     if codes and quantity != len(codes):
@@ -713,7 +716,8 @@ def record_movement(
                 location=target, lot=target_lot, institution_id=target.institution_id
             )
         return [out, inn]
-    if kind == MovementKind.SCRAP:
+    if kind in (MovementKind.SCRAP, MovementKind.SUPPLIER_RETURN):
+        # Scrapped or sent back to the supplier: the units' trace codes leave stock (as a recall's return does).
         scrapped = _codes_at(lot, source.pk, codes, "trace_codes") if codes else []
         movement = _post(
             actor,
@@ -772,6 +776,20 @@ def _lot_at(actor: Actor, lot: Lot, institution_id: int) -> Lot:
         )
         audit.record(actor, "registry.lot.created", target, before={})
     return target
+
+
+def _back_in_stock(actor: Actor, lot: Lot) -> None:
+    """A lot marked used up (已用完) that receives new stock is available again: otherwise the engine would
+    keep refusing the units just accepted (``LOT_USED_UP``). Saved with ``Lot.save`` so the decision snapshot's
+    generation is bumped as for every lot change; a recalled or quarantined lot keeps its status."""
+    if lot.status != LotStatus.USED_UP:
+        return
+    before = audit.snapshot(lot)
+    lot.status = LotStatus.AVAILABLE
+    lot.save(update_fields=["status", "updated_at"])
+    audit.record(
+        actor, "registry.lot.status_changed", lot, before=before, reason=_("新到货入库,批次恢复可用")
+    )
 
 
 @transaction.atomic
@@ -862,6 +880,10 @@ class TakenCode(NamedTuple):
     institution_id: int
     lot_id: int
     location_id: int
+    # A high-risk unit (DD-01) is used out of a confirmed two-person issue: the request (locked) and its
+    # movement. None for every other unit (its own issue movement is written on use).
+    issue_id: int | None = None
+    issue_movement_id: int | None = None
 
 
 # The hot path (a unit scanned into a case) as compiled statements (ADR 0013/0020, ``lib.fixedsql``): building
@@ -869,9 +891,9 @@ class TakenCode(NamedTuple):
 # connection. The three writes are built once per database from the models' own table and column names.
 _TAKE = FixedQuery(
     lambda code: (
-        TraceCode.objects.select_for_update()
+        TraceCode.objects.select_for_update(of=("self",))
         .filter(code=code)
-        .values_list("pk", "institution_id", "lot_id", "location_id", "status")
+        .values_list("pk", "institution_id", "lot_id", "location_id", "status", "lot__product__category")
     )
 )
 _ISSUE = FixedInsert(
@@ -900,17 +922,61 @@ def _use_sql(alias: str) -> tuple[str, str]:
     return sql
 
 
-def take_trace_code(institution_id: int, code: str, *, field: str = "code") -> TakenCode:
+def take_trace_code(
+    institution_id: int, code: str, *, field: str = "code", case_id: int | None = None
+) -> TakenCode:
     """The trace code received at this institution and not yet used, locked for the caller's transaction
-    (one indexed, compiled query). A used/scrapped code or one never received here raises ``TraceCodeDenied``."""
+    (one indexed, compiled query). A used/scrapped code or one never received here raises ``TraceCodeDenied``.
+
+    A unit of a high-risk drug (DD-01: botulinum toxin, kept under two locks) is used only out of a confirmed
+    two-person issue of its lot — for this case, or for a session (no case) — that still has units not yet
+    scanned; without one the scan is refused (409 ``HIGH_RISK_NOT_ISSUED``, saying how to fix it) before the
+    engine runs. The issue request is locked for the caller's transaction (``record_use`` takes one unit)."""
     code = code.strip()
     rows = _TAKE.run(code)
     if not rows or rows[0][1] != institution_id:
         raise TraceCodeDenied(AlertKind.NOT_RECEIVED, code, institution_id, field=field)
-    pk, inst, lot_id, location_id, status = rows[0]
+    pk, inst, lot_id, location_id, status, category = rows[0]
     if status != TraceCodeStatus.RECEIVED:
         raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, code, institution_id, field=field)
+    if category in HIGH_RISK_DRUG_CATEGORIES:
+        issue_id, movement_id = _issue_for_scan(inst, lot_id, case_id, field)
+        return TakenCode(pk, code, inst, lot_id, location_id, issue_id, movement_id)
     return TakenCode(pk, code, inst, lot_id, location_id)
+
+
+def _not_issued(field: str) -> ActionError:
+    return ActionError(
+        "HIGH_RISK_NOT_ISSUED",
+        _(
+            "该药品按毒性药品管理,须经双人复核出库后才能扫码使用,本批次没有可用的已确认出库。"
+            "请在“高风险药品专柜”为本病例(或本次治疗)发起出库申请,由另一位库管人员确认后再扫码。"
+        ),
+        field=field,
+        status=409,
+    )
+
+
+def _issue_for_scan(
+    institution_id: int, lot_id: int, case_id: int | None, field: str
+) -> tuple[int, int | None]:
+    """The confirmed two-person issue a scanned high-risk unit is taken from: of this lot, for this case or
+    for no case (this case's first), oldest first, with units left to scan; locked. None: refused."""
+    from .choices import IssueStatus
+    from .models import IssueRequest
+
+    cases = Q(case__isnull=True) if case_id is None else Q(case_id=case_id) | Q(case__isnull=True)
+    found = (
+        IssueRequest.objects.select_for_update(of=("self",))
+        .filter(cases, institution_id=institution_id, lot_id=lot_id, status=IssueStatus.CONFIRMED)
+        .filter(scanned__lt=F("quantity"))
+        .order_by(F("case_id").asc(nulls_last=True), "confirmed_at", "pk")
+        .values_list("pk", "movement_id")
+        .first()
+    )
+    if found is None:
+        raise _not_issued(field)
+    return found[0], found[1]
 
 
 def record_use(actor: Actor, trace: TakenCode | TraceCode, *, usage_id: int | None) -> int:
@@ -931,6 +997,18 @@ def record_use(actor: Actor, trace: TakenCode | TraceCode, *, usage_id: int | No
         claimed = cursor.rowcount
     if claimed != 1:
         raise TraceCodeDenied(AlertKind.SCANNED_AGAIN, trace.code, trace.institution_id)
+    issue_id = getattr(trace, "issue_id", None)
+    if issue_id is not None:
+        # A high-risk unit: its stock left the cabinet with the confirmed two-person issue; the scan takes one
+        # of that issue's units (never more than were issued) and names the issue's movement.
+        from .models import IssueRequest
+
+        taken = IssueRequest.objects.filter(pk=issue_id, scanned__lt=F("quantity")).update(
+            scanned=F("scanned") + 1
+        )
+        if taken != 1:
+            raise _not_issued("code")
+        return int(getattr(trace, "issue_movement_id", None) or 0)
     movement = StockMovement(
         institution_id=trace.institution_id,
         lot_id=trace.lot_id,
@@ -1006,3 +1084,26 @@ def raise_alert(actor: Actor, denied: TraceCodeDenied, *, case_id: int | None = 
                 dedupe_key=f"inventory-alert:{alert.pk}",
             )
         return alert
+
+
+@transaction.atomic
+def resolve_alert(actor: Actor, alert_id: int, *, resolution: str) -> InventoryAlert:
+    """Close a counterfeit/diversion or reconciliation alert with what was found and done (kept with it). Only
+    the stock keepers of the alert's institution; an alert is closed once (a second close is refused)."""
+    alert = rq.visible(InventoryAlert, actor, alert_id, field="alert_id")
+    if not actor.can_write_org(alert.institution.organization_id, STOCK_ROLES):
+        raise ActionError("FORBIDDEN", _("无权处理该预警"), field="alert_id", status=403)
+    errors: dict[str, list[str]] = {}
+    resolution = _text(resolution, "resolution", 500, errors, required=True)
+    if not resolution:
+        errors["resolution"] = [_("请填写处理结果")]
+    _raise(errors)
+    before = audit.snapshot(alert)
+    updated = InventoryAlert.objects.filter(pk=alert.pk, resolved_at__isnull=True).update(
+        resolved_at=_now(), resolved_by_id=actor.user_id or None, resolution=resolution
+    )
+    if updated != 1:
+        raise ActionError("ALERT_CLOSED", _("该预警已处理"), status=409)
+    alert.refresh_from_db()
+    audit.record(actor, "inventory.alert.resolved", alert, before=before, reason=resolution)
+    return alert

@@ -234,12 +234,22 @@ class MovementFilters(FilterIn):
     lot_id: int | None = OptId
     location_id: int | None = OptId
     kind: (
-        Literal["receipt", "issue", "return", "transfer_out", "transfer_in", "scrap", "adjustment"] | None
+        Literal[
+            "receipt",
+            "issue",
+            "return",
+            "transfer_out",
+            "transfer_in",
+            "scrap",
+            "adjustment",
+            "supplier_return",
+        ]
+        | None
     ) = None
 
 
 class MovementIn(In):
-    kind: Literal["transfer", "scrap", "return", "adjustment"]
+    kind: Literal["transfer", "scrap", "return", "adjustment", "supplier_return"]
     lot_id: int = Id
     location_id: int = Id
     to_location_id: int | None = OptId
@@ -262,7 +272,11 @@ def list_movements(request: HttpRequest, filters: Query[MovementFilters]) -> Any
     )
 
 
-@router.post("/movements", response={201: list[MovementOut], **ERRORS}, summary="登记调拨、报废、退回或调整")
+@router.post(
+    "/movements",
+    response={201: list[MovementOut], **ERRORS},
+    summary="登记调拨、报废、病例退回、退回供应商或盘点调整",
+)
 def create_movement(request: HttpRequest, payload: MovementIn) -> Any:
     return 201, actions.record_movement(
         _actor(request),
@@ -415,12 +429,24 @@ class AlertOut(Schema):
     case_id_seen: int | None
     created_at: dt.datetime
     last_seen_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by_id: int | None
+    resolution: str
 
 
 @router.get("/alerts", response=list[AlertOut], summary="假冒/串货预警")
 @paginate(Pagination)
 def list_alerts(request: HttpRequest, filters: Query[InstitutionFilter]) -> Any:
     return queries.alerts(_actor(request), filters.institution_id)
+
+
+class ResolveIn(In):
+    resolution: str = Field(..., min_length=1, max_length=500)
+
+
+@router.post("/alerts/{alert_id}/resolve", response={200: AlertOut, **ERRORS}, summary="登记预警处理结果")
+def resolve_alert(request: HttpRequest, alert_id: int, payload: ResolveIn) -> Any:
+    return actions.resolve_alert(_actor(request), alert_id, resolution=payload.resolution)
 
 
 class ShareOut(Schema):

@@ -15,6 +15,7 @@ CODES: dict[str, Any] = {
     "inventory.count.recorded": _("库存盘点"),
     "inventory.tracecode.used": _("追溯码扫码使用"),
     "inventory.alert.raised": _("假冒/串货预警"),
+    "inventory.alert.resolved": _("预警处理完成"),
     "inventory.issue.requested": _("高风险药品出库申请"),
     "inventory.issue.confirmed": _("高风险药品双人确认出库"),
     "inventory.issue.cancelled": _("高风险药品出库申请取消"),

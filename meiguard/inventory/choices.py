@@ -63,7 +63,7 @@ class MovementKind(models.TextChoices):
     TRANSFER_IN = "transfer_in", _("调拨入库")
     SCRAP = "scrap", _("报废")
     ADJUSTMENT = "adjustment", _("盘点调整")
-    SUPPLIER_RETURN = "supplier_return", _("召回退回供应商")
+    SUPPLIER_RETURN = "supplier_return", _("退回供应商")
 
 
 # Kinds an API caller or a page may post directly (receipts and issues come from their own actions).

@@ -348,6 +348,17 @@ class InventoryAlert(models.Model):
     case_id_seen = models.PositiveBigIntegerField(_("病例"), null=True, blank=True)
     created_at = models.DateTimeField(_("首次发现"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("最近一次"), auto_now=True)
+    # Closing an alert: who looked into it, when, and what was found (e.g. "供应商串货,已报告药监").
+    resolved_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("处理人"),
+    )
+    resolution = models.CharField(_("处理结果"), max_length=500, blank=True)
 
     objects = TenantQuerySet.as_manager()
     tenancy = _policy()
@@ -360,6 +371,10 @@ class InventoryAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
     def audit_organization_id(self) -> int | None:
         return self.institution.organization_id
@@ -429,6 +444,9 @@ class IssueRequest(models.Model):
         related_name="+",
         verbose_name=_("出库变动"),
     )
+    # Units of this issue used in cases by scanning their trace code (a scanned high-risk unit must have been
+    # issued through a confirmed two-person issue; each scan takes one unit of it, never more than ``quantity``).
+    scanned = models.PositiveIntegerField(_("已扫码使用数"), default=0)
 
     objects = TenantQuerySet.as_manager()
     tenancy = _policy()

@@ -39,3 +39,23 @@ urlpatterns += [
     path("recalls/<int:pk>/report.pdf", recall_views.recall_pdf, name="recall_pdf"),
     path("lots/<int:pk>/recall/", recall_views.lot_recall, name="lot_recall"),
 ]
+
+# Reports (issue 13 part 7): usage, stock on hand, reconciliation history, alerts — pages, charts, Excel.
+from . import report_views  # noqa: E402
+
+urlpatterns += [
+    path("reports/usage/", report_views.usage_report, name="report_usage"),
+    path("reports/stock/", report_views.stock_report, name="report_stock"),
+    path("reports/reconciliations/", report_views.reconciliation_report, name="report_reconciliations"),
+    path("reports/alerts/", report_views.alert_report, name="report_alerts"),
+    path("alerts/<int:pk>/resolve/", report_views.alert_resolve, name="alert_resolve"),
+]
+
+# Stock movements by hand (count, transfer, scrap, return to supplier): pages for what was API-only.
+from . import move_views  # noqa: E402
+
+urlpatterns += [
+    path("moves/", move_views.moves, name="moves"),
+    path("moves/count/", move_views.count_form, name="count"),
+    path("moves/<str:kind>/", move_views.move_form, name="move"),
+]

@@ -14,6 +14,8 @@ survive a rebuild.
    the pack's ``nurse_training_hours`` (an institution requirement, not national law).
 4. ``monthly_checks``    the fixed monthly internal-check items of the quarter, from the institution
    practice in seeds 000 and 004 (labelled as practice, not national law).
+5. ``inventory_checks``  the quarter's stock and usage: lots used after expiry or while recalled, usages not
+   recorded by scan, open reconciliation discrepancies and alerts, devices overdue for upkeep (one item each).
 """
 
 from __future__ import annotations
@@ -552,6 +554,68 @@ def monthly_checks(quarter: Quarter) -> list[Derived]:
     ]
 
 
+# ---- 5. inventory: stock and usage of the quarter ------------------------------------------------
+
+# What each inventory item cites (the sources register): expiry and recall (DD-08, DD-09), scan (DD-06),
+# the high-risk reconciliation (DD-01), device upkeep (DD-08).
+INVENTORY_SOURCES = {
+    "expired_use": ("device-use-rules",),
+    "recalled_use": ("device-recall-rules",),
+    "not_scanned": ("trace-code-notice-2025",),
+    "open_discrepancies": ("toxin-notice-2008", "toxic-drug-regulation"),
+    "open_alerts": ("trace-code-notice-2025",),
+    "devices_overdue": ("device-use-rules",),
+}
+INVENTORY_ORDER = (
+    "expired_use",
+    "recalled_use",
+    "not_scanned",
+    "open_discrepancies",
+    "open_alerts",
+    "devices_overdue",
+)
+
+
+def inventory_checks(institution: Institution, quarter: Quarter, on: dt.date) -> list[Derived]:
+    """One item per inventory check of the quarter, always present (the reviewer confirms a zero): lots used
+    after expiry or while recalled, usages not recorded by scanning, open reconciliation discrepancies, open
+    counterfeit/diversion alerts, in-service devices overdue for inspection or calibration on ``on``."""
+    from meiguard.equipment.choices import UpkeepState
+    from meiguard.equipment.queries import state_filter
+    from meiguard.inventory.reports import quarter_facts
+
+    facts = quarter_facts(institution.pk, quarter.start, quarter.end)
+    late = Device.objects.filter(institution=institution).filter(state_filter(UpkeepState.OVERDUE, on))
+    facts["devices_overdue"] = {
+        "count": late.count(),
+        "examples": [
+            f"{name} {serial}".strip()
+            for name, serial in late.values_list("product__brand_name", "serial_no")[:10]
+        ],
+    }
+    out = []
+    for check in INVENTORY_ORDER:
+        found = facts[check]
+        examples = [str(e) for e in found.get("examples", [])]
+        out.append(
+            Derived(
+                key=f"inventory:{quarter.year}-Q{quarter.quarter}:{check}",
+                category=ItemCategory.INVENTORY,
+                check_code=check,
+                evidence={
+                    "check": check,
+                    "count": found["count"],
+                    "total": found.get("total", found["count"]),
+                    "examples": "、".join(examples) if examples else "—",
+                    "on": on.isoformat(),
+                },
+                evidence_count=found["count"],
+                source=_cite(*INVENTORY_SOURCES[check]),
+            )
+        )
+    return out
+
+
 # ---- all of it ------------------------------------------------------------------------------------
 
 
@@ -572,4 +636,5 @@ def derive(institution: Institution, quarter: Quarter, today: dt.date) -> list[D
         *expiring_in_use(institution, on),
         *training_short(institution, cme_year(quarter), on),
         *monthly_checks(quarter),
+        *inventory_checks(institution, quarter, on),
     ]

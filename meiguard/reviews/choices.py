@@ -19,6 +19,7 @@ class ItemCategory(models.TextChoices):
     EXPIRING_IN_USE = "expiring_in_use", _("即将到期仍在使用的授权")
     TRAINING_SHORT = "training_short", _("继续教育学分或培训学时不足")
     MONTHLY_CHECK = "monthly_check", _("月度内部检查")
+    INVENTORY = "inventory", _("库存与使用(本季度)")
 
 
 class ItemStatus(models.TextChoices):

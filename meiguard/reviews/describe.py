@@ -29,6 +29,12 @@ TITLES: dict[str, Promise] = {
     "cme": _("{practitioner}:{year} 年度继续医学教育学分不足"),
     "nurse_hours": _("{practitioner}:医美专科培训学时不足"),
     ItemCategory.MONTHLY_CHECK: _("{year} 年 {month} 月 · {check}"),
+    "inv_expired_use": _("过期后仍被使用的批次:{count} 次使用(应为 0)"),
+    "inv_recalled_use": _("召回后仍被使用的批次:{count} 次使用(应为 0)"),
+    "inv_not_scanned": _("未扫码记录的产品使用:{count}/{total} 次(目标 100% 扫码)"),
+    "inv_open_discrepancies": _("未处理的高风险药品对账不符:{count} 天"),
+    "inv_open_alerts": _("未处理的假冒/串货预警:{count} 条"),
+    "inv_devices_overdue": _("检查或校准逾期的在用设备:{count} 台(截至 {on})"),
 }
 
 DETAILS: dict[str, Promise] = {
@@ -41,6 +47,12 @@ DETAILS: dict[str, Promise] = {
         "(两类不可互相替代)"
     ),
     "nurse_hours": _("累计 {hours}/{required} 学时(机构要求,非国家规定)"),
+    "inv_expired_use": _("使用记录时间晚于批次失效日期;批号:{examples}"),
+    "inv_recalled_use": _("批次召回登记之后仍有使用记录;批号:{examples}"),
+    "inv_not_scanned": _("按批次手工录入、未扫描追溯码或 UDI 的使用;批号:{examples}"),
+    "inv_open_discrepancies": _("本季度对账不符且预警尚未登记处理结果的日期:{examples}"),
+    "inv_open_alerts": _("追溯码重复扫码或未入库即使用、尚未登记处理结果;追溯码:{examples}"),
+    "inv_devices_overdue": _("在用设备超过检查或校准到期日;设备:{examples}"),
 }
 
 
@@ -61,6 +73,8 @@ def _fill(template: Promise, facts: dict[str, Any]) -> str:
 def _template_key(item: ChecklistItem) -> str:
     if item.category == ItemCategory.TRAINING_SHORT:
         return str((item.evidence or {}).get("kind", "cme"))
+    if item.category == ItemCategory.INVENTORY:
+        return "inv_" + str((item.evidence or {}).get("check", ""))
     return str(item.category)
 
 

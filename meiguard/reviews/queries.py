@@ -158,6 +158,7 @@ CATEGORY_ORDER = (
     ItemCategory.EXPIRING_IN_USE,
     ItemCategory.TRAINING_SHORT,
     ItemCategory.MONTHLY_CHECK,
+    ItemCategory.INVENTORY,
 )
 
 
@@ -181,6 +182,11 @@ def _item_order(row: ChecklistItem) -> tuple[Any, ...]:
         return (str(facts.get("kind", "")), str(facts.get("practitioner", "")), row.key)
     if row.category == ItemCategory.EXPIRING_IN_USE:
         return (int(facts.get("days_left", 0)), row.key)
+    if row.category == ItemCategory.INVENTORY:
+        from .checklist import INVENTORY_ORDER
+
+        code = row.check_code
+        return (INVENTORY_ORDER.index(code) if code in INVENTORY_ORDER else 99, row.key)
     return (-row.evidence_count, row.key)
 
 

@@ -69,6 +69,7 @@ class Chart:
     categories: tuple[str, ...]  # full names, for the data table
     series: tuple[Series, ...]
     total: int
+    category_label: str = ""  # the data table's first header ("月份", "产品"…); else 月份/周 by chart id
 
     @property
     def rows(self) -> list[tuple[str, list[int]]]:

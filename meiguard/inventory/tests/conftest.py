@@ -81,7 +81,27 @@ class Inv:
         clinical.open_record(self.actor("li"), case.pk)
         return case
 
-    def use(self, case: Case, code: str, key: str = "") -> Any:
+    def issue(
+        self, lot_id: int, n: int = 1, *, case: Case | None = None, location: StorageLocation | None = None
+    ) -> Any:
+        """A confirmed two-person issue (赵 asks, 王 confirms) of n units from the cabinet."""
+        from meiguard.inventory import highrisk
+
+        req = highrisk.request_issue(
+            self.actor("zhao"),
+            lot_id=lot_id,
+            location_id=(location or self.fridge).pk,
+            quantity=Decimal(n),
+            purpose="肉毒素注射",
+            case_id=case.pk if case else None,
+        )
+        return highrisk.confirm_issue(self.actor("wang"), req.pk)
+
+    def use(self, case: Case, code: str, key: str = "", *, issue: bool = True) -> Any:
+        """Scan ``code`` into the case. A high-risk unit is used only out of a confirmed two-person issue: with
+        ``issue`` (the default) one unit is issued for the case first when no issued unit is left to scan."""
+        if issue:
+            self._issue_for(case, code)
         return clinical.add_usage(
             self.actor("li"),
             case.pk,
@@ -90,6 +110,24 @@ class Inv:
             dose_value=Decimal(40),
             dose_unit="U",
         )
+
+    def _issue_for(self, case: Case, code: str) -> None:
+        from django.db.models import F, Q
+
+        from meiguard.inventory.choices import HIGH_RISK_DRUG_CATEGORIES
+        from meiguard.inventory.models import IssueRequest, TraceCode
+
+        unit = TraceCode.objects.filter(code=code, status="received").select_related("lot__product").first()
+        if unit is None or unit.lot.product.category not in HIGH_RISK_DRUG_CATEGORIES:
+            return
+        left = IssueRequest.objects.filter(
+            Q(case_id=case.pk) | Q(case__isnull=True),
+            lot_id=unit.lot_id,
+            status="confirmed",
+            scanned__lt=F("quantity"),
+        )
+        if not left.exists():
+            self.issue(unit.lot_id, 1, case=case, location=unit.location)
 
 
 def make_inv(clin_: Clin) -> Inv:

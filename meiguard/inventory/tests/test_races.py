@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_two_devices_using_one_trace_code_record_one_usage(inv: Inv):
     line, codes = inv.box(2)
     first, second = inv.open_case(), inv.open_case()
+    inv.issue(line.lot_id, 2)  # the toxin: issued by two people for the session, then scanned
 
     def use(case: Any) -> Any:
-        return lambda: inv.use(case, codes[0], key=f"device-{case.pk}")
+        return lambda: inv.use(case, codes[0], key=f"device-{case.pk}", issue=False)
 
     results = _race(use(first), use(second))
     wins = [r for r in results if isinstance(r, Usage)]
@@ -32,8 +33,11 @@ def test_two_devices_using_one_trace_code_record_one_usage(inv: Inv):
     assert Usage.objects.filter(scanned_code=codes[0]).count() == 1
     unit = TraceCode.objects.get(code=codes[0])
     assert unit.status == "used" and unit.usage_id == wins[0].pk
-    assert StockMovement.objects.filter(kind="issue", lot_id=line.lot_id).count() == 1
+    assert StockMovement.objects.filter(kind="issue", lot_id=line.lot_id).count() == 1  # the two-person issue
     assert InventoryAlert.objects.filter(code=codes[0]).count() == 1
+    from meiguard.inventory.models import IssueRequest
+
+    assert IssueRequest.objects.get().scanned == 1
 
 
 def test_two_confirmations_of_one_high_risk_issue_at_once_write_one_movement(inv: Inv):

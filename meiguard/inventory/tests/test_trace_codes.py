@@ -12,9 +12,9 @@ from django.db.models import Sum
 from meiguard.audit.models import AuditEntry
 from meiguard.clinical.models import Usage
 from meiguard.inventory import actions
-from meiguard.inventory.models import InventoryAlert, StockMovement, TraceCode
+from meiguard.inventory.models import InventoryAlert, IssueRequest, StockMovement, TraceCode
 from meiguard.notify.models import Notification
-from meiguard.registry.models import Lot
+from meiguard.registry.models import Lot, Product
 
 from .conftest import Inv, trace_codes
 
@@ -28,8 +28,17 @@ def test_a_unit_is_used_once_and_a_second_scan_is_denied_with_one_alert(inv: Inv
     assert usage.lot_id == line.lot_id and usage.scanned_code == codes[0]
     unit = TraceCode.objects.get(code=codes[0])
     assert (unit.status, unit.usage_id) == ("used", usage.pk) and unit.used_at is not None
-    issue = StockMovement.objects.get(usage_id=usage.pk)
-    assert (issue.kind, issue.quantity, issue.location_id) == ("issue", -1, inv.fridge.pk)
+    # The toxin is a high-risk drug: the unit came out of the cabinet with a confirmed two-person issue (one
+    # movement, −1), and the scan took that issued unit instead of writing a movement of its own.
+    req = IssueRequest.objects.get()
+    issue = StockMovement.objects.get(kind="issue", lot_id=line.lot_id)
+    assert (issue.pk, issue.quantity, issue.location_id, issue.usage_id) == (
+        req.movement_id,
+        -1,
+        inv.fridge.pk,
+        None,
+    )
+    assert req.scanned == 1
     assert line.lot is not None
     line.lot.refresh_from_db()
     assert line.lot.quantity == 2
@@ -122,6 +131,8 @@ def test_resolving_and_using_a_trace_code_costs_a_fixed_number_of_queries(
     jia = inv.clinic.jia.pk
     spare = _spare_usage(usage)
     li = inv.actor("li")
+    # The plain hot path: a drug that is not high-risk (no two-person issue), e.g. a local anaesthetic.
+    Product.objects.filter(pk=inv.clinic.toxin.pk).update(category="local_anesthetic")
     with django_assert_num_queries(1):  # one indexed look-up, locked (compiled: the same SQL every time)
         unit = actions.take_trace_code(jia, codes[1])
     # Three statements: claim the unit (a conditional update), the issue movement, the lot's cached total. Was
@@ -178,7 +189,7 @@ def test_the_usage_audit_entry_says_which_unit_went_into_whom(inv: Inv):
     new = AuditEntry.objects.exclude(pk__in=before)
     assert not new.filter(action="inventory.tracecode.used").exists()
     entry = new.get(action="clinical.usage.added", object_id=str(usage.pk))
-    movement = StockMovement.objects.get(usage_id=usage.pk)
+    movement = StockMovement.objects.get(pk=IssueRequest.objects.get().movement_id)  # the two-person issue
     assert entry.changes["trace_code"] == [None, codes[0]]
     assert entry.changes["stock_movement"] == [None, movement.pk]
     assert entry.changes["lot"] == [None, line.lot_id]

@@ -19,11 +19,11 @@ def test_building_twice_changes_nothing(clinic, campaign):
     deny_missing(clinic)
     first = actions.rebuild_checklist(qian, campaign.pk, today=TODAY)
     assert (
-        first.created == ChecklistItem.objects.filter(campaign=campaign).count() == 14
-    )  # 1 + 1 CME + 12 monthly
+        first.created == ChecklistItem.objects.filter(campaign=campaign).count() == 20
+    )  # 1 + 1 CME + 12 monthly + 6 inventory checks
     rows = list(ChecklistItem.objects.filter(campaign=campaign).order_by("pk").values())
     second = actions.rebuild_checklist(qian, campaign.pk, today=TODAY)
-    assert (second.created, second.updated, second.removed, second.unchanged) == (0, 0, 0, 14)
+    assert (second.created, second.updated, second.removed, second.unchanged) == (0, 0, 0, 20)
     again = list(ChecklistItem.objects.filter(campaign=campaign).order_by("pk").values())
     for a, b in zip(rows, again, strict=True):
         a.pop("updated_at"), b.pop("updated_at")

@@ -105,10 +105,10 @@ def test_the_excel_report_has_summary_checklist_and_findings(clinic, reviewed):
     summary = {row[0]: row[1] for row in wb["概要"].iter_rows(values_only=True)}
     assert summary["机构"] == "甲诊所"
     assert summary["审查类型"] == "协会审查"
-    assert summary["检查项"] == 14 and summary["问题总数"] == 1 and summary["未关闭问题"] == 1
+    assert summary["检查项"] == 20 and summary["问题总数"] == 1 and summary["未关闭问题"] == 1
     items = list(wb["检查清单"].iter_rows(values_only=True))
     assert items[0][0] == "类别"
-    assert len(items) == 1 + 14
+    assert len(items) == 1 + 20  # header + 14 + 6 inventory checks
     denied = [r for r in items if r[0] == "超范围或授权失效的核验"]
     assert len(denied) == 1 and "李医生" in denied[0][1] and denied[0][5] == 1
     monthly = [r for r in items if r[0] == "月度内部检查"]
