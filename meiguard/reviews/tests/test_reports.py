@@ -36,7 +36,8 @@ def _streams(pdf: bytes) -> list[bytes]:
     for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
         data = match.group(1)
         try:
-            out.append(zlib.decompress(data))
+            # a decompressor object tolerates what follows the compressed data (an end-of-line before endstream)
+            out.append(zlib.decompressobj().decompress(data))
         except zlib.error:
             out.append(data)
     return out
