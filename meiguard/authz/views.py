@@ -636,15 +636,31 @@ def privilege_matrix(request: HttpRequest) -> HttpResponse:
     }
     if chosen is None:
         return render(request, "authz/matrix.html", ctx)
+    show_all = _param(request, "all") == "1"
     try:
-        m = matrix.compute(actor, chosen, on, filters)  # NotFoundField → 404
+        # A large grid opens on one subject, unless asked for everything (NotFoundField → 404).
+        m = matrix.compute(actor, chosen, on, filters, narrow_if_large=not show_all)
     except ActionError as exc:  # no rule pack in force that day
         ctx["error"] = str(exc.message)
         return render(request, "authz/matrix.html", ctx)
+    shown_params = request.GET.copy()
+    if m.defaulted_subject:
+        shown_params["subject"] = m.defaulted_subject  # the form and the export follow what is shown
+        ctx["f"] = shown_params
+        everything = shown_params.copy()
+        everything.pop("subject", None)
+        everything["all"] = "1"
+        ctx["defaulted"] = {
+            "subject": dict(Subject.choices).get(m.defaulted_subject, m.defaulted_subject),
+            "people": m.full_people,
+            "procedures": m.full_procedures,
+            "cells": m.full_people * m.full_procedures,
+            "all_url": "?" + everything.urlencode(),
+        }
     if _param(request, "format") == "xlsx":
-        shown = [(k, v) for k, values in request.GET.lists() if k != "format" for v in values if v]
+        shown = [(k, v) for k, values in shown_params.lists() if k != "format" for v in values if v]
         return _matrix_export(m, str(request.user), shown)
-    export = request.GET.copy()
+    export = shown_params.copy()
     export["format"] = "xlsx"
     cell_url = (
         reverse("authz:privilege_cell")
