@@ -5,6 +5,7 @@ someone keeps working, the page never locks. The idle limit is shortened to seco
 
 from __future__ import annotations
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from meiguard.core.models import ApiToken
@@ -36,6 +37,10 @@ def test_an_idle_page_locks_keeps_the_form_and_unlocks(page, world, settings, sh
     expect(lock.get_by_role("heading", name="页面已锁定")).to_be_visible()
     expect(page.locator("main")).to_have_attribute("aria-hidden", "true")
     shot(page, "locked")
+    serious = [
+        v["id"] for v in Axe().run(page).response["violations"] if v.get("impact") in {"serious", "critical"}
+    ]
+    assert not serious, serious  # the lock itself is usable with a screen reader and a keyboard
 
     # A wrong password is refused in place; the right one resumes the page.
     lock.get_by_label("密码").fill("not-my-password")

@@ -38,7 +38,7 @@ def test_the_page_knows_the_idle_limit(world):
     c = world.client("li")
     html = c.get(reverse("core:home")).content.decode()
     assert 'data-idle-seconds="1800"' in html
-    assert 'id="idle-lock"' in html
+    assert 'id="idle-lock-template"' in html
 
 
 def test_an_active_session_is_renewed_not_locked(world):

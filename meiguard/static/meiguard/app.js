@@ -84,12 +84,21 @@ document.addEventListener("htmx:afterSettle", function (event) { bindTypeAhead(e
 document.addEventListener("DOMContentLoaded", function () {
   var body = document.body;
   var limit = parseInt(body.getAttribute("data-idle-seconds") || "", 10);
-  var overlay = document.getElementById("idle-lock");
-  var warning = document.getElementById("idle-warning");
-  if (!limit || !overlay || !warning) { return; }
-  var form = overlay.querySelector("[data-idle-unlock]");
-  var errorBox = overlay.querySelector("[data-idle-error]");
-  var countdown = warning.querySelector("[data-idle-countdown]");
+  var template = document.getElementById("idle-lock-template");
+  if (!limit || !template) { return; }
+  // The warning and the lock live in a <template> and join the page only when first needed.
+  var overlay = null, warning = null, form = null, errorBox = null, countdown = null;
+  function ensure() {
+    if (overlay) { return; }
+    body.appendChild(template.content.cloneNode(true));
+    overlay = document.getElementById("idle-lock");
+    warning = document.getElementById("idle-warning");
+    form = overlay.querySelector("[data-idle-unlock]");
+    errorBox = overlay.querySelector("[data-idle-error]");
+    countdown = warning.querySelector("[data-idle-countdown]");
+    warning.querySelector("[data-idle-continue]").addEventListener("click", function () { active(); keepAlive(); });
+    form.addEventListener("submit", unlock);
+  }
   var warnBefore = limit > 120 ? 60 : Math.max(1, Math.floor(limit / 2));
   var keepEvery = Math.min(60, Math.max(1, Math.floor(limit / 4)));
   var lastContact = Date.now();   // when the server last renewed the session (as seen from here)
@@ -118,6 +127,7 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   function lock(tellServer) {
     if (locked) { return; }
+    ensure();
     locked = true;
     warning.hidden = true;
     overlay.hidden = false;
@@ -134,7 +144,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var sentAt = Date.now();
     post(body.getAttribute("data-idle-keepalive")).then(function (r) {
       sending = false;
-      if (r.ok) { lastContact = sentAt; warning.hidden = true; return; }
+      if (r.ok) { lastContact = sentAt; if (warning) { warning.hidden = true; } return; }
       return r.json().then(function (j) {
         lock(false);
         if (j && j.code === "UNAUTHENTICATED") { ended(); }
@@ -148,6 +158,7 @@ document.addEventListener("DOMContentLoaded", function () {
     if (idleFor >= limit) { lock(true); return; }
     if (lastActivity > lastContact && idleFor >= keepEvery) { keepAlive(); }
     if (idleFor >= limit - warnBefore && lastActivity <= lastContact) {
+      ensure();
       countdown.textContent = String(Math.max(0, Math.ceil(limit - idleFor)));
       warning.hidden = false;
     }
@@ -155,19 +166,18 @@ document.addEventListener("DOMContentLoaded", function () {
   function active() {
     if (locked) { return; }
     lastActivity = Date.now();
-    if (!warning.hidden) { warning.hidden = true; keepAlive(); }
+    if (warning && !warning.hidden) { warning.hidden = true; keepAlive(); }
   }
   ["keydown", "pointerdown", "input", "wheel", "touchstart", "scroll"].forEach(function (type) {
     document.addEventListener(type, active, { capture: true, passive: true });
   });
-  warning.querySelector("[data-idle-continue]").addEventListener("click", function () { active(); keepAlive(); });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail && event.detail.successful) { lastContact = Date.now(); }
   });
   document.addEventListener("visibilitychange", tick);
   window.setInterval(tick, 1000);
 
-  form.addEventListener("submit", function (event) {
+  function unlock(event) {
     event.preventDefault();
     errorBox.hidden = true;
     post(form.getAttribute("action"), new FormData(form)).then(function (r) {
@@ -187,5 +197,5 @@ document.addEventListener("DOMContentLoaded", function () {
         if (field) { field.focus(); }
       });
     }, function () {});
-  });
+  }
 });
