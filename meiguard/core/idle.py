@@ -86,9 +86,11 @@ def lock(request: HttpRequest, *, why: str) -> bool:
 
 
 def unlocked(request: HttpRequest) -> None:
-    """The person proved who they are: resume the session (audited)."""
-    request.session.pop(LOCKED_KEY, None)
+    """The person proved who they are: resume the session (audited when it was locked)."""
+    was_locked = bool(request.session.pop(LOCKED_KEY, None))
     request.session[SEEN_KEY] = time.time()
+    if not was_locked:
+        return
     with transaction.atomic():
         audit.record(
             request.actor,  # type: ignore[attr-defined]
