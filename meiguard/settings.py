@@ -154,6 +154,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "meiguard.core.context_processors.actor",
+                "meiguard.core.context_processors.idle_lock",
             ],
         },
     },
@@ -204,8 +205,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 
-# Idle session timeout (DP-04): every request renews the cookie; idle past this, the session ends.
-SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
+# Idle session timeout (DP-04): idle past SESSION_IDLE_MINUTES (SHARED_DEVICE_IDLE_MINUTES on a device marked as
+# a shared tablet), the session locks: the page and its form stay behind a lock that asks for the password (and
+# the authenticator code) again (core/idle.py). A locked session ends SESSION_LOCK_HOLD_MINUTES later; every
+# request renews the cookie.
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_MINUTES", 30) * 60
+SHARED_DEVICE_IDLE_SECONDS = env_int("SHARED_DEVICE_IDLE_MINUTES", 5) * 60
+SESSION_LOCK_HOLD_SECONDS = env_int("SESSION_LOCK_HOLD_MINUTES", 120) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS + SESSION_LOCK_HOLD_SECONDS
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -368,6 +375,7 @@ MIDDLEWARE.insert(
 )
 MIDDLEWARE += [
     "meiguard.core.mfa.MfaMiddleware",
+    "meiguard.core.idle.IdleLockMiddleware",
     "meiguard.core.middleware.NoStoreMiddleware",
     "meiguard.core.ratelimit.RateLimitMiddleware",
 ]

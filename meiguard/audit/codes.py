@@ -19,6 +19,9 @@ ACTION_CODES: dict[str, Any] = {
     "core.user.mfa_removed": _("两步验证移除"),
     "core.user.recovery_codes_generated": _("恢复码生成"),
     "core.user.language_set": _("界面语言设置"),
+    "core.session.locked": _("页面空闲锁定"),
+    "core.session.unlocked": _("页面解锁"),
+    "core.session.unlock_failed": _("页面解锁失败"),
     # registry
     "registry.institution.created": _("机构登记"),
     "registry.institution.updated": _("机构信息修改"),

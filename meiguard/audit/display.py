@@ -85,6 +85,11 @@ EXTRA_LABELS: dict[str, Any] = {
     # a trace-coded unit used in a case: named in the usage's own entry (docs/inventory.md)
     "trace_code": _("药品追溯码"),
     "stock_movement": _("库存变动"),
+    # the idle lock (core/idle.py)
+    "why": _("原因"),
+    "idle_seconds": _("空闲时限(秒)"),
+    "shared_device": _("共用设备"),
+    "problem": _("失败原因"),
 }
 # Hand-written keys that hold another row's id: shown as that row's name, like a foreign key.
 EXTRA_RELATIONS: dict[str, str] = {"stock_movement": "inventory.stockmovement"}

@@ -24,6 +24,7 @@ from django.db.models import Q
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
 from meiguard.registry.models import Institution, Practitioner, PractitionerSite, Qualification
+from meiguard.rules.choices import Subject
 from meiguard.rules.services import Procedure, resolve
 
 from . import snapshot as snapshots
@@ -63,6 +64,10 @@ class Matrix:
     people: list[Person]
     groups: list[Group]
     cells: dict[tuple[int, str], Decision] = field(default_factory=dict)
+    # Opened on one subject because the whole grid is large (``is_large``): that subject, and the full size.
+    defaulted_subject: str = ""
+    full_people: int = 0
+    full_procedures: int = 0
 
     @property
     def procedures(self) -> list[Procedure]:
@@ -84,6 +89,24 @@ class Filters:
     grade: int | None = None  # 0: procedures without a grade (non-surgical)
     profession: str = ""
     outcome: str = ""
+
+
+# Above these, the matrix opens on one subject (with a note and a "show all" link) instead of the whole grid:
+# 60 people or 2,000 cells is about where a page of cells stops being readable and costs over a second to
+# compute and render on a tablet.
+LARGE_PEOPLE = 60
+LARGE_CELLS = 2000
+
+
+def is_large(people: int, procedures: int) -> bool:
+    """Whether the unfiltered grid is too large to open whole."""
+    return people > LARGE_PEOPLE or people * procedures > LARGE_CELLS
+
+
+def default_subject(procs: Iterable[Procedure]) -> str:
+    """The subject a large matrix opens on: the first, in the catalogue's order, that has procedures."""
+    present = {p.subject for p in procs}
+    return next((s for s in Subject.values if s in present), min(present, default=""))
 
 
 def noon(on: dt.date) -> dt.datetime:
@@ -159,8 +182,19 @@ def _group(procs: Iterable[Procedure]) -> list[Group]:
     ]
 
 
-def compute(actor: Actor, institution_id: int, on: dt.date, filters: Filters = Filters()) -> Matrix:
-    """The matrix of a visible institution on ``on`` (foreign or unknown → ``NotFoundField``, a 404)."""
+def compute(
+    actor: Actor,
+    institution_id: int,
+    on: dt.date,
+    filters: Filters = Filters(),
+    *,
+    narrow_if_large: bool = False,
+) -> Matrix:
+    """The matrix of a visible institution on ``on`` (foreign or unknown → ``NotFoundField``, a 404).
+
+    ``narrow_if_large``: when the grid would be large (``is_large``), keep only ``default_subject``'s procedures
+    and say so in ``Matrix.defaulted_subject`` (no extra query: the sizes are known before any cell is decided).
+    """
     inst = Institution.objects.visible_to(actor).filter(pk=institution_id).first()
     if inst is None:
         raise NotFoundField("institution")
@@ -189,6 +223,10 @@ def compute(actor: Actor, institution_id: int, on: dt.date, filters: Filters = F
         people_qs = people_qs.filter(profession=filters.profession)
     listed = list(people_qs.order_by("name", "pk").values_list("pk", "title"))
     ids = [pk for pk, _title in listed]
+    full_people, full_procedures, defaulted = len(ids), len(procs), ""
+    if narrow_if_large and filters == Filters() and is_large(full_people, full_procedures):
+        defaulted = default_subject(procs)
+        procs = [p for p in procs if p.subject == defaulted]
     facts = _people(ids) if ids else {}
     grouped = _authorizations(ids, row.pk) if ids else {}
     institution = snapshots.institution_facts(row)
@@ -212,7 +250,18 @@ def compute(actor: Actor, institution_id: int, on: dt.date, filters: Filters = F
         ]
         keep = {x.facts.id for x in people}
         procs = [p for p in procs if any(cells[(pk, p.code)].outcome == filters.outcome for pk in keep)]
-    return Matrix(inst, on, at, pack.version_label, people, _group(procs), cells)
+    return Matrix(
+        inst,
+        on,
+        at,
+        pack.version_label,
+        people,
+        _group(procs),
+        cells,
+        defaulted_subject=defaulted,
+        full_people=full_people,
+        full_procedures=full_procedures,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ from .forms import (
 )
 from .models import Authorization, DecisionLog
 from .policy import Decision, Outcome, Severity
-from .reasons import fact_rows, reason_message
+from .reasons import fact_rows, message_for, reason_message
 
 OUTCOMES = (Outcome.ALLOW, Outcome.ALLOW_WITH_WARNINGS, Outcome.DENY)
 
@@ -112,6 +112,18 @@ AUTHORIZATIONS = Listing(
         Column("grantor", gettext_lazy("授权方"), lambda a: a.grantor, screen=False, width=24),
     ),
 )
+
+
+def _reason_lines(row: Any) -> str:
+    """A logged decision's reasons as their messages, one per line (stored reasons are {code, facts, …})."""
+    return "\n".join(
+        message_for(str(r.get("code", "")), r.get("facts") or {})
+        if isinstance(r, dict)
+        else message_for(str(r))
+        for r in (row.reasons or ())
+    )
+
+
 DECISIONS = Listing(
     "decisions",
     gettext_lazy("核验记录"),
@@ -139,7 +151,16 @@ DECISIONS = Listing(
             width=30,
         ),
         Column("outcome", gettext_lazy("结论"), _outcome_label, order_by=("outcome",)),
-        Column("reasons", gettext_lazy("原因代码"), lambda r: list(r.reason_codes or ()), width=36),
+        # Readable reasons (the reader's language, facts as names) on screen and in the export; the codes in an
+        # export-only column beside them, for filtering and for docs/decision-reasons.md.
+        Column("reasons", gettext_lazy("原因"), lambda r: _reason_lines(r), width=60),
+        Column(
+            "reason_codes",
+            gettext_lazy("原因代码"),
+            lambda r: list(r.reason_codes or ()),
+            screen=False,
+            width=36,
+        ),
         Column("asked_by", gettext_lazy("请求人"), lambda r: r.actor_label, order_by=("actor_label",)),
         Column("channel", gettext_lazy("渠道"), lambda r: r.get_channel_display(), screen=False, width=10),
         Column("rule_pack", gettext_lazy("规则包版本"), lambda r: r.rule_pack, screen=False, width=20),
@@ -615,15 +636,31 @@ def privilege_matrix(request: HttpRequest) -> HttpResponse:
     }
     if chosen is None:
         return render(request, "authz/matrix.html", ctx)
+    show_all = _param(request, "all") == "1"
     try:
-        m = matrix.compute(actor, chosen, on, filters)  # NotFoundField → 404
+        # A large grid opens on one subject, unless asked for everything (NotFoundField → 404).
+        m = matrix.compute(actor, chosen, on, filters, narrow_if_large=not show_all)
     except ActionError as exc:  # no rule pack in force that day
         ctx["error"] = str(exc.message)
         return render(request, "authz/matrix.html", ctx)
+    shown_params = request.GET.copy()
+    if m.defaulted_subject:
+        shown_params["subject"] = m.defaulted_subject  # the form and the export follow what is shown
+        ctx["f"] = shown_params
+        everything = shown_params.copy()
+        everything.pop("subject", None)
+        everything["all"] = "1"
+        ctx["defaulted"] = {
+            "subject": dict(Subject.choices).get(m.defaulted_subject, m.defaulted_subject),
+            "people": m.full_people,
+            "procedures": m.full_procedures,
+            "cells": m.full_people * m.full_procedures,
+            "all_url": "?" + everything.urlencode(),
+        }
     if _param(request, "format") == "xlsx":
-        shown = [(k, v) for k, values in request.GET.lists() if k != "format" for v in values if v]
+        shown = [(k, v) for k, values in shown_params.lists() if k != "format" for v in values if v]
         return _matrix_export(m, str(request.user), shown)
-    export = request.GET.copy()
+    export = shown_params.copy()
     export["format"] = "xlsx"
     cell_url = (
         reverse("authz:privilege_cell")

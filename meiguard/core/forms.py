@@ -75,6 +75,25 @@ class OtpForm(EdgeFormMixin, forms.Form):
     )
 
 
+class UnlockForm(EdgeFormMixin, forms.Form):
+    """The idle lock: the same person's password, their authenticator code if they have one, and the id of the
+    user the locked page was shown to (``user``, optional)."""
+
+    password = forms.CharField(
+        label=gettext_lazy("密码"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    code = forms.CharField(
+        label=gettext_lazy("验证码"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    user = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
 class TokenForm(EdgeFormMixin, forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=64)
     scopes = forms.MultipleChoiceField(

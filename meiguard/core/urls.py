@@ -15,5 +15,9 @@ urlpatterns = [
     path("account/tokens/", views.token_create, name="token_create"),
     path("account/tokens/<int:pk>/rotate/", views.token_rotate, name="token_rotate"),
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("account/unlock/", views.unlock, name="unlock"),
+    path("account/lock/", views.lock, name="lock"),
+    path("account/keepalive/", views.keepalive, name="keepalive"),
+    path("account/device/", views.shared_device, name="shared_device"),
     path("healthz", views.healthz, name="healthz"),
 ]

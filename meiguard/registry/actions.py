@@ -120,7 +120,9 @@ SUPPLIER_FIELDS = frozenset(
         "is_active",
     }
 )
-AUTHORIZATION_FIELDS = frozenset({"brand", "registrant", "valid_from", "valid_until", "evidence", "note"})
+AUTHORIZATION_FIELDS = frozenset(
+    {"brand", "registrant", "territory", "valid_from", "valid_until", "evidence", "note"}
+)
 PRODUCT_FIELDS = frozenset(
     {
         "udi_di",

@@ -238,7 +238,7 @@ class SupplierAdmin(ActionAdmin):
 
 @admin.register(DistributionAuthorization)
 class DistributionAuthorizationAdmin(ActionAdmin):
-    list_display = ("supplier", "brand", "registrant", "valid_from", "valid_until")
+    list_display = ("supplier", "brand", "registrant", "territory", "valid_from", "valid_until")
     search_fields = ("brand", "registrant")
     create_action = staticmethod(actions.create_distribution_authorization)
     update_action = staticmethod(actions.update_distribution_authorization)

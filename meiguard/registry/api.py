@@ -747,6 +747,7 @@ class DistributionAuthorizationOut(Schema):
     supplier_id: int
     brand: str
     registrant: str
+    territory: str
     valid_from: dt.date
     valid_until: dt.date
     has_evidence: bool
@@ -761,6 +762,7 @@ class DistributionAuthorizationIn(In):
     supplier_id: int
     brand: str = Field(min_length=1, max_length=128)
     registrant: str = Field(min_length=1, max_length=128)
+    territory: str = Field("", max_length=128)
     valid_from: dt.date
     valid_until: dt.date
     note: str = Field("", max_length=2000)
@@ -769,6 +771,7 @@ class DistributionAuthorizationIn(In):
 class DistributionAuthorizationPatch(In):
     brand: str | None = Field(None, min_length=1, max_length=128)
     registrant: str | None = Field(None, min_length=1, max_length=128)
+    territory: str | None = Field(None, max_length=128)
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     note: str | None = Field(None, max_length=2000)

@@ -25,8 +25,17 @@ from meiguard.rules.choices import (
     Title,
 )
 
-from .choices import CreditClass, LicenceKind, PractitionerStatus, QualificationKind
-from .models import Institution
+from .choices import (
+    CreditClass,
+    DoseUnit,
+    LicenceKind,
+    PractitionerStatus,
+    ProductCategory,
+    ProductKind,
+    QualificationKind,
+    RiskClass,
+)
+from .models import Institution, Supplier
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -187,3 +196,89 @@ class QualificationVerifyForm(EdgeFormMixin, forms.Form):
         label=_("核验结果"), choices=[("verified", _("已核验")), ("rejected", _("核验不通过"))]
     )
     note = forms.CharField(label=_("核验说明"), max_length=500, required=False)
+
+
+class _SupplierChoice:
+    """Create forms pick the supplier among those the actor may write (usually exactly one: preselected)."""
+
+    def _suppliers(self, actor: Actor, creating: bool) -> None:
+        form: Any = self
+        if creating:
+            qs = Supplier.objects.writable_by(actor).order_by("name", "pk")
+            form.fields["supplier"].queryset = qs
+            if len(qs[:2]) == 1:
+                form.fields["supplier"].initial = qs[0].pk
+        else:
+            del form.fields["supplier"]
+
+    def _supplier_kwargs(self, data: dict[str, Any]) -> dict[str, Any]:
+        supplier = data.pop("supplier", None)
+        if supplier is not None:
+            data["supplier_id"] = supplier.pk
+        return data
+
+
+class ProductForm(_SupplierChoice, EdgeFormMixin, forms.Form):
+    """A supplier's product: the same fields as the API; ``create_product``/``update_product`` validate
+    (registration number format per kind and class, high-risk categories, dose units — Product.clean)."""
+
+    supplier = forms.ModelChoiceField(label=_("供应商"), queryset=Supplier.objects.none())
+    generic_name = forms.CharField(label=_("通用名称"), max_length=128)
+    brand_name = forms.CharField(label=_("商品名/品牌"), max_length=128, required=False)
+    kind = forms.ChoiceField(label=_("类别"), choices=ProductKind.choices)
+    risk_class = forms.ChoiceField(
+        label=_("管理类别"),
+        choices=_blank(RiskClass.choices),
+        required=False,
+        help_text=_("医疗器械和耗材必填;药品不填"),
+    )
+    registration_no = forms.CharField(
+        label=_("注册证/备案/批准文号"),
+        max_length=64,
+        help_text=_("如:国械注准20153130001、国药准字S20190001"),
+    )
+    registrant = forms.CharField(label=_("注册人/上市许可持有人"), max_length=128)
+    registration_valid_until = forms.DateField(label=_("注册证有效期至"), widget=DATE)
+    category = forms.ChoiceField(label=_("成分/品类"), choices=ProductCategory.choices)
+    high_risk = forms.BooleanField(
+        label=_("高风险"), required=False, help_text=_("肉毒毒素和透明质酸钠产品必须标记为高风险")
+    )
+    dose_unit = forms.ChoiceField(label=_("剂量单位"), choices=DoseUnit.choices)
+    cold_chain = forms.BooleanField(label=_("需冷链储运(2–8℃)"), required=False)
+    udi_di = forms.CharField(label=_("UDI-DI (GTIN)"), max_length=14, required=False)
+
+    def __init__(self, *args: Any, actor: Actor, creating: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._suppliers(actor, creating)
+
+    def action_kwargs(self) -> dict[str, Any]:
+        return self._supplier_kwargs(dict(self.cleaned_data))
+
+
+class DistributionAuthorizationForm(_SupplierChoice, EdgeFormMixin, forms.Form):
+    """A brand owner's authorization for the supplier to distribute (DD-01)."""
+
+    supplier = forms.ModelChoiceField(label=_("供应商"), queryset=Supplier.objects.none())
+    brand = forms.CharField(label=_("品牌"), max_length=128)
+    registrant = forms.CharField(label=_("注册人/生产企业"), max_length=128)
+    territory = forms.CharField(
+        label=_("授权区域"), max_length=128, required=False, help_text=_("如:湖南省、全国")
+    )
+    valid_from = forms.DateField(label=_("有效期自"), widget=DATE)
+    valid_until = forms.DateField(label=_("有效期至"), widget=DATE)
+    evidence = forms.FileField(
+        label=_("授权书"), required=False, help_text=_("PDF 或图片;修改时不选文件表示不变")
+    )
+    note = forms.CharField(
+        label=_("备注"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, actor: Actor, creating: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._suppliers(actor, creating)
+
+    def action_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if not data.get("evidence"):
+            data.pop("evidence", None)
+        return self._supplier_kwargs(data)

@@ -704,6 +704,7 @@ class DistributionAuthorization(models.Model):
     )
     brand = models.CharField(_("品牌"), max_length=128)
     registrant = models.CharField(_("注册人/生产企业"), max_length=128)
+    territory = models.CharField(_("授权区域"), max_length=128, blank=True, help_text=_("如:湖南省、全国"))
     valid_from = models.DateField(_("有效期自"))
     valid_until = models.DateField(_("有效期至"))
     evidence = models.FileField(

@@ -17,7 +17,7 @@ from meiguard.core.models import Organization
 from meiguard.core.permissions import permission
 
 from . import queries
-from .models import Institution
+from .models import Institution, Supplier
 
 
 @permission(
@@ -45,3 +45,13 @@ def create_practitioner(actor: Actor, obj: Any) -> bool:
 @permission("registry.change", refusal=_("您没有修改该记录的权限"))
 def change(actor: Actor, obj: Any) -> bool:
     return obj is not None and queries.can_write(actor, obj)
+
+
+@permission("registry.product.create", refusal=_("只有供应商管理员可以登记产品"))
+def create_product(actor: Actor, obj: Any) -> bool:
+    return Supplier.objects.writable_by(actor).exists()
+
+
+@permission("registry.distributionauthorization.create", refusal=_("只有供应商管理员可以登记经销授权"))
+def create_distribution_authorization(actor: Actor, obj: Any) -> bool:
+    return Supplier.objects.writable_by(actor).exists()

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,14 +35,25 @@ from .choices import (
     SiteRequestStatus,
 )
 from .forms import (
+    DistributionAuthorizationForm,
     InstitutionForm,
     PractitionerForm,
     PractitionerStatusForm,
+    ProductForm,
     QualificationForm,
     QualificationVerifyForm,
     apply_action_error,
 )
-from .models import Device, Institution, Lot, Practitioner, PractitionerSiteRequest, Product, Qualification
+from .models import (
+    Device,
+    DistributionAuthorization,
+    Institution,
+    Lot,
+    Practitioner,
+    PractitionerSiteRequest,
+    Product,
+    Qualification,
+)
 
 
 def _type_text(i: Institution) -> str:
@@ -613,6 +624,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         "categories": ProductCategory.choices,
         "suppliers": queries.suppliers(_actor(request)),
         "f": request.GET,
+        "can_create": permissions.can(_actor(request), "registry.product.create"),
     }
     return render(request, "registry/product_list.html", ctx)
 
@@ -625,6 +637,112 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request, product, lots=queries.lots(actor, product_id=product.pk)[:100], today=timezone.localdate()
     )
     return render(request, "registry/product_detail.html", ctx)
+
+
+def _product_initial(obj: Product) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in ProductForm.base_fields if name != "supplier"}
+
+
+@login_required
+def product_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A supplier registers or edits its own products (another supplier's product: 404); the actions validate
+    as for the API and write the audit entry."""
+    actor = _actor(request)
+    if pk is None:
+        permissions.require(actor, "registry.product.create")  # refuse at GET, not after saving
+    product = queries.for_update_readonly(Product, actor, pk) if pk else None
+    initial = _product_initial(product) if product else {}
+    form = ProductForm(request.POST or None, initial=initial, actor=actor, creating=product is None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if product is None:
+                product = actions.create_product(actor, **form.action_kwargs())
+            else:
+                product = actions.update_product(actor, product.pk, **form.action_kwargs())
+        except ActionError as exc:
+            apply_action_error(form, exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("registry:product_detail", pk=product.pk)
+    title = _("编辑产品") if product else _("登记产品")
+    return render(request, "registry/form.html", {"form": form, "object": product, "title": title})
+
+
+# --- distribution authorizations (DD-01) ----------------------------------------------------------
+
+
+@login_required
+def distribution_authorization_list(request: HttpRequest) -> HttpResponse:
+    """Every visible distribution authorization (reference data: clinics check their suppliers'), with the
+    supplier's own edit links."""
+    actor = _actor(request)
+    rows = list(
+        queries.distribution_authorizations(
+            actor, supplier_id=_int_param(request, "supplier"), q=_param(request, "q") or None
+        ).order_by("supplier__name", "brand", "-valid_until", "pk")[:500]
+    )
+    writable = set(
+        DistributionAuthorization.objects.writable_by(actor)  # type: ignore[attr-defined]
+        .filter(pk__in=[r.pk for r in rows])
+        .values_list("pk", flat=True)
+    )
+    ctx = {
+        "rows": [{"object": r, "can_write": r.pk in writable} for r in rows],
+        "today": timezone.localdate(),
+        "suppliers": queries.suppliers(actor),
+        "f": request.GET,
+    }
+    return render(request, "registry/distribution_authorization_list.html", ctx)
+
+
+@login_required
+def distribution_authorization_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = _actor(request)
+    if pk is None:
+        permissions.require(actor, "registry.distributionauthorization.create")
+    obj = queries.for_update_readonly(DistributionAuthorization, actor, pk) if pk else None
+    initial = (
+        {
+            n: getattr(obj, n)
+            for n in DistributionAuthorizationForm.base_fields
+            if n not in ("supplier", "evidence")
+        }
+        if obj
+        else {}
+    )
+    form = DistributionAuthorizationForm(
+        request.POST or None, request.FILES or None, initial=initial, actor=actor, creating=obj is None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            if obj is None:
+                obj = actions.create_distribution_authorization(actor, **form.action_kwargs())
+            else:
+                obj = actions.update_distribution_authorization(actor, obj.pk, **form.action_kwargs())
+        except ActionError as exc:
+            apply_action_error(form, exc)
+        else:
+            messages.success(request, _("已保存"))
+            return redirect("registry:distribution_authorization_list")
+    ctx = {
+        "form": form,
+        "object": obj,
+        "title": _("编辑经销授权") if obj else _("登记经销授权"),
+        "multipart": True,
+        "history": queries.audit_history(actor, obj) if obj else None,
+    }
+    return render(request, "registry/form.html", ctx)
+
+
+@login_required
+def distribution_authorization_evidence(request: HttpRequest, pk: int) -> FileResponse:
+    """The authorization letter, decrypted, for those who may see the authorization."""
+    obj = queries.visible(DistributionAuthorization, _actor(request), pk)
+    if not obj.evidence:
+        raise Http404(_("没有文件"))
+    return FileResponse(
+        obj.evidence.open("rb"), as_attachment=True, filename=obj.evidence.name.rsplit("/", 1)[-1]
+    )
 
 
 @login_required

@@ -76,3 +76,126 @@ function bindTypeAhead(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { bindTypeAhead(document); });
 document.addEventListener("htmx:afterSettle", function (event) { bindTypeAhead(event.target.parentNode || document); });
+
+/* The idle lock (core/idle.py): the page knows the server's idle limit (body[data-idle-seconds]). While the
+   person works, a keep-alive renews the session; idle, a warning shows a minute before the limit, then the page
+   locks: an overlay asks for the password, the page and its form stay underneath, untouched. Unlocking resumes
+   the same session (same CSRF token), so the form can still be saved. */
+document.addEventListener("DOMContentLoaded", function () {
+  var body = document.body;
+  var limit = parseInt(body.getAttribute("data-idle-seconds") || "", 10);
+  var template = document.getElementById("idle-lock-template");
+  if (!limit || !template) { return; }
+  // The warning and the lock live in a <template> and join the page only when first needed.
+  var overlay = null, warning = null, form = null, errorBox = null, countdown = null;
+  function ensure() {
+    if (overlay) { return; }
+    body.appendChild(template.content.cloneNode(true));
+    overlay = document.getElementById("idle-lock");
+    warning = document.getElementById("idle-warning");
+    form = overlay.querySelector("[data-idle-unlock]");
+    errorBox = overlay.querySelector("[data-idle-error]");
+    countdown = warning.querySelector("[data-idle-countdown]");
+    warning.querySelector("[data-idle-continue]").addEventListener("click", function () { active(); keepAlive(); });
+    form.addEventListener("submit", unlock);
+  }
+  var warnBefore = limit > 120 ? 60 : Math.max(1, Math.floor(limit / 2));
+  var keepEvery = Math.min(60, Math.max(1, Math.floor(limit / 4)));
+  var lastContact = Date.now();   // when the server last renewed the session (as seen from here)
+  var lastActivity = lastContact;
+  var locked = false;
+  var sending = false;
+
+  function csrf() {
+    try { return JSON.parse(body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
+  }
+  function post(url, data) {
+    return fetch(url, {
+      method: "POST", body: data || null, credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" }
+    });
+  }
+  function setInert(on) {
+    Array.prototype.forEach.call(document.querySelectorAll("body > header, body > main, body > .skip"), function (el) {
+      el.inert = on;
+      if (on) { el.setAttribute("aria-hidden", "true"); } else { el.removeAttribute("aria-hidden"); }
+    });
+  }
+  function ended() {  // the server no longer knows this session: only a new sign-in helps
+    form.hidden = true;
+    overlay.querySelector("[data-idle-ended]").hidden = false;
+  }
+  function lock(tellServer) {
+    if (locked) { return; }
+    ensure();
+    locked = true;
+    warning.hidden = true;
+    overlay.hidden = false;
+    setInert(true);
+    var pw = overlay.querySelector("#idle-password");
+    if (pw) { pw.focus(); }
+    if (tellServer) {
+      post(body.getAttribute("data-idle-lock")).then(function (r) { if (r.status === 401) { ended(); } }, function () {});
+    }
+  }
+  function keepAlive() {
+    if (sending || locked) { return; }
+    sending = true;
+    var sentAt = Date.now();
+    post(body.getAttribute("data-idle-keepalive")).then(function (r) {
+      sending = false;
+      if (r.ok) { lastContact = sentAt; if (warning) { warning.hidden = true; } return; }
+      return r.json().then(function (j) {
+        lock(false);
+        if (j && j.code === "UNAUTHENTICATED") { ended(); }
+      });
+    }, function () { sending = false; });
+  }
+  function tick() {
+    if (locked) { return; }
+    var now = Date.now();
+    var idleFor = (now - lastContact) / 1000;
+    if (idleFor >= limit) { lock(true); return; }
+    if (lastActivity > lastContact && idleFor >= keepEvery) { keepAlive(); }
+    if (idleFor >= limit - warnBefore && lastActivity <= lastContact) {
+      ensure();
+      countdown.textContent = String(Math.max(0, Math.ceil(limit - idleFor)));
+      warning.hidden = false;
+    }
+  }
+  function active() {
+    if (locked) { return; }
+    lastActivity = Date.now();
+    if (warning && !warning.hidden) { warning.hidden = true; keepAlive(); }
+  }
+  ["keydown", "pointerdown", "input", "wheel", "touchstart", "scroll"].forEach(function (type) {
+    document.addEventListener(type, active, { capture: true, passive: true });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail && event.detail.successful) { lastContact = Date.now(); }
+  });
+  document.addEventListener("visibilitychange", tick);
+  window.setInterval(tick, 1000);
+
+  function unlock(event) {
+    event.preventDefault();
+    errorBox.hidden = true;
+    post(form.getAttribute("action"), new FormData(form)).then(function (r) {
+      return r.json().then(function (j) {
+        if (r.ok) {
+          locked = false;
+          overlay.hidden = true;
+          setInert(false);
+          form.reset();
+          lastContact = lastActivity = Date.now();
+          return;
+        }
+        errorBox.textContent = (j && j.message) || "";
+        errorBox.hidden = false;
+        if (j && (j.code === "UNAUTHENTICATED" || j.code === "LOCKED_OUT" || j.code === "OTHER_USER")) { ended(); }
+        var field = j && j.field && form.querySelector("[name='" + j.field + "']");
+        if (field) { field.focus(); }
+      });
+    }, function () {});
+  }
+});

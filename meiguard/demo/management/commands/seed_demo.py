@@ -475,6 +475,7 @@ class Seeder:
                 supplier_id=supplier.pk,
                 brand=brand,
                 registrant=registrant,
+                territory="湖南省" if supplier is huadong else "全国",
                 valid_from=self.days(-365),
                 valid_until=self.days(2 * 365),
             )
