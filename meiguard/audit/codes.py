@@ -75,5 +75,6 @@ for _app in (
     "equipment",
     "aftercare",
     "inventory",
+    "public",
 ):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

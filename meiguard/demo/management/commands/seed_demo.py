@@ -84,6 +84,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "clinical",
     "equipment",
     "aftercare",
+    "public",
 )
 
 

@@ -1,0 +1,30 @@
+"""Rendered public pages in the server cache (``PUBLIC_CACHE_SECONDS``), keyed by page and language.
+
+A hit costs no database query; a price change drops its institution's pages on commit (``drop_institution``);
+other registry changes show up when the entry expires (at most ``PUBLIC_CACHE_SECONDS`` later).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import translation
+
+LANGS = ("zh-hans", "en")
+
+
+def key(kind: str, ident: object) -> str:
+    return f"pub:{kind}:{ident}:{translation.get_language() or 'zh-hans'}"
+
+
+def get(kind: str, ident: object) -> bytes | None:
+    value = cache.get(key(kind, ident))
+    return value if isinstance(value, bytes) else None
+
+
+def put(kind: str, ident: object, body: bytes) -> None:
+    cache.set(key(kind, ident), body, timeout=settings.PUBLIC_CACHE_SECONDS)
+
+
+def drop_institution(institution_id: int) -> None:
+    cache.delete_many([f"pub:institution:{institution_id}:{lang}" for lang in LANGS])
