@@ -25,6 +25,7 @@ MANAGERS = [
     "/equipment/",
     "/reviews/",
     "/bulk/",
+    "/publishing/prices/",
     "/authz/check/",
 ]
 KEEPERS = [*MANAGERS, "/inventory/"]  # admins and 授权专员 also keep stock (医务科 does not)
