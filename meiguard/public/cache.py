@@ -28,3 +28,18 @@ def put(kind: str, ident: object, body: bytes) -> None:
 
 def drop_institution(institution_id: int) -> None:
     cache.delete_many([f"pub:institution:{institution_id}:{lang}" for lang in LANGS])
+
+
+def generations(keys: list[str]) -> dict[str, int]:
+    """The engine's cache generations (``authz.snapshot.gen_key``), one cache round trip."""
+    return {k: int(v) for k, v in cache.get_many(keys).items()}
+
+
+def get_case(fingerprint: str) -> bytes | None:
+    value = cache.get(key("case", fingerprint))
+    return value if isinstance(value, bytes) else None
+
+
+def put_case(fingerprint: str, body: bytes) -> None:
+    # Bounded as well: what the fingerprint cannot see (a receipt line, a trace code) shows within a minute.
+    cache.set(key("case", fingerprint), body, timeout=min(60, settings.PUBLIC_CACHE_SECONDS))

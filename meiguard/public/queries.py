@@ -11,6 +11,7 @@ number, no contact details).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,8 +42,9 @@ from meiguard.registry.choices import (
 from meiguard.registry.models import Institution, Lot, Practitioner, PractitionerSite, Product, Qualification
 from meiguard.registry.queries import permitted_grade
 from meiguard.rules.choices import PracticeCategory, Profession, Subject, Title
-from meiguard.rules.services import NoActivePack, resolve
+from meiguard.rules.services import NoActivePack, current_generation, resolve
 
+from . import cache as page_cache
 from .models import PriceChange
 
 PAGE_SIZE = 20
@@ -597,6 +599,40 @@ def case_view(case_id: int, *, english: bool = False) -> CaseView | None:
         verdict=verdict,
         products=products,
     )
+
+
+def case_fingerprint(case_id: int) -> str | None:
+    """What the case page depends on, cheaply (two indexed reads and one cache round trip): the case row, its
+    recorded products, the engine's cache generations of the institution, the people, the lots and devices
+    (bumped on every registry/authorization write, e.g. a recall), the rules generation and the day. A page
+    rendered under the same fingerprint is the same page; None when the case does not exist."""
+    row = (
+        Case.objects.filter(pk=case_id)
+        .values_list("institution_id", "operator_id", "anesthetist_id", "status", "updated_at")
+        .first()
+    )
+    if row is None:
+        return None
+    inst_id, operator_id, anesthetist_id, status, updated_at = row
+    used = list(Usage.objects.filter(case_id=case_id).order_by("pk").values_list("pk", "lot_id", "device_id"))
+    keys = [
+        snapshots.gen_key("catalog"),
+        snapshots.gen_key("i", inst_id),
+        *(snapshots.gen_key("p", pk) for pk in (operator_id, anesthetist_id) if pk),
+        *(snapshots.gen_key("lot", lot) for _pk, lot, _dev in used if lot),
+        *(snapshots.gen_key("dev", dev) for _pk, _lot, dev in used if dev),
+    ]
+    gens = page_cache.generations(keys)
+    parts = [
+        str(case_id),
+        status,
+        updated_at.isoformat(),
+        ",".join(str(pk) for pk, _lot, _dev in used),
+        ",".join(str(gens.get(k, 0)) for k in keys),
+        str(current_generation()),
+        today().isoformat(),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 def clean_code(raw: str) -> str:

@@ -174,10 +174,18 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, expired=True)
     except tokens.TokenInvalid:
         return _refused(request, expired=False)
-    view = queries.case_view(case_id, english=_english())
-    if view is None:
+    fingerprint = queries.case_fingerprint(case_id)
+    if fingerprint is None:
         return _refused(request, expired=False)
-    response = render(request, "public/case.html", {"v": view, "checked_at": timezone.now()})
+    body = page_cache.get_case(fingerprint)
+    if body is None:
+        view = queries.case_view(case_id, english=_english())
+        if view is None:
+            return _refused(request, expired=False)
+        response = render(request, "public/case.html", {"v": view, "checked_at": timezone.now()})
+        page_cache.put_case(fingerprint, response.content)
+    else:
+        response = HttpResponse(body)
     response["X-Robots-Tag"] = "noindex, nofollow"
     patch_cache_control(response, private=True, no_store=True)
     return response

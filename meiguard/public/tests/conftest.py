@@ -88,6 +88,16 @@ def scan(responses: list[tuple[str, str]], values: set[str]) -> list[tuple[str, 
     return found
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Rendered public pages live in the cache: none may survive from another test's database."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def anon() -> DjangoClient:
     return DjangoClient()

@@ -14,13 +14,6 @@ from meiguard.public.tests.conftest import Inv, trace_codes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def test_home_needs_no_login_and_has_no_staff_nav(anon) -> None:
     response = anon.get("/p/")
     html = response.content.decode()

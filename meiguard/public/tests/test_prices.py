@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from meiguard.audit.models import AuditEntry
@@ -18,13 +17,6 @@ from meiguard.public.models import PriceChange
 from meiguard.public.tests.conftest import Inv
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_a_change_is_dated_audited_and_kept(inv: Inv) -> None:
