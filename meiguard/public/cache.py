@@ -27,7 +27,12 @@ def put(kind: str, ident: object, body: bytes) -> None:
 
 
 def drop_institution(institution_id: int) -> None:
+    from django.urls import reverse
+
+    from .middleware import drop
+
     cache.delete_many([f"pub:institution:{institution_id}:{lang}" for lang in LANGS])
+    drop([reverse("public:institution", args=[institution_id])])
 
 
 def generations(keys: list[str]) -> dict[str, int]:

@@ -32,6 +32,7 @@ from meiguard.core.access import Actor
 from meiguard.core.errors import FieldErrors
 from meiguard.inventory.choices import LineStatus, TraceCodeStatus
 from meiguard.inventory.models import ReceiptLine, TraceCode
+from meiguard.lib.fixedsql import FixedQuery
 from meiguard.registry.choices import (
     InstitutionStatus,
     LotStatus,
@@ -601,20 +602,28 @@ def case_view(case_id: int, *, english: bool = False) -> CaseView | None:
     )
 
 
+# Compiled once (``lib.fixedsql``): building these two querysets would cost more than running them.
+_Q_CASE = FixedQuery(
+    lambda pk: Case.objects.filter(pk=pk).values_list(
+        "institution_id", "operator_id", "anesthetist_id", "status", "updated_at"
+    )
+)
+_Q_USED = FixedQuery(
+    lambda pk: Usage.objects.filter(case_id=pk).order_by("pk").values_list("pk", "lot_id", "device_id")
+)
+
+
 def case_fingerprint(case_id: int) -> str | None:
     """What the case page depends on, cheaply (two indexed reads and one cache round trip): the case row, its
     recorded products, the engine's cache generations of the institution, the people, the lots and devices
     (bumped on every registry/authorization write, e.g. a recall), the rules generation and the day. A page
     rendered under the same fingerprint is the same page; None when the case does not exist."""
-    row = (
-        Case.objects.filter(pk=case_id)
-        .values_list("institution_id", "operator_id", "anesthetist_id", "status", "updated_at")
-        .first()
-    )
-    if row is None:
+    rows = _Q_CASE.run(int(case_id))
+    if not rows:
         return None
+    row = rows[0]
     inst_id, operator_id, anesthetist_id, status, updated_at = row
-    used = list(Usage.objects.filter(case_id=case_id).order_by("pk").values_list("pk", "lot_id", "device_id"))
+    used = _Q_USED.run(int(case_id))
     keys = [
         snapshots.gen_key("catalog"),
         snapshots.gen_key("i", inst_id),

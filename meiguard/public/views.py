@@ -59,6 +59,8 @@ def public_page(max_age: int | None = None) -> Callable[[View], View]:
             response["ETag"] = etag
             patch_cache_control(response, public=True, max_age=age)
             patch_vary_headers(response, ("Accept-Language", "Cookie"))
+            # Without a query string the page is the same for every visitor: the middleware may keep it.
+            response.public_cacheable = not request.META.get("QUERY_STRING")  # type: ignore[attr-defined]
             return response
 
         return wrapper

@@ -209,3 +209,22 @@ def test_closed_institution_is_shown_as_not_practising(inv: Inv, anon) -> None:
     Institution.objects.filter(pk=inv.clinic.jia.pk).update(licence_valid_until=dt.date(2020, 1, 1))
     html = anon.get(reverse("public:institution", args=[inv.clinic.jia.pk])).content.decode()
     assert "许可证不在有效期内或未正常执业" in html
+
+
+def test_cached_pages_are_answered_before_the_stack_with_the_same_headers(
+    inv: Inv, anon, monkeypatch
+) -> None:
+    from meiguard.public import views
+
+    url = reverse("public:institution", args=[inv.clinic.jia.pk])
+    first = anon.get(url)
+    calls = []
+    monkeypatch.setattr(views.queries, "institution", lambda *a, **k: calls.append(a))
+    second = anon.get(url)
+    assert calls == []  # the middleware answered
+    assert second.content == first.content
+    for header in ("ETag", "Cache-Control", "Vary", "Content-Security-Policy", "X-Frame-Options"):
+        assert second[header] == first[header], header
+    assert anon.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    english = anon.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert 'lang="en"' in english.content.decode()  # a language of its own
