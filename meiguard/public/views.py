@@ -169,14 +169,18 @@ def _refused(request: HttpRequest, *, expired: bool) -> HttpResponse:
 
 @require_GET
 def case(request: HttpRequest, token: str) -> HttpResponse:
-    charge("public_verify", client_key(request))
     try:
         case_id = tokens.read(token)
     except tokens.TokenExpired:
+        charge("public_verify", client_key(request))
         return _refused(request, expired=True)
     except tokens.TokenInvalid:
+        charge("public_verify", client_key(request))
         return _refused(request, expired=False)
-    fingerprint = queries.case_fingerprint(case_id)
+    fingerprint = getattr(request, "public_case_fingerprint", None)  # counted by the middleware already
+    if fingerprint is None:
+        charge("public_verify", client_key(request))
+        fingerprint = queries.case_fingerprint(case_id)
     if fingerprint is None:
         return _refused(request, expired=False)
     body = page_cache.get_case(fingerprint)
@@ -190,6 +194,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
         response = HttpResponse(body)
     response["X-Robots-Tag"] = "noindex, nofollow"
     patch_cache_control(response, private=True, no_store=True)
+    response.public_case = True  # type: ignore[attr-defined]
     return response
 
 

@@ -159,3 +159,15 @@ def test_english(inv: Inv, anon) -> None:
     anon.cookies["django_language"] = "en"
     html = anon.get(_url(case.pk)).content.decode()
     assert "Verification before treatment" in html
+
+
+def test_case_pages_are_rate_limited_even_when_cached(inv: Inv, anon, settings) -> None:
+    settings.RATE_LIMITS_ENABLED = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "public_verify": (2, 60)}
+    case = inv.clin.case()
+    url = _url(case.pk)
+    assert anon.get(url).status_code == 200
+    assert anon.get(url).status_code == 200  # from the cache
+    limited = anon.get(url)
+    assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
+    assert anon.get(reverse("public:case", args=["broken"])).status_code == 429
