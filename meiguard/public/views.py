@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from functools import wraps
@@ -257,7 +258,7 @@ def case_qr(request: HttpRequest, pk: int) -> HttpResponse:
             request, "public/staff_qr.html", {"case": found, "error": exc.message}, status=exc.status
         )
     url = request.build_absolute_uri(reverse("public:case", args=[token]))
-    expires = timezone.now() + timezone.timedelta(seconds=settings.PUBLIC_VERIFY_TOKEN_TTL)
+    expires = timezone.now() + dt.timedelta(seconds=settings.PUBLIC_VERIFY_TOKEN_TTL)
     return render(
         request,
         "public/staff_qr.html",
