@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "meiguard.complaints",
     "meiguard.compliance",
     "meiguard.inventory",
+    "meiguard.public",
     "meiguard.demo",
     "django_tasks",
     "django_tasks_db",
@@ -126,6 +127,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Cached public pages (/p/, no login) answered here, before sessions and the rest (docs/public.md).
+    "meiguard.public.middleware.PublicPageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "meiguard.core.edge.ApiEdgeMiddleware",
@@ -341,7 +344,16 @@ RATE_LIMITS = {
     "api_calls": env_rate("RATE_LIMIT_API_CALLS", "600/60"),
     # API cost per token: a decision costs its product count (at least 1), a batch the sum of its items
     "api_cost": env_rate("RATE_LIMIT_API_COST", "20000/60"),
+    # public pages without login (meiguard/public): searches and lookups per client address
+    "public_lookup": env_rate("RATE_LIMIT_PUBLIC_LOOKUP", "120/60"),
+    # public verification (a scanned case QR, a UDI or trace code) per client address
+    "public_verify": env_rate("RATE_LIMIT_PUBLIC_VERIFY", "60/60"),
 }
+
+# Public side (docs/public.md): how long a case's verification QR code stays valid, and how long public pages
+# may be cached (by browsers and proxies, and rendered in the server cache).
+PUBLIC_VERIFY_TOKEN_TTL = int(os.environ.get("PUBLIC_VERIFY_TOKEN_TTL", "1800"))
+PUBLIC_CACHE_SECONDS = int(os.environ.get("PUBLIC_CACHE_SECONDS", "300"))
 
 # Two-factor sign-in (等保 三级: administrators identify with two factors). Users holding any of these roles
 # (or a superuser) must enrol a TOTP device before anything else; everyone else may enrol. Empty = optional

@@ -3,6 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from .api import api
 from .core import views as core_views
+from .public import views as public_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("meiguard.core.urls")),
@@ -21,6 +22,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("complaints/", include("meiguard.complaints.urls")),
     path("compliance/", include("meiguard.compliance.urls")),
     path("inventory/", include("meiguard.inventory.urls")),
+    # Pages without login (求美者): directory, lookups, verification; staff side of the same app.
+    path("p/", include("meiguard.public.urls")),
+    path("publishing/", include("meiguard.public.staff_urls")),
+    path("robots.txt", public_views.robots, name="robots"),
     # The language switch also remembers a signed-in person's choice (their e-mails are written in it).
     path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),

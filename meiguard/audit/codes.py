@@ -80,5 +80,6 @@ for _app in (
     "inventory",
     "complaints",
     "compliance",
+    "public",
 ):
     ACTION_CODES.update(importlib.import_module(f"meiguard.{_app}.audit_codes").CODES)

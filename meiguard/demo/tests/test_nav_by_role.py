@@ -28,6 +28,7 @@ MANAGERS = [
     "/reviews/",
     "/compliance/",
     "/bulk/",
+    "/publishing/prices/",
     "/authz/check/",
 ]
 KEEPERS = [*MANAGERS, "/inventory/"]  # admins and 授权专员 also keep stock (医务科 does not)

@@ -86,6 +86,7 @@ FEATURE_SEEDS: tuple[str, ...] = (
     "aftercare",
     "complaints",
     "compliance",
+    "public",
 )
 
 

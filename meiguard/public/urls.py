@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "public"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("institutions/", views.institutions, name="institutions"),
+    path("institutions/<int:pk>/", views.institution, name="institution"),
+    path("doctors/", views.doctors, name="doctors"),
+    path("verify/", views.verify, name="verify"),
+    path("c/<str:token>/", views.case, name="case"),
+    path("lang/<str:code>/", views.set_language, name="lang"),
+]
