@@ -30,13 +30,15 @@ from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.models import User
 from meiguard.notify.messages import each_language, label
 from meiguard.notify.models import NotificationKind
+from meiguard.notify.recipients import officers as _officers
+from meiguard.notify.recipients import roles_by_org as _roles_by_org
 from meiguard.notify.services import Message, send_many
 from meiguard.registry.choices import ProductKind
 from meiguard.registry.models import Device, Institution, Lot, Product
 from meiguard.rules import institution as inst_policy
 
 from . import incident_policy as ip
-from .actions import MAX_FUTURE, _choice, _officers, _roles_by_org, _text
+from .actions import MAX_FUTURE, _choice, _text
 from .choices import (
     INCIDENT_MANAGERS,
     INCIDENT_REPORTERS,

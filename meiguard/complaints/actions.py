@@ -28,12 +28,14 @@ from meiguard.audit import log as audit
 from meiguard.clinical.models import Case
 from meiguard.core.access import Actor
 from meiguard.core.apierrors import NotFoundField
-from meiguard.core.choices import OrganizationKind, Role
+from meiguard.core.choices import OrganizationKind
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.models import Membership, Organization, User
 from meiguard.core.schemas import control_character_error
 from meiguard.notify.messages import each_language, label
 from meiguard.notify.models import NotificationKind
+from meiguard.notify.recipients import officers as _officers
+from meiguard.notify.recipients import roles_by_org as _roles_by_org
 from meiguard.notify.services import Message, send_many
 from meiguard.registry.models import Institution, Practitioner
 from meiguard.rules.services import NoActivePack, resolve
@@ -55,7 +57,7 @@ from .models import Complaint, ComplaintEvent
 MAX_FUTURE = dt.timedelta(minutes=5)
 MAX_PAST = dt.timedelta(days=90)
 MAX_PRACTITIONERS = 20
-ESCALATION_ROLES = (Role.MEDICAL_DIRECTOR, Role.COMPLIANCE_OFFICER)
+
 _DIGITS = re.compile(r"\d")
 
 
@@ -622,26 +624,6 @@ def withdraw(actor: Actor, pk: int, *, reason: str) -> Complaint:
 
 
 # ---- notices ------------------------------------------------------------------------------------
-
-
-def _roles_by_org(org_ids: Iterable[int]) -> dict[int, dict[str, list[int]]]:
-    out: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    rows = Membership.objects.filter(
-        organization_id__in=sorted(set(org_ids)),
-        role__in=[*ESCALATION_ROLES, Role.INSTITUTION_ADMIN],
-        is_active=True,
-        user__is_active=True,
-    ).values_list("organization_id", "role", "user_id")
-    for org, role, user in rows:
-        out[org][role].append(user)
-    return out
-
-
-def _officers(roles: dict[int, dict[str, list[int]]], org_id: int) -> list[int]:
-    """医务科 and 授权专员 of the institution (its admins when it has neither)."""
-    found = roles.get(org_id, {})
-    people = [u for r in ESCALATION_ROLES for u in found.get(r, [])]
-    return people or list(found.get(Role.INSTITUTION_ADMIN, []))
 
 
 def _when(at: dt.datetime) -> str:

@@ -235,6 +235,31 @@ class Setting:
     fallback: Mapping[str, Any] | None = None
 
 
+def _requirement_settings(
+    rows: tuple[tuple[str, str, Promise, str, str, str, int, str], ...], group: Promise
+) -> list[Setting]:
+    """Integer settings with a product default (``fallback``, kind requirement) that joins an institution's policy
+    the first time it sets its own value: (key, rule id, label, unit, title, English title, default, unit name)."""
+    return [
+        Setting(
+            key,
+            rule_id,
+            "value",
+            "integer",
+            label,
+            unit,
+            group=group,
+            fallback={
+                "kind": RuleKind.REQUIREMENT,
+                "title": title,
+                "title_en": title_en,
+                "data": {"metric": key, "value": default, "unit": unit_name},
+            },
+        )
+        for key, rule_id, label, unit, title, title_en, default, unit_name in rows
+    ]
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "botulinum_units_per_session",
@@ -368,62 +393,11 @@ SETTINGS: tuple[Setting, ...] = (
         },
     ),
     # Aftercare (issue 14): product defaults until an institution sets its own (docs/aftercare.md).
-    *(
-        Setting(
-            key,
-            rule_id,
-            "value",
-            "integer",
-            label,
-            unit,
-            group=_("随访"),
-            fallback={
-                "kind": RuleKind.REQUIREMENT,
-                "title": title,
-                "title_en": title_en,
-                "data": {"metric": key, "value": default, "unit": unit_name},
-            },
-        )
-        for key, rule_id, label, unit, title, title_en, default, unit_name in AFTERCARE_SETTINGS
-    ),
+    *_requirement_settings(AFTERCARE_SETTINGS, _("随访")),
     # Complaints (issue 14 part 4): product defaults until an institution sets its own (docs/complaints.md).
-    *(
-        Setting(
-            key,
-            rule_id,
-            "value",
-            "integer",
-            label,
-            unit,
-            group=_("投诉"),
-            fallback={
-                "kind": RuleKind.REQUIREMENT,
-                "title": title,
-                "title_en": title_en,
-                "data": {"metric": key, "value": default, "unit": unit_name},
-            },
-        )
-        for key, rule_id, label, unit, title, title_en, default, unit_name in COMPLAINT_SETTINGS
-    ),
+    *_requirement_settings(COMPLAINT_SETTINGS, _("投诉")),
     # The monthly compliance report (issue 14 part 5): targets and rectification days (docs/compliance-report.md).
-    *(
-        Setting(
-            key,
-            rule_id,
-            "value",
-            "integer",
-            label,
-            unit,
-            group=_("月度合规报告"),
-            fallback={
-                "kind": RuleKind.REQUIREMENT,
-                "title": title,
-                "title_en": title_en,
-                "data": {"metric": key, "value": default, "unit": unit_name},
-            },
-        )
-        for key, rule_id, label, unit, title, title_en, default, unit_name in COMPLIANCE_SETTINGS
-    ),
+    *_requirement_settings(COMPLIANCE_SETTINGS, _("月度合规报告")),
     Setting(
         "near_expiry_days",
         NEAR_EXPIRY_RULE,

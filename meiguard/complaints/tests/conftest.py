@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from meiguard.aftercare.tests.conftest import Clock
 from meiguard.clinical.tests.conftest import (  # noqa: F401  (fixtures)
     TOXIN,
     Clin,
@@ -23,20 +24,6 @@ from meiguard.core.choices import Role
 from meiguard.core.models import Membership, User
 
 T0 = timezone.make_aware(dt.datetime(2026, 12, 4, 15, 0))  # Friday
-
-
-class Clock:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, start: dt.datetime) -> None:
-        self.now = start
-        monkeypatch.setattr(timezone, "now", lambda: self.now)
-
-    def set(self, at: dt.datetime) -> dt.datetime:
-        self.now = at
-        return at
-
-    def advance(self, **delta: float) -> dt.datetime:
-        self.now = self.now + dt.timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture
