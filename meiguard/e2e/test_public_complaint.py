@@ -30,7 +30,7 @@ def test_a_complaint_is_filed_and_tracked_to_resolution(phone: Page, clin, shot)
     expect(phone.locator("#institution")).to_have_value(str(jia.pk))
     _no_sideways_scroll(phone, "form")
 
-    phone.get_by_label("投诉", exact=True).check()
+    phone.get_by_label("一般投诉", exact=True).check()
     phone.locator("#category").select_option(label="价格收费")
     phone.locator("#description").fill("实际收费比公示价格高出两千元,未提前告知。")
     phone.locator("#name").fill(NAME)

@@ -47,7 +47,7 @@ RELATED_DATE_MAX_YEARS = 3
 
 
 class Kind(models.TextChoices):
-    COMPLAINT = "complaint", gettext_lazy("投诉")
+    COMPLAINT = "complaint", gettext_lazy("一般投诉")
     ADVERSE = "adverse", gettext_lazy("不良反应报告")
     UNLICENSED = "unlicensed", gettext_lazy("疑似非法行医")
     COUNTERFEIT = "counterfeit", gettext_lazy("疑似假冒产品")

@@ -62,7 +62,7 @@ def test_the_form_is_private_noindex_csrf_and_takes_the_institution_from_its_pag
     assert '<meta name="robots" content="noindex, nofollow">' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert f'<option value="{jia.pk}" selected>{jia.name}</option>' in html
-    for label in ("投诉", "不良反应报告", "疑似非法行医", "疑似假冒产品"):
+    for label in ("一般投诉", "不良反应报告", "疑似非法行医", "疑似假冒产品"):
         assert label in html
     assert "<script" not in html
     assert "Disallow: /p/complaints/" in anon.get("/robots.txt").content.decode()
@@ -93,7 +93,7 @@ def test_filing_gives_a_tracking_number_routes_to_the_officers_and_never_echoes_
         clin.clinic.jia.pk,
     )
     assert (c.complainant_name, c.complainant_contact) == (NAME, PHONE)
-    assert c.description.startswith("【公众投诉页面 · 投诉】\n相关日期:2026-11-30\n\n实际收费")
+    assert c.description.startswith("【公众投诉页面 · 一般投诉】\n相关日期:2026-11-30\n\n实际收费")
     # The institution's officers are told (as complaints does for the public channel), without the complainant.
     note = Notification.objects.get(
         recipient=clin.world.users["zhao"], dedupe_key=f"complaints:{c.pk}:received"
