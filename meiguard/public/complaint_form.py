@@ -21,6 +21,7 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -253,7 +254,7 @@ STEP_WORDS = {
 }
 
 
-def status_view(found: dict) -> dict:
+def status_view(found: dict[str, Any]) -> dict[str, Any]:
     """``complaints.queries.public_timeline`` in plain words: the state, what it means, the steps by day."""
     label, meaning = STATUS_WORDS.get(found["status"], (found["status_label"], ""))
     return {
