@@ -175,6 +175,29 @@ def submit(s: Submission) -> Complaint:
     )
 
 
+DONE_SALT = "meiguard.public.complaint-done"
+DONE_MAX_AGE = 3600  # seconds the tracking-number page's link works
+
+
+def done_token(tracking_no: str) -> str:
+    """The signed link of the tracking-number page (the tracking number only: nothing personal)."""
+    return signing.TimestampSigner(salt=DONE_SALT).sign_object({"t": tracking_no})
+
+
+def read_done_token(token: str) -> tuple[str, str] | None:
+    """(tracking number, institution name), or None for an expired, tampered or unknown link."""
+    try:
+        value = signing.TimestampSigner(salt=DONE_SALT).unsign_object(token[:256], max_age=DONE_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("t"), str):
+        return None
+    name = (
+        Complaint.objects.filter(tracking_no=value["t"]).values_list("institution__name", flat=True).first()
+    )
+    return None if name is None else (value["t"], name)
+
+
 # ---- anti-abuse: count submissions per address, challenge from the third --------------------------
 
 

@@ -272,7 +272,7 @@ REFILL = ("kind", "category", "institution", "description", "place", "related_on
 
 
 def complaint_new(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         raw = request.GET.get("institution", "")
         values = {
             "institution": raw if raw.isdigit() and len(raw) < 12 else "",
@@ -280,7 +280,7 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
         }
         return _private(render(request, "public/complaint_new.html", _form_context(request, values)))
     if request.method != "POST":
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
     client = client_key(request)
     charge("public_complaint", client)
     data = {k: request.POST.get(k, "")[:4000] for k in (*REFILL, "name", "phone")}
@@ -308,11 +308,21 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
         ctx["error_list"] = [str(m) for msgs in errors.values() for m in msgs]
         return _private(render(request, "public/complaint_new.html", ctx, status=422))
     complaint_form.count_submission(client)
+    # Post/redirect/get: a reload of the tracking page (a phone resuming a tab) never files twice.
+    done = reverse("public:complaint_done", args=[complaint_form.done_token(complaint.tracking_no)])
+    return _private(HttpResponseRedirect(done, status=303))
+
+
+@require_GET
+def complaint_done(request: HttpRequest, token: str) -> HttpResponse:
+    """The tracking number page ("保存好您的查询号"), for an hour after submitting (a signed link)."""
+    found = complaint_form.read_done_token(token)
+    if found is None:
+        return _private(render(request, "public/complaint_done.html", {"expired": True}, status=404))
+    tracking_no, institution = found
     return _private(
         render(
-            request,
-            "public/complaint_done.html",
-            {"tracking_no": complaint.tracking_no, "institution": complaint.institution.name},
+            request, "public/complaint_done.html", {"tracking_no": tracking_no, "institution": institution}
         )
     )
 
@@ -340,8 +350,8 @@ def complaint_status(request: HttpRequest) -> HttpResponse:
                 status = 404
             else:
                 ctx["found"] = complaint_form.status_view(found)
-    elif request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    elif request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
     return _private(render(request, "public/complaint_status.html", ctx, status=status))
 
 

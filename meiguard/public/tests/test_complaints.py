@@ -43,8 +43,9 @@ def form(institution_id: int, **over: str) -> dict[str, str]:
 
 
 def file(anon: DjangoClient, institution_id: int, **over: str) -> str:
-    response = anon.post(NEW, form(institution_id, **over))
+    response = anon.post(NEW, form(institution_id, **over), follow=True)
     assert response.status_code == 200, response.content.decode()[:2000]
+    assert response.redirect_chain[0][1] == 303
     m = re.search(r'data-testid="tracking-no">(TS[0-9A-Z]+)<', response.content.decode())
     assert m
     return m.group(1)
@@ -78,10 +79,13 @@ def test_filing_gives_a_tracking_number_routes_to_the_officers_and_never_echoes_
     clin, anon, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        response = anon.post(NEW, form(clin.clinic.jia.pk, related_on="2026-11-30"))
+        posted = anon.post(NEW, form(clin.clinic.jia.pk, related_on="2026-11-30"))
+    assert posted.status_code == 303 and "no-store" in posted["Cache-Control"]
+    response = anon.get(posted["Location"])
     html = response.content.decode()
     assert response.status_code == 200
-    assert "保存好您的查询号" in html
+    assert "保存好您的查询号" in html and clin.clinic.jia.name in html
+    assert anon.get(posted["Location"]).content == response.content  # a reload files nothing
     c = Complaint.objects.get()
     assert c.tracking_no in html
     assert PHONE not in html and NAME not in html and PHONE[-4:] not in html
@@ -148,6 +152,19 @@ def test_invalid_forms_are_422_with_a_precise_message_and_no_echo(clin, anon, ov
     assert NAME not in html and PHONE not in html  # typed again, never shown back
     assert "no-store" in response["Cache-Control"]
     assert not Complaint.objects.exists()
+
+
+def test_the_tracking_page_link_is_signed_and_lasts_an_hour(clin, anon, monkeypatch) -> None:
+    location = anon.post(NEW, form(clin.clinic.jia.pk))["Location"]
+    assert anon.get(location).status_code == 200
+    tampered = location.replace("/done/", "/done/x")
+    for url in (tampered, "/p/complaints/done/nonsense/"):
+        response = anon.get(url)
+        assert response.status_code == 404 and "链接已失效" in response.content.decode()
+    later = timezone.now() + dt.timedelta(minutes=61)
+    monkeypatch.setattr("time.time", lambda: later.timestamp())
+    expired = anon.get(location)
+    assert expired.status_code == 404 and Complaint.objects.get().tracking_no not in expired.content.decode()
 
 
 def test_a_phone_with_spaces_or_dashes_is_accepted(clin, anon) -> None:
@@ -243,7 +260,7 @@ def test_a_challenge_from_the_third_submission_within_the_hour(clin, anon, monke
     _challenge(wrong.content.decode())  # a fresh one is shown with the error
     assert Complaint.objects.count() == 2
     ok = anon.post(NEW, {**form(jia), "challenge_token": token, "challenge_answer": str(answer)})
-    assert ok.status_code == 200 and Complaint.objects.count() == 3
+    assert ok.status_code == 303 and Complaint.objects.count() == 3
     again = anon.post(NEW, {**form(jia), "challenge_token": token, "challenge_answer": str(answer)})
     assert again.status_code == 422 and "验证题已使用,请重新作答" in again.content.decode()
     # Another address is not challenged.
