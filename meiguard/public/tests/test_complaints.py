@@ -149,6 +149,11 @@ def test_invalid_forms_are_422_with_a_precise_message_and_no_echo(clin, anon, ov
     html = response.content.decode()
     assert response.status_code == 422
     assert field_message in html
+    field = next(iter(over))
+    if field != "kind":  # the message is tied to its control for screen readers
+        control = "institution" if field == "institution" else field
+        assert f'aria-invalid="true" aria-describedby="{control}-error"' in html
+        assert f'<p class="errors" id="{control}-error">{field_message}' in html
     assert NAME not in html and PHONE not in html  # typed again, never shown back
     assert "no-store" in response["Cache-Control"]
     assert not Complaint.objects.exists()
