@@ -348,12 +348,19 @@ RATE_LIMITS = {
     "public_lookup": env_rate("RATE_LIMIT_PUBLIC_LOOKUP", "120/60"),
     # public verification (a scanned case QR, a UDI or trace code) per client address
     "public_verify": env_rate("RATE_LIMIT_PUBLIC_VERIFY", "60/60"),
+    # complaints and reports from the public: submissions (valid or not) per client address per hour
+    "public_complaint": env_rate("RATE_LIMIT_PUBLIC_COMPLAINT", "10/3600"),
+    # the public complaint status lookup (tracking number + last four phone digits) per client address per hour
+    "public_complaint_status": env_rate("RATE_LIMIT_PUBLIC_COMPLAINT_STATUS", "30/3600"),
 }
 
 # Public side (docs/public.md): how long a case's verification QR code stays valid, and how long public pages
 # may be cached (by browsers and proxies, and rendered in the server cache).
 PUBLIC_VERIFY_TOKEN_TTL = int(os.environ.get("PUBLIC_VERIFY_TOKEN_TTL", "1800"))
 PUBLIC_CACHE_SECONDS = int(os.environ.get("PUBLIC_CACHE_SECONDS", "300"))
+# The public complaint form asks a small sum once this many submissions came from one address within the hour
+# (2: from the third submission on).
+PUBLIC_COMPLAINT_CHALLENGE_AFTER = int(os.environ.get("PUBLIC_COMPLAINT_CHALLENGE_AFTER", "2"))
 
 # Two-factor sign-in (等保 三级: administrators identify with two factors). Users holding any of these roles
 # (or a superuser) must enrol a TOTP device before anything else; everyone else may enrol. Empty = optional

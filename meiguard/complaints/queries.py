@@ -87,3 +87,35 @@ def public_status(tracking_no: str, contact_tail: str) -> dict[str, Any] | None:
     if found is None or not found.contact_tail_matches(contact_tail or ""):
         return None
     return found.public_status()
+
+
+# The steps a public status page may show (kind and day only: no notes, no names, no handovers).
+PUBLIC_STEPS = (
+    "received",
+    "on_spot",
+    "acknowledged",
+    "investigating",
+    "escalated",
+    "resolved",
+    "closed",
+    "withdrawn",
+)
+
+
+def public_timeline(tracking_no: str, contact_tail: str) -> dict[str, Any] | None:
+    """``public_status`` plus the timeline's steps as ``[{"kind", "on"}]`` (oldest first), for the public
+    status page; ``None`` for any mismatch, as ``public_status``."""
+    tracking_no = (tracking_no or "").strip().upper()
+    if not (tracking_no.startswith("TS") and 10 <= len(tracking_no) <= 24 and tracking_no.isalnum()):
+        return None
+    found = Complaint.objects.select_related("institution").filter(tracking_no=tracking_no).first()
+    if found is None or not found.contact_tail_matches(contact_tail or ""):
+        return None
+    status = found.public_status()
+    status["steps"] = [
+        {"kind": kind, "on": timezone.localtime(at).date()}
+        for kind, at in found.events.filter(kind__in=PUBLIC_STEPS)
+        .order_by("at", "pk")
+        .values_list("kind", "at")
+    ]
+    return status

@@ -11,5 +11,8 @@ urlpatterns = [
     path("doctors/", views.doctors, name="doctors"),
     path("verify/", views.verify, name="verify"),
     path("c/<str:token>/", views.case, name="case"),
+    path("complaints/new/", views.complaint_new, name="complaint_new"),
+    path("complaints/done/<str:token>/", views.complaint_done, name="complaint_done"),
+    path("complaints/status/", views.complaint_status, name="complaint_status"),
     path("lang/<str:code>/", views.set_language, name="lang"),
 ]

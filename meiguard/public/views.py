@@ -23,13 +23,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from meiguard.clinical import queries as clinical_queries
+from meiguard.complaints import queries as complaint_queries
 from meiguard.core.errors import ActionError, FieldErrors
 from meiguard.core.mfa import qr_data_uri
 from meiguard.core.permissions import require
 from meiguard.core.ratelimit import charge, client_key
 from meiguard.rules.services import NoActivePack, resolve
 
-from . import actions, permissions, queries, tokens
+from . import actions, complaint_form, permissions, queries, tokens
 from . import cache as page_cache
 from .models import PriceChange
 
@@ -230,6 +231,7 @@ def robots(request: HttpRequest) -> HttpResponse:
             "Disallow: /p/verify/",
             "Disallow: /p/doctors/",
             "Disallow: /p/lang/",
+            "Disallow: /p/complaints/",
             "Disallow: /",
             "",
         ]
@@ -237,6 +239,120 @@ def robots(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type="text/plain; charset=utf-8")
     patch_cache_control(response, public=True, max_age=86400)
     return response
+
+
+# ---- complaints and reports from the public (complaint_form.py) ----------------------------------------
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Complaint pages: never cached anywhere, never indexed."""
+    patch_cache_control(response, private=True, no_store=True)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _form_context(request: HttpRequest, values: dict[str, str]) -> dict[str, Any]:
+    client = client_key(request)
+    ctx: dict[str, Any] = {
+        "values": values,
+        "kinds": complaint_form.Kind.choices,
+        "categories": [(c.value, c.label) for c in complaint_form.COMPLAINT_CATEGORIES],
+        "institutions": queries.institution_choices(),
+        "max_description": complaint_form.MAX_DESCRIPTION,
+        "today": timezone.localdate().isoformat(),
+    }
+    if complaint_form.needs_challenge(client):
+        ctx["challenge_question"], ctx["challenge_token"] = complaint_form.new_challenge()
+    return ctx
+
+
+# The fields a form page may show again after an error: never the name or the phone (a public response never
+# carries the complainant's personal data; they are typed again).
+REFILL = ("kind", "category", "institution", "description", "place", "related_on")
+
+
+def complaint_new(request: HttpRequest) -> HttpResponse:
+    if request.method in ("GET", "HEAD"):
+        raw = request.GET.get("institution", "")
+        values = {
+            "institution": raw if raw.isdigit() and len(raw) < 12 else "",
+            "kind": request.GET.get("kind", "")[:16],
+        }
+        return _private(render(request, "public/complaint_new.html", _form_context(request, values)))
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    client = client_key(request)
+    charge("public_complaint", client)
+    data = {k: request.POST.get(k, "")[:4000] for k in (*REFILL, "name", "phone")}
+    errors: dict[str, list[str]] = {}
+    if complaint_form.needs_challenge(client):
+        problem = complaint_form.check_challenge(
+            request.POST.get("challenge_token", "")[:512], request.POST.get("challenge_answer", "")[:4]
+        )
+        if problem:
+            errors["challenge"] = [problem]
+    try:
+        submission = complaint_form.clean(data)
+    except FieldErrors as exc:
+        errors = {**exc.errors, **errors}
+    if not errors:
+        try:
+            complaint = complaint_form.submit(submission)
+        except FieldErrors as exc:  # a validation of the complaints app
+            errors = dict(exc.errors)
+        except ActionError as exc:  # e.g. a tracking-number clash (409)
+            errors = {"form": [str(exc.message)]}
+    if errors:
+        ctx = _form_context(request, {k: data[k] for k in REFILL})
+        ctx["errors"] = errors
+        ctx["error_list"] = [str(m) for msgs in errors.values() for m in msgs]
+        return _private(render(request, "public/complaint_new.html", ctx, status=422))
+    complaint_form.count_submission(client)
+    # Post/redirect/get: a reload of the tracking page (a phone resuming a tab) never files twice.
+    done = reverse("public:complaint_done", args=[complaint_form.done_token(complaint.tracking_no)])
+    return _private(HttpResponseRedirect(done, status=303))
+
+
+@require_GET
+def complaint_done(request: HttpRequest, token: str) -> HttpResponse:
+    """The tracking number page ("保存好您的查询号"), for an hour after submitting (a signed link)."""
+    found = complaint_form.read_done_token(token)
+    if found is None:
+        return _private(render(request, "public/complaint_done.html", {"expired": True}, status=404))
+    tracking_no, institution = found
+    return _private(
+        render(
+            request, "public/complaint_done.html", {"tracking_no": tracking_no, "institution": institution}
+        )
+    )
+
+
+def complaint_status(request: HttpRequest) -> HttpResponse:
+    ctx: dict[str, Any] = {"no": ""}
+    status = 200
+    if request.method == "POST":
+        charge("public_complaint_status", client_key(request))
+        no = request.POST.get("no", "").strip().upper()[:32]
+        tail = request.POST.get("tail", "").strip()[:8]
+        errors: dict[str, list[str]] = {}
+        if not no:
+            errors["no"] = [_("请输入查询号")]
+        if not (len(tail) == 4 and tail.isascii() and tail.isdigit()):
+            errors["tail"] = [_("请输入手机号码后四位(4 位数字)")]
+        ctx["no"] = no
+        if errors:
+            ctx["errors"] = errors
+            status = 422
+        else:
+            found = complaint_queries.public_timeline(no, tail)
+            if found is None:
+                ctx["not_found"] = True
+                status = 404
+            else:
+                ctx["found"] = complaint_form.status_view(found)
+    elif request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    return _private(render(request, "public/complaint_status.html", ctx, status=status))
 
 
 # ---- staff pages ---------------------------------------------------------------------------------

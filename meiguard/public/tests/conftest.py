@@ -1,7 +1,7 @@
 """The public side's test world (the inventory world: 甲诊所, 李医生, a toxin box with trace codes, a case) and
 the personal-data guard: every response to a public URL (``/p/…``, ``/robots.txt``) made by any test in this
 folder is collected, and after each test scanned for ID numbers, mobile numbers, e-mail addresses and the
-personal fields of every client, practitioner and user in the database. A hit fails that test."""
+personal fields of every client, practitioner, user and complainant in the database. A hit fails that test."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def _collect_public_responses(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 def personal_values() -> set[str]:
     """Every personal field of the people in the database (clients, practitioners, users)."""
     from meiguard.clinical.models import Client
+    from meiguard.complaints.models import Complaint
     from meiguard.core.models import User
     from meiguard.registry.models import Practitioner
 
@@ -67,6 +68,8 @@ def personal_values() -> set[str]:
             values.add(p.id_number)
         for u in User.objects.all():
             values |= {u.email}
+        for c in Complaint.objects.all():  # complainants (the public complaint form)
+            values |= {c.complainant_name, c.complainant_contact}
     except Exception:  # a test without the database: only the patterns apply
         return set()
     return {v for v in values if v and len(v) >= 2}

@@ -76,3 +76,28 @@ def test_every_public_page_in_both_languages(inv: Inv, anon, django_capture_on_c
     assert guard.scan(guard.COLLECTED, guard.personal_values()) == []
     assert any("已被召回" in t for t in texts) and any("Recalled" in t for t in texts)
     assert not any(re.search(r"王女士|赵女士", t) for t in texts)
+
+
+def test_complaint_pages_in_both_languages_show_nothing_of_the_complainant(inv: Inv, anon) -> None:
+    """The complaint form, its tracking page and the status page (found, not found) carry neither the
+    complainant's name nor phone (the guard knows every complainant), nor anyone else's personal data."""
+    from meiguard.complaints.models import Complaint
+
+    jia = inv.clinic.jia
+    posted = {
+        "kind": "adverse",
+        "institution": str(jia.pk),
+        "description": "注射后第二天红肿,至今未消退。",
+        "name": "投诉人周某某",
+        "phone": "13611112222",
+    }
+    for lang in ("zh-hans", "en"):
+        anon.cookies["django_language"] = lang
+        assert anon.get("/p/complaints/new/", {"institution": jia.pk}).status_code == 200
+        assert anon.post("/p/complaints/new/", posted, follow=True).status_code == 200  # + the tracking page
+        no = Complaint.objects.order_by("-pk").first().tracking_no
+        assert anon.post("/p/complaints/status/", {"no": no, "tail": "2222"}).status_code == 200
+        assert anon.post("/p/complaints/status/", {"no": no, "tail": "0000"}).status_code == 404
+        assert anon.post("/p/complaints/new/", {**posted, "phone": "1361111222"}).status_code == 422
+    assert guard.scan(guard.COLLECTED, guard.personal_values()) == []
+    assert len(guard.COLLECTED) == 12
