@@ -31,13 +31,15 @@ from .choices import IncidentGrade, IncidentKind, Severity
 AT_ONCE = dt.timedelta(minutes=30)  # 立即: measured as 30 minutes (product default)
 WARN_FRACTION = 0.75  # the warning when three quarters of the clock have elapsed
 
-DEVICE_INDIVIDUAL = ("device-ae-rules 个例医疗器械不良事件报告时限",)
-DEVICE_CLUSTER = ("device-ae-rules 群体医疗器械不良事件报告时限",)
+# Cited as REGULATIONS.md sources them: RP-01 [S26], RP-02 [S28], RP-03 [S29] name the documents (the drug rules
+# with their articles); RP-04 gives Art. 25 with its number unconfirmed (docs/aftercare.md says so).
+DEVICE_INDIVIDUAL = ("device-ae-rules",)
+DEVICE_CLUSTER = ("device-ae-rules",)
 DRUG_INDIVIDUAL = ("adr-rules 第二十一条",)
 DRUG_CLUSTER = ("adr-rules 第二十七条",)
-QUALITY = ("quality-event-reporting-2011 报告时限",)
-GRADING = ("incident-grading-practice 分级",)
-SEALING = ("dispute-regulation 第二十五条(条款号未经核实)", "accident-regulation 第十七条(条款号未经核实)")
+QUALITY = ("quality-event-reporting-2011",)
+GRADING = ("incident-grading-practice",)
+SEALING = ("dispute-regulation 第二十五条", "accident-regulation")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,14 +37,14 @@ def _actor(request: HttpRequest) -> Actor:
     return request.actor  # type: ignore[attr-defined]
 
 
-class ClockOut(Schema):
+class ComplaintClockOut(Schema):
     due_at: dt.datetime
     done_at: dt.datetime | None
     state: str
     state_label: str
 
 
-class EventOut(Schema):
+class ComplaintEventOut(Schema):
     id: int
     kind: str
     kind_label: str
@@ -54,8 +54,8 @@ class EventOut(Schema):
     note: str
 
 
-def _clock(due: dt.datetime, done: dt.datetime | None, state: str) -> ClockOut:
-    return ClockOut(due_at=due, done_at=done, state=state, state_label=str(SlaState(state).label))
+def _clock(due: dt.datetime, done: dt.datetime | None, state: str) -> ComplaintClockOut:
+    return ComplaintClockOut(due_at=due, done_at=done, state=state, state_label=str(SlaState(state).label))
 
 
 class ComplaintOut(Schema):
@@ -74,8 +74,8 @@ class ComplaintOut(Schema):
     owner_name: str | None
     multi_department: bool
     case_id: int | None
-    acknowledgement: ClockOut
-    resolution_clock: ClockOut
+    acknowledgement: ComplaintClockOut
+    resolution_clock: ComplaintClockOut
     escalated_to_id: int | None
     escalated_at: dt.datetime | None
 
@@ -100,11 +100,11 @@ class ComplaintOut(Schema):
         return str(obj.owner) if obj.owner_id else None
 
     @staticmethod
-    def resolve_acknowledgement(obj: Complaint) -> ClockOut:
+    def resolve_acknowledgement(obj: Complaint) -> ComplaintClockOut:
         return _clock(obj.ack_due_at, obj.acknowledged_at, obj.ack_state(timezone.now()))
 
     @staticmethod
-    def resolve_resolution_clock(obj: Complaint) -> ClockOut:
+    def resolve_resolution_clock(obj: Complaint) -> ComplaintClockOut:
         return _clock(obj.resolve_due_at, obj.resolved_at, obj.resolve_state(timezone.now()))
 
 
@@ -118,7 +118,7 @@ class ComplaintDetailOut(ComplaintOut):
     satisfaction: int | None
     closing_note: str
     source: str
-    events: list[EventOut]
+    events: list[ComplaintEventOut]
 
     @staticmethod
     def resolve_practitioner_ids(obj: Complaint) -> list[int]:
@@ -129,9 +129,9 @@ class ComplaintDetailOut(ComplaintOut):
         return policy.source(translation.get_language())
 
     @staticmethod
-    def resolve_events(obj: Complaint) -> list[EventOut]:
+    def resolve_events(obj: Complaint) -> list[ComplaintEventOut]:
         return [
-            EventOut(
+            ComplaintEventOut(
                 id=e.pk,
                 kind=e.kind,
                 kind_label=str(e.get_kind_display()),
@@ -214,7 +214,7 @@ def get_complaint(request: HttpRequest, complaint_id: int) -> Any:
     return queries.complaint(_actor(request), complaint_id)
 
 
-class NoteIn(In):
+class ComplaintNoteIn(In):
     note: str = Field("", max_length=4000)
 
 
@@ -222,7 +222,7 @@ class RequiredNoteIn(In):
     note: str = Field(..., min_length=1, max_length=4000)
 
 
-class ReasonIn(In):
+class ComplaintReasonIn(In):
     reason: str = Field(..., min_length=1, max_length=1000)
 
 
@@ -231,11 +231,11 @@ class HandoverIn(In):
     reason: str = Field(..., min_length=1, max_length=1000)
 
 
-class ResolveIn(In):
+class ComplaintResolveIn(In):
     resolution_text: str = Field(..., min_length=1, max_length=4000)
 
 
-class CloseIn(In):
+class ComplaintCloseIn(In):
     satisfaction: int | None = Field(None, ge=1, le=5)
     no_answer_note: str = Field("", max_length=1000)
 
@@ -250,13 +250,13 @@ def _detail(request: HttpRequest, pk: int) -> Any:
 
 
 @router.post("/{complaint_id}/acknowledge", response={200: ComplaintDetailOut, **ERRORS}, summary="回应")
-def acknowledge(request: HttpRequest, complaint_id: int, payload: NoteIn) -> Any:
+def acknowledge(request: HttpRequest, complaint_id: int, payload: ComplaintNoteIn) -> Any:
     actions.acknowledge(_actor(request), complaint_id, note=payload.note)
     return _detail(request, complaint_id)
 
 
 @router.post("/{complaint_id}/investigate", response={200: ComplaintDetailOut, **ERRORS}, summary="开始调查")
-def investigate(request: HttpRequest, complaint_id: int, payload: NoteIn) -> Any:
+def investigate(request: HttpRequest, complaint_id: int, payload: ComplaintNoteIn) -> Any:
     actions.investigate(_actor(request), complaint_id, note=payload.note)
     return _detail(request, complaint_id)
 
@@ -274,13 +274,13 @@ def handover(request: HttpRequest, complaint_id: int, payload: HandoverIn) -> An
 
 
 @router.post("/{complaint_id}/resolve", response={200: ComplaintDetailOut, **ERRORS}, summary="处理结果")
-def resolve(request: HttpRequest, complaint_id: int, payload: ResolveIn) -> Any:
+def resolve(request: HttpRequest, complaint_id: int, payload: ComplaintResolveIn) -> Any:
     actions.resolve_complaint(_actor(request), complaint_id, resolution=payload.resolution_text)
     return _detail(request, complaint_id)
 
 
 @router.post("/{complaint_id}/close", response={200: ComplaintDetailOut, **ERRORS}, summary="结案")
-def close(request: HttpRequest, complaint_id: int, payload: CloseIn) -> Any:
+def close(request: HttpRequest, complaint_id: int, payload: ComplaintCloseIn) -> Any:
     actions.close(
         _actor(request),
         complaint_id,
@@ -299,6 +299,6 @@ def escalate(request: HttpRequest, complaint_id: int, payload: EscalateIn) -> An
 
 
 @router.post("/{complaint_id}/withdraw", response={200: ComplaintDetailOut, **ERRORS}, summary="撤回")
-def withdraw(request: HttpRequest, complaint_id: int, payload: ReasonIn) -> Any:
+def withdraw(request: HttpRequest, complaint_id: int, payload: ComplaintReasonIn) -> Any:
     actions.withdraw(_actor(request), complaint_id, reason=payload.reason)
     return _detail(request, complaint_id)

@@ -203,12 +203,12 @@ def generate(request: HttpRequest, payload: GenerateIn) -> Any:
     return 201, _detail(report)
 
 
-class CloseIn(In):
+class RectificationCloseIn(In):
     note: str = Field(..., min_length=1, max_length=actions.NOTE_MAX)
 
 
 @router.post("/rectifications/{rectification_id}/close", response={200: RectificationOut, **ERRORS})
-def close_rectification(request: HttpRequest, rectification_id: int, payload: CloseIn) -> Any:
+def close_rectification(request: HttpRequest, rectification_id: int, payload: RectificationCloseIn) -> Any:
     return actions.close_rectification(_actor(request), rectification_id, note=payload.note)
 
 

@@ -18,7 +18,17 @@ from urllib.parse import urlsplit
 from django.apps import apps
 from django.db import models
 
-SKIP_PREFIXES = ("/static/", "/media/", "/i18n/", "/admin/", "/api/", "/logout", "/login", "/accounts/mfa")
+SKIP_PREFIXES = (
+    "/static/",
+    "/media/",
+    "/i18n/",
+    "/p/lang/",
+    "/admin/",
+    "/api/",
+    "/logout",
+    "/login",
+    "/accounts/mfa",
+)
 # downloads and file-producing links: not pages
 SKIP_PATTERNS = re.compile(
     r"(\.(xlsx|pdf|csv|png|zip)$|/export|/download|/report\.|/pdf/?$|/xlsx/?$|[?&]export=)"

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from meiguard.core.apierrors import NotFoundField
 from meiguard.core.errors import ActionError
@@ -31,9 +31,9 @@ from .choices import MovementKind
 from .views import _institutions, _messages, _status
 
 KINDS: dict[str, Any] = {
-    "transfer": _lazy("调拨(库位或院区之间)"),
-    MovementKind.SCRAP: _lazy("报废"),
-    MovementKind.SUPPLIER_RETURN: _lazy("退回供应商"),
+    "transfer": gettext_lazy("调拨(库位或院区之间)"),
+    MovementKind.SCRAP: gettext_lazy("报废"),
+    MovementKind.SUPPLIER_RETURN: gettext_lazy("退回供应商"),
 }
 FEFO_ROWS = 12
 

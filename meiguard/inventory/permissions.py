@@ -7,7 +7,7 @@ here. The actions check the same roles before any write.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from meiguard.core.access import Actor
 from meiguard.core.choices import Role
@@ -74,9 +74,9 @@ def reads_reports(actor: Actor, institution: Institution | None) -> bool:
 # The reports (issue 13 part 7): the stock keepers, 医务科, overseeing auditors.
 _permission(
     "inventory.reports",
-    refusal=_lazy("只有机构管理员、采购、授权专员、医务科和监督机构审计员可以查看库存报表"),
+    refusal=gettext_lazy("只有机构管理员、采购、授权专员、医务科和监督机构审计员可以查看库存报表"),
 )(lambda actor, inst: reads_reports(actor, inst))
 # Stock movements by hand (count, transfer, scrap, return to supplier) and closing an alert: the keepers.
-_permission("inventory.move", refusal=_lazy("只有机构管理员、采购和授权专员可以登记库存变动"))(
+_permission("inventory.move", refusal=gettext_lazy("只有机构管理员、采购和授权专员可以登记库存变动"))(
     lambda actor, inst: inst is not None and can_keep(actor, inst.organization_id)
 )

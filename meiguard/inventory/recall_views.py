@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.apierrors import NotFoundField
@@ -30,14 +30,14 @@ from .views import LABELS, _chosen, _institutions, _messages, _source, _status
 
 RECALL_LABELS: dict[str, Any] = {
     **LABELS,
-    "level": _lazy("召回级别"),
-    "source": _lazy("召回来源"),
-    "lot_nos": _lazy("召回批号"),
-    "issued_on": _lazy("召回决定日期"),
-    "received_at": _lazy("收到通知时间"),
-    "reference_no": _lazy("召回通知编号"),
-    "disposal": _lazy("处理方式"),
-    "note": _lazy("完成说明"),
+    "level": gettext_lazy("召回级别"),
+    "source": gettext_lazy("召回来源"),
+    "lot_nos": gettext_lazy("召回批号"),
+    "issued_on": gettext_lazy("召回决定日期"),
+    "received_at": gettext_lazy("收到通知时间"),
+    "reference_no": gettext_lazy("召回通知编号"),
+    "disposal": gettext_lazy("处理方式"),
+    "note": gettext_lazy("完成说明"),
 }
 
 

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.errors import ActionError
@@ -103,10 +103,10 @@ def _page(request: HttpRequest, rows: Any) -> Any:
 # ---- usage ---------------------------------------------------------------------------------------
 
 USAGE_TITLES = {
-    "product": _lazy("按产品"),
-    "lot": _lazy("按批次"),
-    "doctor": _lazy("按医师"),
-    "month": _lazy("按月份"),
+    "product": gettext_lazy("按产品"),
+    "lot": gettext_lazy("按批次"),
+    "doctor": gettext_lazy("按医师"),
+    "month": gettext_lazy("按月份"),
 }
 
 
@@ -114,26 +114,26 @@ def _usage_listing(by: str) -> Listing:
     first: tuple[Column, ...]
     if by == "lot":
         first = (
-            Column("product", _lazy("产品"), reports._product),
-            Column("lot", _lazy("批号"), lambda r: r["lot__lot_no"]),
-            Column("expiry", _lazy("失效日期"), lambda r: r["lot__expiry_date"]),
+            Column("product", gettext_lazy("产品"), reports._product),
+            Column("lot", gettext_lazy("批号"), lambda r: r["lot__lot_no"]),
+            Column("expiry", gettext_lazy("失效日期"), lambda r: r["lot__expiry_date"]),
         )
     elif by == "doctor":
-        first = (Column("doctor", _lazy("主诊/手术医师"), lambda r: reports.usage_label("doctor", r)),)
+        first = (Column("doctor", gettext_lazy("主诊/手术医师"), lambda r: reports.usage_label("doctor", r)),)
     elif by == "month":
-        first = (Column("month", _lazy("月份"), lambda r: reports.usage_label("month", r)),)
+        first = (Column("month", gettext_lazy("月份"), lambda r: reports.usage_label("month", r)),)
     else:
-        first = (Column("product", _lazy("产品"), reports._product, width=30),)
+        first = (Column("product", gettext_lazy("产品"), reports._product, width=30),)
     return Listing(
         f"inventory-usage-{by}",
-        _lazy("产品使用报表"),
+        gettext_lazy("产品使用报表"),
         (
             *first,
-            Column("usages", _lazy("使用次数"), lambda r: r["usages"]),
-            Column("scanned", _lazy("扫码记录"), lambda r: r["scanned"]),
-            Column("share", _lazy("扫码率"), reports.scan_share),
-            Column("cases", _lazy("病例数"), lambda r: r["cases"]),
-            Column("clients", _lazy("求美者人数"), lambda r: r["clients"]),
+            Column("usages", gettext_lazy("使用次数"), lambda r: r["usages"]),
+            Column("scanned", gettext_lazy("扫码记录"), lambda r: r["scanned"]),
+            Column("share", gettext_lazy("扫码率"), reports.scan_share),
+            Column("cases", gettext_lazy("病例数"), lambda r: r["cases"]),
+            Column("clients", gettext_lazy("求美者人数"), lambda r: r["clients"]),
         ),
     )
 
@@ -178,25 +178,25 @@ def usage_report(request: HttpRequest) -> HttpResponse:
 
 STOCK_LISTING = Listing(
     "inventory-stock",
-    _lazy("库存现存量"),
+    gettext_lazy("库存现存量"),
     (
-        Column("location", _lazy("库位"), lambda r: r.location.name),
+        Column("location", gettext_lazy("库位"), lambda r: r.location.name),
         Column(
             "product",
-            _lazy("产品"),
+            gettext_lazy("产品"),
             lambda r: r.lot.product.brand_name or r.lot.product.generic_name,
             width=26,
         ),
-        Column("lot", _lazy("批号"), lambda r: r.lot.lot_no),
-        Column("expiry", _lazy("失效日期"), lambda r: r.lot.expiry_date),
-        Column("quantity", _lazy("数量"), lambda r: r.quantity),
-        Column("unit", _lazy("单位"), lambda r: r.lot.get_unit_display()),
+        Column("lot", gettext_lazy("批号"), lambda r: r.lot.lot_no),
+        Column("expiry", gettext_lazy("失效日期"), lambda r: r.lot.expiry_date),
+        Column("quantity", gettext_lazy("数量"), lambda r: r.quantity),
+        Column("unit", gettext_lazy("单位"), lambda r: r.lot.get_unit_display()),
         Column(
             "mark",
-            _lazy("效期提示"),
+            gettext_lazy("效期提示"),
             lambda r: _("已过期") if r.expired else (_("近效期") if r.near_expiry else ""),
         ),
-        Column("status", _lazy("批次状态"), lambda r: r.lot.get_status_display()),
+        Column("status", gettext_lazy("批次状态"), lambda r: r.lot.get_status_display()),
     ),
 )
 
@@ -244,16 +244,21 @@ def _resolution(alert: Any) -> str:
 
 RECON_LISTING = Listing(
     "inventory-reconciliations",
-    _lazy("高风险药品对账记录"),
+    gettext_lazy("高风险药品对账记录"),
     (
-        Column("day", _lazy("对账日期"), lambda r: r.day),
-        Column("product", _lazy("产品"), lambda r: r.product.brand_name or r.product.generic_name, width=24),
-        Column("used", _lazy("病例使用量"), lambda r: r.used),
-        Column("issued", _lazy("出库量"), lambda r: r.issued),
-        Column("on_hand", _lazy("日终结存"), lambda r: r.on_hand),
-        Column("matched", _lazy("账物相符"), lambda r: r.matched),
-        Column("resolution", _lazy("处理结果"), lambda r: _resolution(r.alert), width=36),
-        Column("resolved_at", _lazy("处理时间"), lambda r: r.alert.resolved_at if r.alert else None),
+        Column("day", gettext_lazy("对账日期"), lambda r: r.day),
+        Column(
+            "product",
+            gettext_lazy("产品"),
+            lambda r: r.product.brand_name or r.product.generic_name,
+            width=24,
+        ),
+        Column("used", gettext_lazy("病例使用量"), lambda r: r.used),
+        Column("issued", gettext_lazy("出库量"), lambda r: r.issued),
+        Column("on_hand", gettext_lazy("日终结存"), lambda r: r.on_hand),
+        Column("matched", gettext_lazy("账物相符"), lambda r: r.matched),
+        Column("resolution", gettext_lazy("处理结果"), lambda r: _resolution(r.alert), width=36),
+        Column("resolved_at", gettext_lazy("处理时间"), lambda r: r.alert.resolved_at if r.alert else None),
     ),
 )
 
@@ -285,23 +290,25 @@ def reconciliation_report(request: HttpRequest) -> HttpResponse:
 
 ALERT_LISTING = Listing(
     "inventory-alerts",
-    _lazy("假冒/串货与对账预警"),
+    gettext_lazy("假冒/串货与对账预警"),
     (
-        Column("created_at", _lazy("首次发现"), lambda a: a.created_at),
-        Column("kind", _lazy("类型"), lambda a: a.get_kind_display()),
-        Column("code", _lazy("追溯码"), lambda a: a.code if a.kind != AlertKind.RECONCILIATION else ""),
-        Column("times", _lazy("扫码次数"), lambda a: a.times),
-        Column("last_seen_at", _lazy("最近一次"), lambda a: a.last_seen_at),
-        Column("status", _lazy("状态"), lambda a: _("待处理") if a.is_open else _("已处理")),
-        Column("resolution", _lazy("处理结果"), lambda a: a.resolution, width=36),
-        Column("resolved_at", _lazy("处理时间"), lambda a: a.resolved_at),
+        Column("created_at", gettext_lazy("首次发现"), lambda a: a.created_at),
+        Column("kind", gettext_lazy("类型"), lambda a: a.get_kind_display()),
+        Column(
+            "code", gettext_lazy("追溯码"), lambda a: a.code if a.kind != AlertKind.RECONCILIATION else ""
+        ),
+        Column("times", gettext_lazy("扫码次数"), lambda a: a.times),
+        Column("last_seen_at", gettext_lazy("最近一次"), lambda a: a.last_seen_at),
+        Column("status", gettext_lazy("状态"), lambda a: _("待处理") if a.is_open else _("已处理")),
+        Column("resolution", gettext_lazy("处理结果"), lambda a: a.resolution, width=36),
+        Column("resolved_at", gettext_lazy("处理时间"), lambda a: a.resolved_at),
     ),
 )
 ALERT_KIND_FILTERS = (
-    ("counterfeit", _lazy("假冒/串货(追溯码)")),
-    (AlertKind.RECONCILIATION, _lazy("对账不符")),
+    ("counterfeit", gettext_lazy("假冒/串货(追溯码)")),
+    (AlertKind.RECONCILIATION, gettext_lazy("对账不符")),
 )
-ALERT_STATUS_FILTERS = (("open", _lazy("待处理")), ("resolved", _lazy("已处理")))
+ALERT_STATUS_FILTERS = (("open", gettext_lazy("待处理")), ("resolved", gettext_lazy("已处理")))
 
 
 def _alerts_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:

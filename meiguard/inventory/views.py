@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from meiguard.core.apierrors import NotFoundField, not_found_message
@@ -33,22 +33,22 @@ from .choices import Check
 from .models import ReceiptLine
 
 LABELS: dict[str, Any] = {
-    "supplier_id": _lazy("供应商"),
-    "delivery_note_no": _lazy("随货同行单号"),
-    "product_id": _lazy("产品"),
-    "lot_no": _lazy("批号"),
-    "expiry_date": _lazy("失效日期"),
-    "production_date": _lazy("生产日期"),
-    "quantity": _lazy("数量"),
-    "unit": _lazy("单位"),
-    "location_id": _lazy("库位"),
-    "trace_codes": _lazy("药品追溯码"),
-    "code": _lazy("UDI"),
-    "manual_reason": _lazy("手工录入原因"),
-    "temperature_c": _lazy("到货温度"),
-    "packaging_intact": _lazy("包装完好"),
-    "reason": _lazy("原因"),
-    "lines": _lazy("明细"),
+    "supplier_id": gettext_lazy("供应商"),
+    "delivery_note_no": gettext_lazy("随货同行单号"),
+    "product_id": gettext_lazy("产品"),
+    "lot_no": gettext_lazy("批号"),
+    "expiry_date": gettext_lazy("失效日期"),
+    "production_date": gettext_lazy("生产日期"),
+    "quantity": gettext_lazy("数量"),
+    "unit": gettext_lazy("单位"),
+    "location_id": gettext_lazy("库位"),
+    "trace_codes": gettext_lazy("药品追溯码"),
+    "code": gettext_lazy("UDI"),
+    "manual_reason": gettext_lazy("手工录入原因"),
+    "temperature_c": gettext_lazy("到货温度"),
+    "packaging_intact": gettext_lazy("包装完好"),
+    "reason": gettext_lazy("原因"),
+    "lines": gettext_lazy("明细"),
 }
 
 
